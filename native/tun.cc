@@ -2,7 +2,8 @@
 //
 // Why native: Node has no way to issue the TUNSETIFF ioctl, and libuv refuses to wrap a
 // character device as a stream. The addon therefore does three small things and nothing else:
-//   1. open()   - /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI [| IFF_MULTI_QUEUE]), O_NONBLOCK
+//   1. open()   - /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI [| IFF_MULTI_QUEUE] [| IFF_TUN_EXCL]),
+//                 O_NONBLOCK
 //   2. Reader   - a uv_poll_t on the queue fd; on readiness it drains up to `slots` packets into
 //                 a caller-owned buffer (slot i at i * slotSize) and calls JS once per batch
 //   3. writeBatch - one N-API call writes many packets (one write(2) each: TUN takes one packet
@@ -14,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdint>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -29,11 +31,28 @@ Napi::Error ErrnoError(Napi::Env env, const char* what, int err) {
   return e;
 }
 
-// open(name, multiQueue) -> { fd, name }
+bool IsUint32Array(const Napi::Value& v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
+}
+
+// The queue fd may come from another process (a forked worker gets it as fd 3+N), so the
+// reader and writer make sure it is non-blocking themselves instead of trusting the opener.
+// O_NONBLOCK lives on the shared open file description, so this is one fcntl per queue.
+int EnsureNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return errno;
+  if ((flags & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
+  return 0;
+}
+
+// open(name, multiQueue, exclusive?) -> { fd, name }
+// exclusive sets IFF_TUN_EXCL: fail with EBUSY instead of attaching to an existing device of
+// the same name, so the first queue always creates the device it is about to configure.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
-    Napi::TypeError::New(env, "open(name: string, multiQueue: boolean)").ThrowAsJavaScriptException();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean() ||
+      (info.Length() > 2 && !info[2].IsBoolean() && !info[2].IsUndefined())) {
+    Napi::TypeError::New(env, "open(name: string, multiQueue: boolean, exclusive?: boolean)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string name = info[0].As<Napi::String>();
@@ -50,6 +69,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   std::memset(&ifr, 0, sizeof(ifr));
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
   if (info[1].As<Napi::Boolean>()) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+  if (info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>()) ifr.ifr_flags |= IFF_TUN_EXCL;
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -74,15 +94,19 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// writeBatch(fd, buffer, offsets: Uint32Array, lengths: Uint32Array, count) -> packets written.
+// writeBatch(fd, buffer, offsets: Uint32Array, lengths: Uint32Array, count[, result: Uint32Array])
+//   -> { written, rejected }, or, when `result` (length >= 2) is given, fills result[0] = written,
+//   result[1] = rejected and returns written: the hot path then allocates nothing per call.
 // Stops early on EAGAIN (the kernel queue is full: the caller counts the rest as dropped).
-// Other errors throw, except EINVAL/EIO on one packet (a malformed packet), which is skipped
-// and counted in the returned object's `rejected`.
+// Other errors throw, except EINVAL/EIO/EMSGSIZE on one packet (a malformed packet) and a
+// range outside the buffer, which are skipped and counted as `rejected`.
 Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsTypedArray() ||
-      !info[3].IsTypedArray() || !info[4].IsNumber()) {
-    Napi::TypeError::New(env, "writeBatch(fd, buffer, offsets, lengths, count)").ThrowAsJavaScriptException();
+  bool hasResult = info.Length() > 5 && !info[5].IsUndefined();
+  if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsBuffer() || !IsUint32Array(info[2]) ||
+      !IsUint32Array(info[3]) || !info[4].IsNumber() ||
+      (hasResult && (!IsUint32Array(info[5]) || info[5].As<Napi::Uint32Array>().ElementLength() < 2))) {
+    Napi::TypeError::New(env, "writeBatch(fd, buffer, offsets: Uint32Array, lengths: Uint32Array, count, result?: Uint32Array(2))").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   int fd = info[0].As<Napi::Number>().Int32Value();
@@ -105,35 +129,67 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
     ErrnoError(env, "write tun", errno).ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  if (hasResult) {
+    Napi::Uint32Array result = info[5].As<Napi::Uint32Array>();
+    result[0] = written;
+    result[1] = rejected;
+    return Napi::Number::New(env, written);
+  }
   Napi::Object out = Napi::Object::New(env);
   out.Set("written", Napi::Number::New(env, written));
   out.Set("rejected", Napi::Number::New(env, rejected));
   return out;
 }
 
+// detachQueue(fd): TUNSETQUEUE with IFF_DETACH_QUEUE. A detached queue can still write(2) packets
+// into the kernel, but the kernel never hands it packets to send: the main process keeps one to
+// write received packets, so every packet to send reaches a worker's attached queue.
+Napi::Value DetachQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "detachQueue(fd: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof(ifr));
+  ifr.ifr_flags = IFF_DETACH_QUEUE;
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TUNSETQUEUE, &ifr) < 0) {
+    ErrnoError(env, "ioctl TUNSETQUEUE", errno).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
 // Reader: drains a non-blocking TUN fd into a caller-owned buffer whenever it is readable.
+// Packet i of a batch lands at i * slotSize + headroom (headroom, default 0, leaves room in front
+// of each packet for a frame header written in place) and is at most slotSize - headroom bytes.
 // The callback gets (count) with lengths[0..count) filled, or (-errno) when the device fails.
 // JS must finish with the slots before it returns: the next batch reuses them.
+// A packet longer than the slot (the MTU was raised after the queue was opened) is dropped and
+// counted in truncated(): TUN read(2) returns the full length even when it copied less.
 class Reader : public Napi::ObjectWrap<Reader> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Reader", {InstanceMethod("start", &Reader::Start), InstanceMethod("stop", &Reader::Stop)});
+    return DefineClass(env, "Reader", {InstanceMethod("start", &Reader::Start), InstanceMethod("stop", &Reader::Stop),
+                                       InstanceMethod("truncated", &Reader::Truncated)});
   }
 
   explicit Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsNumber() ||
-        !info[3].IsNumber() || !info[4].IsTypedArray() || !info[5].IsFunction()) {
-      Napi::TypeError::New(env, "new Reader(fd, buffer, slotSize, slots, lengths, onBatch)").ThrowAsJavaScriptException();
+        !info[3].IsNumber() || !IsUint32Array(info[4]) || !info[5].IsFunction() ||
+        (info.Length() > 6 && !info[6].IsNumber() && !info[6].IsUndefined())) {
+      Napi::TypeError::New(env, "new Reader(fd, buffer, slotSize, slots, lengths: Uint32Array, onBatch, headroom?)").ThrowAsJavaScriptException();
       return;
     }
+    if (info.Length() > 6 && info[6].IsNumber()) headroom_ = info[6].As<Napi::Number>().Uint32Value();
     fd_ = info[0].As<Napi::Number>().Int32Value();
     Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
     slotSize_ = info[2].As<Napi::Number>().Uint32Value();
     slots_ = info[3].As<Napi::Number>().Uint32Value();
     Napi::Uint32Array lengths = info[4].As<Napi::Uint32Array>();
-    if (slotSize_ == 0 || slots_ == 0 || uint64_t(slotSize_) * slots_ > buf.Length() || lengths.ElementLength() < slots_) {
-      Napi::RangeError::New(env, "buffer or lengths too small for slots * slotSize").ThrowAsJavaScriptException();
+    if (slotSize_ == 0 || slots_ == 0 || headroom_ >= slotSize_ || uint64_t(slotSize_) * slots_ > buf.Length() ||
+        lengths.ElementLength() < slots_) {
+      Napi::RangeError::New(env, "buffer or lengths too small for slots * slotSize, or headroom >= slotSize").ThrowAsJavaScriptException();
       return;
     }
     data_ = buf.Data();
@@ -160,8 +216,21 @@ class Reader : public Napi::ObjectWrap<Reader> {
       ErrnoError(env, "uv_poll_init", -rc).ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    int nb = EnsureNonBlocking(fd_);
+    if (nb != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+      ErrnoError(env, "fcntl O_NONBLOCK", nb).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     poll_->data = this;
-    uv_poll_start(poll_, UV_READABLE, &Reader::OnReadable);
+    rc = uv_poll_start(poll_, UV_READABLE, &Reader::OnReadable);
+    if (rc != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+      ErrnoError(env, "uv_poll_start", -rc).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     Ref();  // keep this object alive while libuv holds a pointer to it
     return env.Undefined();
   }
@@ -169,6 +238,10 @@ class Reader : public Napi::ObjectWrap<Reader> {
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     StopPolling();
     return info.Env().Undefined();
+  }
+
+  Napi::Value Truncated(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(truncated_));
   }
 
   void StopPolling() {
@@ -192,20 +265,35 @@ class Reader : public Napi::ObjectWrap<Reader> {
       result = status;  // already a negative errno from libuv
     } else {
       uint32_t n = 0;
+      const uint32_t room = slotSize_ - headroom_;
       while (n < slots_) {
-        ssize_t r = ::read(fd_, data_ + uint64_t(n) * slotSize_, slotSize_);
+        ssize_t r = ::read(fd_, data_ + uint64_t(n) * slotSize_ + headroom_, room);
         if (r < 0) {
           if (errno == EINTR) continue;
           if (errno != EAGAIN && errno != EWOULDBLOCK && n == 0) result = -errno;
           break;
+        }
+        if (uint64_t(r) > room) {
+          truncated_++;
+          continue;
         }
         lengths_[n++] = uint32_t(r);
       }
       if (result == 0) result = int32_t(n);
       if (result == 0) return;  // spurious wakeup
     }
+    // Keep ourselves alive across the call: JS may stop() (and drop its last reference) from
+    // inside the callback.
+    Ref();
     if (result < 0) StopPolling();
     callback_.MakeCallback(Value(), {Napi::Number::New(env, result)}, *context_);
+    // No JS frame is above us: an exception left by the handler would vanish silently, so
+    // hand it to Node as an uncaught exception (process 'uncaughtException' or a crash).
+    if (env.IsExceptionPending()) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+    Unref();
   }
 
   int fd_ = -1;
@@ -213,6 +301,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
   uint32_t* lengths_ = nullptr;
   uint32_t slotSize_ = 0;
   uint32_t slots_ = 0;
+  uint32_t headroom_ = 0;
+  uint64_t truncated_ = 0;
   uv_poll_t* poll_ = nullptr;
   Napi::ObjectReference bufferRef_;
   Napi::ObjectReference lengthsRef_;
@@ -224,6 +314,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("writeBatch", Napi::Function::New(env, WriteBatch));
+  exports.Set("detachQueue", Napi::Function::New(env, DetachQueue));
   exports.Set("Reader", Reader::Init(env));
   return exports;
 }

@@ -1,0 +1,156 @@
+// The TUN device: open its queues and configure it (MTU, address, up, mesh route).
+//
+// Runs in the main process, as root, before privileges are dropped: each queue fd is then handed
+// to one forked worker (child_process.fork stdio entry -> fd 3+N in the worker), which wraps it
+// in a TunQueue. A queue is therefore usable from its fd number alone.
+//
+// Every queue, even the only one, is opened with IFF_MULTI_QUEUE. The kernel refuses to mix
+// the two kinds on one device (EINVAL), so a device created single-queue could never take a
+// second worker's queue; with multi-queue the kernel also spreads flows over the queues by
+// hash, which is what lets each worker own one. Cost: none for a single queue.
+//
+// The first queue is opened with IFF_TUN_EXCL so we create the device we then configure,
+// instead of silently attaching to someone else's device of the same name.
+
+import { execFile } from 'node:child_process';
+import { loadAddon } from './addon.js';
+import { TunError, tunOpenError } from './errors.js';
+import { ipv4ToString, parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
+
+export interface TunDeviceOptions {
+  /** Interface name, 1..15 bytes (Linux IFNAMSIZ - 1). */
+  name: string;
+  /** Queues to open (one per worker), 1..MAX_QUEUES. */
+  queues: number;
+  mtu: number;
+  /** This node's mesh address with the prefix of its own subnet, e.g. 198.19.1.1/24. */
+  addressCidr: string;
+  /** The whole mesh network, routed into the device, e.g. 198.19.0.0/16. */
+  routeCidr: string;
+  /** Timeout of each `ip` command (default IP_COMMAND_TIMEOUT_MS). */
+  ipTimeoutMs?: number;
+}
+
+export interface TunDevice {
+  readonly name: string;
+  /** One fd per queue, O_NONBLOCK, owned by this object until close(). */
+  readonly queueFds: readonly number[];
+  readonly mtu: number;
+  readonly address: Ipv4Cidr;
+  readonly route: Ipv4Cidr;
+  /**
+   * Closes this process's queue fds. The device (not persistent) disappears once every copy of
+   * every queue fd is closed, including copies held by workers. Idempotent.
+   */
+  close(): void;
+}
+
+/** The kernel's limit on queues per TUN device (MAX_TAP_QUEUES). */
+export const MAX_QUEUES = 256;
+/** `ip` talks to netlink and returns in milliseconds; seconds means something is stuck. */
+export const IP_COMMAND_TIMEOUT_MS = 5000;
+/** IPv4 minimum MTU (RFC 791) and the TUN driver's maximum. */
+export const MIN_MTU = 68;
+export const MAX_MTU = 65535;
+
+const IFNAMSIZ = 16;
+
+/** Why a name is not a valid interface name (mirrors the kernel's dev_valid_name), or undefined. */
+export function invalidDeviceNameReason(name: string): string | undefined {
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0) return 'it is empty';
+  if (bytes >= IFNAMSIZ) return `it is ${bytes} bytes long; Linux allows at most ${IFNAMSIZ - 1}`;
+  if (name === '.' || name === '..') return 'it is "." or ".."';
+  if (/[/:\s]/.test(name)) return 'it contains "/", ":" or whitespace';
+  return undefined;
+}
+
+function validate(opts: TunDeviceOptions): { address: Ipv4Cidr; route: Ipv4Cidr } {
+  const reason = invalidDeviceNameReason(opts.name);
+  if (reason !== undefined) {
+    throw new TunError('TUN_NAME_INVALID', `invalid TUN device name ${JSON.stringify(opts.name)}: ${reason}`);
+  }
+  if (!Number.isInteger(opts.queues) || opts.queues < 1 || opts.queues > MAX_QUEUES) {
+    throw new TunError('TUN_INVALID_OPTION', `TUN queues must be an integer in 1..${MAX_QUEUES}, got ${opts.queues}`);
+  }
+  if (!Number.isInteger(opts.mtu) || opts.mtu < MIN_MTU || opts.mtu > MAX_MTU) {
+    throw new TunError('TUN_INVALID_OPTION', `TUN MTU must be an integer in ${MIN_MTU}..${MAX_MTU}, got ${opts.mtu}`);
+  }
+  return { address: parseIpv4Cidr(opts.addressCidr), route: parseIpv4Cidr(opts.routeCidr) };
+}
+
+/** Opens and configures a TUN device. On any failure nothing is left behind. */
+export async function openTunDevice(opts: TunDeviceOptions): Promise<TunDevice> {
+  const { address, route } = validate(opts);
+  const fds = openQueues(opts.name, opts.queues);
+  const closeAll = (): void => {
+    const addon = loadAddon();
+    for (const fd of fds.splice(0)) addon.close(fd);
+  };
+  try {
+    await configure(opts.name, opts.mtu, address, route, opts.ipTimeoutMs ?? IP_COMMAND_TIMEOUT_MS);
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+  const queueFds = Object.freeze(fds.slice());
+  return { name: opts.name, queueFds, mtu: opts.mtu, address, route, close: closeAll };
+}
+
+function openQueues(name: string, count: number): number[] {
+  const addon = loadAddon();
+  const fds: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      fds.push(addon.open(name, true, i === 0).fd);
+    }
+  } catch (err) {
+    for (const fd of fds) addon.close(fd);
+    throw tunOpenError(err, name);
+  }
+  return fds;
+}
+
+async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ipv4Cidr, timeoutMs: number): Promise<void> {
+  const addr = `${ipv4ToString(address.address)}/${address.prefix}`;
+  await runIp(['link', 'set', 'dev', name, 'mtu', String(mtu)], timeoutMs);
+  await runIp(['addr', 'replace', addr, 'dev', name], timeoutMs);
+  await runIp(['link', 'set', 'dev', name, 'up'], timeoutMs);
+  // The address's own prefix already routes its subnet into the device; a wider mesh network
+  // needs its own route. `src` makes locally originated mesh traffic carry our mesh address.
+  if (route.network !== address.network || route.prefix !== address.prefix) {
+    const net = `${ipv4ToString(route.network)}/${route.prefix}`;
+    await runIp(['route', 'replace', net, 'dev', name, 'src', ipv4ToString(address.address)], timeoutMs);
+  }
+}
+
+/** Whether a network interface of that name exists in this process's network namespace. */
+export async function deviceExists(name: string, timeoutMs = IP_COMMAND_TIMEOUT_MS): Promise<boolean> {
+  if (invalidDeviceNameReason(name) !== undefined) return false;
+  try {
+    await runIp(['-o', 'link', 'show', 'dev', name], timeoutMs);
+    return true;
+  } catch (err) {
+    if (err instanceof TunError && err.code === 'IP_COMMAND_FAILED' && /does not exist/i.test(err.message)) return false;
+    throw err;
+  }
+}
+
+/** Runs `ip ARGS` with a bounded time; throws TunError('IP_COMMAND_FAILED') with the command and stderr. */
+export function runIp(args: readonly string[], timeoutMs = IP_COMMAND_TIMEOUT_MS): Promise<string> {
+  const command = `ip ${args.join(' ')}`;
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err === null) {
+        resolve(stdout);
+        return;
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      let why: string;
+      if (code === 'ENOENT') why = 'the `ip` command was not found: install iproute2';
+      else if (err.killed) why = `timed out after ${timeoutMs} ms`;
+      else why = `exit ${String(code)}: ${stderr.trim() || err.message}`;
+      reject(new TunError('IP_COMMAND_FAILED', `${command} failed: ${why}`, { syscall: command, cause: err }));
+    });
+  });
+}
