@@ -1,0 +1,113 @@
+/**
+ * Custom convict formats for the config schema.
+ *
+ * convict validates each key with its format; our formats throw an Error whose message says what is
+ * expected, never the value: the loader appends the value itself so that it can redact sensitive keys.
+ * A `null` value reaching a format means a required key was left out (required keys default to null).
+ *
+ * Formats read optional bounds from the schema entry (`min`, `max`, `minLength`), so one format serves
+ * every key of its kind.
+ */
+import convict from 'convict';
+import { parseIpv4Cidr } from './cidr.js';
+import { checkTimingBounds, DEFAULT_TIMING_BOUNDS, parseTiming, TimingError } from './timing.js';
+
+/** Extra fields our schema entries may carry for the formats below. */
+interface BoundedEntry {
+  min?: number;
+  max?: number;
+  minLength?: number;
+}
+
+/** Message used for a required key that is missing or null. */
+export const REQUIRED = 'is required';
+
+function entryBounds(entry: unknown): BoundedEntry {
+  return typeof entry === 'object' && entry !== null ? (entry as BoundedEntry) : {};
+}
+
+function requirePresent(value: unknown, expected: string): void {
+  if (value === null || value === undefined) throw new Error(`${REQUIRED} (${expected})`);
+}
+
+function validateTiming(value: unknown, entry: unknown): void {
+  const { min = DEFAULT_TIMING_BOUNDS.min, max = DEFAULT_TIMING_BOUNDS.max } = entryBounds(entry);
+  const expected = `must be a timing within ${min}..${max} s: seconds, "<n>s|m|h|d" or a range "<a>..<b>[s|m|h|d]"`;
+  requirePresent(value, expected);
+  let spec;
+  try {
+    spec = parseTiming(value);
+  } catch (err) {
+    if (err instanceof TimingError) throw new Error(expected, { cause: err });
+    throw err;
+  }
+  checkTimingBounds(spec, { min, max });
+}
+
+function validateCidr(value: unknown): void {
+  requirePresent(value, 'an IPv4 CIDR like 198.19.1.0/24');
+  if (typeof value !== 'string' || parseIpv4Cidr(value) === null) {
+    throw new Error('must be an IPv4 CIDR like 198.19.1.0/24');
+  }
+}
+
+/** True for an absolute https URL with a host. Peers only ever speak HTTPS to each other. */
+export function isHttpsUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function validateUrl(value: unknown): void {
+  requirePresent(value, 'an https URL like https://198.18.1.1:4567');
+  if (!isHttpsUrl(value)) throw new Error('must be an https URL like https://198.18.1.1:4567 (peers only speak HTTPS)');
+}
+
+function validateIntRange(value: unknown, entry: unknown): void {
+  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = entryBounds(entry);
+  requirePresent(value, `an integer in ${min}..${max}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`must be an integer in ${min}..${max}`);
+  }
+}
+
+/** Environment variables arrive as strings: turn whole-integer strings into numbers, leave the rest to fail. */
+function coerceInt(value: string): number | string {
+  const trimmed = value.trim();
+  return /^[+-]?(\d+|0x[0-9a-f]+)$/i.test(trimmed) ? Number(trimmed) : value;
+}
+
+function validateNonEmptyString(value: unknown, entry: unknown): void {
+  const { minLength = 1 } = entryBounds(entry);
+  requirePresent(value, `a string of at least ${minLength} characters`);
+  if (typeof value !== 'string' || value.length < minLength) {
+    throw new Error(`must be a string of at least ${minLength} characters`);
+  }
+}
+
+function validateOptionalPath(value: unknown): void {
+  if (value !== null && (typeof value !== 'string' || value === '')) throw new Error('must be a file path or null');
+}
+
+function validateStringOrEmpty(value: unknown): void {
+  if (typeof value !== 'string') throw new Error('must be a path, or an empty string to disable');
+}
+
+let registered = false;
+
+/** Registers our formats with convict (once per process; convict's format registry is global). */
+export function registerConfigFormats(): void {
+  if (registered) return;
+  convict.addFormat({ name: 'timing', validate: validateTiming });
+  convict.addFormat({ name: 'cidr', validate: validateCidr });
+  convict.addFormat({ name: 'url', validate: validateUrl });
+  convict.addFormat({ name: 'int_range', validate: validateIntRange, coerce: coerceInt });
+  convict.addFormat({ name: 'nonempty_string', validate: validateNonEmptyString });
+  convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });
+  convict.addFormat({ name: 'path_or_empty', validate: validateStringOrEmpty });
+  registered = true;
+}

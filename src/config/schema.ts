@@ -1,0 +1,263 @@
+/**
+ * The config schema: the original's YAML tree (`tun_mesh:`, config_version 1.1) key for key, plus
+ * tunmesh's own optional extensions under a sibling top-level key `tunmesh:`. An original config
+ * therefore loads unchanged, and the original never sees keys it does not know.
+ *
+ * Required keys default to `null` and their format rejects null. Free-keyed maps
+ * (`bootstrap_groups`, `prometheus/base_labels`) use convict's Object format so convict treats them
+ * as one value; their entries are checked by ./maps.ts.
+ *
+ * Environment overrides (they win over the file; booleans take `true`/`false`):
+ *
+ * | variable                       | key                                                    |
+ * |--------------------------------|--------------------------------------------------------|
+ * | TUNMESH_ADVERTISE_URL          | tun_mesh/clustering/control_api_advertise_url          |
+ * | TUNMESH_AUTH_SECRET            | tun_mesh/clustering/auth/secret                        |
+ * | TUNMESH_PUB_KEY_SIZE           | tun_mesh/clustering/auth/pub_key_size                  |
+ * | TUNMESH_BOOTSTRAP_URLS         | tun_mesh/clustering/bootstrap_groups/default/bootstrap_node_urls (comma list; empty = none) |
+ * | TUNMESH_LISTEN_PORT            | tun_mesh/control_api/listen_port                       |
+ * | TUNMESH_MAX_BATCH_SIZE         | tun_mesh/control_api/max_batch_size                    |
+ * | TUNMESH_SSL_CERT_FILE          | tun_mesh/control_api/ssl/cert_file_path                |
+ * | TUNMESH_SSL_KEY_FILE           | tun_mesh/control_api/ssl/key_file_path                 |
+ * | TUNMESH_SSL_CA_FILE            | tun_mesh/control_api/ssl/ca_file_path                  |
+ * | TUNMESH_LOG_LEVEL              | tun_mesh/logging/level                                 |
+ * | TUNMESH_MONITORING_METHOD      | tun_mesh/monitoring/method                             |
+ * | TUNMESH_TUN_DEVICE             | tun_mesh/networking/tun_device_id                      |
+ * | TUNMESH_NETWORK_CIDR           | tun_mesh/networking/ipv4/network_cidr                  |
+ * | TUNMESH_NODE_ADDRESS_CIDR      | tun_mesh/networking/ipv4/node_address_cidr             |
+ * | TUNMESH_ENABLE_BROADCAST       | tun_mesh/networking/ipv4/enable_broadcast              |
+ * | TUNMESH_UID                    | tun_mesh/process/uid                                   |
+ * | TUNMESH_LOG_FORMAT             | tunmesh/logging/format                                 |
+ * | TUNMESH_GID                    | tunmesh/process/gid                                    |
+ * | TUNMESH_WORKERS                | tunmesh/process/workers                                |
+ * | TUNMESH_MTU                    | tunmesh/networking/mtu                                 |
+ * | TUNMESH_FAST_PATH              | tunmesh/data_plane/fast_path                           |
+ * | TUNMESH_QUEUE_LIMIT            | tunmesh/data_plane/queue_limit                         |
+ * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
+ * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
+ * | TUNMESH_STATUS_SOCKET          | tunmesh/status_socket                                  |
+ *
+ * (The config file's own path comes from TUNMESH_CONFIG_PATH, read by the CLI, not by this schema.)
+ */
+import type convict from 'convict';
+
+/** Env var that names the comma-separated bootstrap URLs of the `default` group (not a convict key: it lives inside a free-keyed map). */
+export const BOOTSTRAP_URLS_ENV = 'TUNMESH_BOOTSTRAP_URLS';
+
+/** A timing as written: seconds, "5m" or "10..20s"; resolved to seconds by the loader. */
+export type RawTiming = number | string;
+
+/** The document as convict holds it after validation (snake_case, as in the YAML). */
+export interface RawDocument {
+  tun_mesh: {
+    config_version: number | string;
+    clustering: {
+      control_api_advertise_url: string;
+      auth: { secret: string; pub_key_size: number };
+      bootstrap_groups: Record<string, unknown>;
+      reload_config_on_bootstrap: boolean;
+    };
+    control_api: {
+      listen_port: number;
+      max_batch_size: number;
+      ssl: { cert_file_path: string; key_file_path: string; ca_file_path: string | null; verify_hostname: boolean };
+    };
+    logging: { level: string };
+    monitoring: {
+      method: string;
+      enable_node_packet_metrics: boolean;
+      metric_ttl: RawTiming;
+      prometheus: { base_labels: Record<string, unknown> };
+    };
+    networking: {
+      tun_device_id: string;
+      ipv4: { network_cidr: string; node_address_cidr: string; enable_broadcast: boolean };
+    };
+    process: {
+      uid: number;
+      ipc: { group: { max_init_attempts: number; key_range_min: number; key_range_max: number } };
+      timing: {
+        request_timeout: RawTiming;
+        auth: { session_max_age: RawTiming; early_validity_window: RawTiming; validity_window: RawTiming };
+        registrations: {
+          groom_interval: RawTiming;
+          startup_grace: RawTiming;
+          bootstrap_retry_interval: RawTiming;
+          local: { reregistration_interval: RawTiming; stale_threshold: RawTiming };
+          mesh: { reregistration_interval: RawTiming; stale_threshold: RawTiming };
+        };
+        network: { local: { packet_expiration: RawTiming }; mesh: { packet_expiration: RawTiming } };
+        tun_handler: { heartbeat_interval: RawTiming; fault_delay: RawTiming };
+      };
+    };
+  };
+  tunmesh: {
+    logging: { format: string };
+    process: { gid: number | null; workers: number };
+    networking: { mtu: number };
+    data_plane: { fast_path: boolean; queue_limit: number };
+    auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming };
+    health: { first_node: boolean };
+    status_socket: string;
+  };
+}
+
+/** Lowest and highest SysV IPC key the original may use; its defaults. */
+const IPC_KEY_MAX = 0xffffffff;
+
+function timing(doc: string, def: RawTiming, bounds: { min?: number; max?: number } = {}): convict.SchemaObj<RawTiming> {
+  return { doc, format: 'timing', default: def, ...bounds };
+}
+
+function int(doc: string, def: number | null, min: number, max: number, env?: string): convict.SchemaObj<number> {
+  return { doc, format: 'int_range', default: def, min, max, ...(env === undefined ? {} : { env }) };
+}
+
+function bool(doc: string, def: boolean, env?: string): convict.SchemaObj<boolean> {
+  return { doc, format: Boolean, default: def, ...(env === undefined ? {} : { env }) };
+}
+
+function registrationGroup(reregistration: number, stale: number): convict.Schema<RawDocument['tun_mesh']['process']['timing']['registrations']['local']> {
+  return {
+    reregistration_interval: timing('Re-register to such a peer when its last registration is older than this', reregistration),
+    stale_threshold: timing('Forget such a peer when no registration arrived within this', stale),
+  };
+}
+
+function configVersion(value: unknown): void {
+  if (value === null) throw new Error('is required (must be exactly 1.1)');
+  if (value !== 1.1 && value !== '1.1') throw new Error('must be exactly 1.1 (the config format this version reads)');
+}
+
+/** The convict schema. Sections are plain objects; leaves have a `default`. */
+export const schema: convict.Schema<RawDocument> = {
+  tun_mesh: {
+    config_version: { doc: 'Config format version; must be exactly 1.1', format: configVersion, default: null },
+    clustering: {
+      control_api_advertise_url: {
+        doc: "This node's control API URL as other nodes reach it; unique per node",
+        format: 'url', default: null, env: 'TUNMESH_ADVERTISE_URL',
+      },
+      auth: {
+        secret: {
+          doc: "The cluster's shared secret (signs cluster tokens)", format: 'nonempty_string', minLength: 32,
+          default: null, sensitive: true, env: 'TUNMESH_AUTH_SECRET',
+        },
+        pub_key_size: int('RSA key bits for the session key exchange', 2048, 2048, 16384, 'TUNMESH_PUB_KEY_SIZE'),
+      },
+      bootstrap_groups: {
+        doc: 'Map of group name -> {bootstrap_node_urls, bootstrap_retries}; entries checked by maps.ts',
+        format: Object, default: {},
+      },
+      reload_config_on_bootstrap: bool('Re-read the config file before each bootstrap attempt', false),
+    },
+    control_api: {
+      listen_port: int('HTTPS port of the control API', 4567, 1, 65535, 'TUNMESH_LISTEN_PORT'),
+      max_batch_size: int('Packets per batch POST', 64, 1, 1024, 'TUNMESH_MAX_BATCH_SIZE'),
+      ssl: {
+        cert_file_path: { doc: 'PEM certificate of this node', format: 'nonempty_string', default: null, env: 'TUNMESH_SSL_CERT_FILE' },
+        key_file_path: { doc: 'PEM private key of this node', format: 'nonempty_string', default: null, env: 'TUNMESH_SSL_KEY_FILE' },
+        ca_file_path: {
+          doc: 'CA bundle for verifying peers; when null the cert file is the CA', format: 'optional_path',
+          default: null, nullable: true, env: 'TUNMESH_SSL_CA_FILE',
+        },
+        verify_hostname: bool("Check the peer certificate's hostname (off: advertise URLs are dynamic)", false),
+      },
+    },
+    logging: {
+      level: { doc: 'Log level', format: ['error', 'warn', 'info', 'debug'], default: 'info', env: 'TUNMESH_LOG_LEVEL' },
+    },
+    monitoring: {
+      method: { doc: 'none, or prometheus (serves /metrics)', format: ['none', 'prometheus'], default: 'none', env: 'TUNMESH_MONITORING_METHOD' },
+      enable_node_packet_metrics: bool('Per-peer packet counters and latency histogram', false),
+      metric_ttl: timing('Seconds a labelled series lives without updates', 3600),
+      prometheus: {
+        base_labels: { doc: 'Extra labels on every metric (name -> value)', format: Object, default: {} },
+      },
+    },
+    networking: {
+      tun_device_id: {
+        doc: 'TUN device name', format: 'nonempty_string', default: 'tun1', env: 'TUNMESH_TUN_DEVICE',
+      },
+      ipv4: {
+        network_cidr: { doc: 'The whole mesh range, routed into the tunnel', format: 'cidr', default: null, env: 'TUNMESH_NETWORK_CIDR' },
+        node_address_cidr: {
+          doc: "This node's address; its prefix is the node's broadcast domain", format: 'cidr', default: null,
+          env: 'TUNMESH_NODE_ADDRESS_CIDR',
+        },
+        enable_broadcast: bool('Carry broadcast packets', false, 'TUNMESH_ENABLE_BROADCAST'),
+      },
+    },
+    process: {
+      uid: int('Non-root uid to drop to', null, 1, 0xfffffffe, 'TUNMESH_UID'),
+      ipc: {
+        group: {
+          max_init_attempts: int('Attempts to create the IPC queues', 3, 1, 1000),
+          key_range_min: int('Lowest SysV IPC key', 0x80000000, 1, IPC_KEY_MAX),
+          key_range_max: int('Highest SysV IPC key', 0x8ffffff0, 1, IPC_KEY_MAX),
+        },
+      },
+      timing: {
+        request_timeout: timing('Connect/read timeout for node-to-node requests', 1.0),
+        auth: {
+          session_max_age: timing('Session secret lifetime (rotation period)', 3600),
+          early_validity_window: timing('Token nbf = iat - this', 5.0),
+          validity_window: timing('Token exp = iat + this', 30.0),
+        },
+        registrations: {
+          groom_interval: timing('Period of the grooming loop', 5.0),
+          startup_grace: timing('Seconds /health passes with no registrations', 0, { min: 0 }),
+          bootstrap_retry_interval: timing('Spacing of bootstrap attempts', 15),
+          local: registrationGroup(5.0, 30.0),
+          mesh: registrationGroup(30.0, 120.0),
+        },
+        network: {
+          local: { packet_expiration: timing('Drop packets to local peers older than this', 0.1, { min: 0.01 }) },
+          mesh: { packet_expiration: timing('Drop packets to mesh peers older than this', 0.1, { min: 0.01 }) },
+        },
+        tun_handler: {
+          heartbeat_interval: timing('TUN handler heartbeat period', 1.0),
+          fault_delay: timing('Pause after a TUN fault', 1.0),
+        },
+      },
+    },
+  },
+  tunmesh: {
+    logging: {
+      format: { doc: 'auto (text on a TTY, else JSON), json or text', format: ['auto', 'json', 'text'], default: 'auto', env: 'TUNMESH_LOG_FORMAT' },
+    },
+    process: {
+      gid: { doc: 'gid to drop to; null = the uid', format: 'int_range', min: 1, max: 0xfffffffe, default: null, nullable: true, env: 'TUNMESH_GID' },
+      workers: int('Data-plane worker processes; 0 = one per CPU', 0, 0, 256, 'TUNMESH_WORKERS'),
+    },
+    networking: {
+      mtu: int('TUN device MTU', 1500, 576, 9000, 'TUNMESH_MTU'),
+    },
+    data_plane: {
+      fast_path: bool('Offer/accept the fast path; false forces the original JSON path', true, 'TUNMESH_FAST_PATH'),
+      queue_limit: int('Packets per peer transmit queue', 1024, 1, 1048576, 'TUNMESH_QUEUE_LIMIT'),
+    },
+    auth: {
+      legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),
+      session_overlap: timing('How long the previous session secret stays valid after rotation', 30, { min: 0 }),
+      max_clock_skew: timing('Tolerated clock difference between nodes when checking tokens', 5, { min: 0, max: 300 }),
+    },
+    health: {
+      first_node: bool('Report ready at once, without registrations (the first node of a cluster)', false, 'TUNMESH_FIRST_NODE'),
+    },
+    status_socket: {
+      doc: 'Path of the local status socket; empty disables it', format: 'path_or_empty',
+      default: '/run/tunmesh/status.sock', env: 'TUNMESH_STATUS_SOCKET',
+    },
+  },
+};
+
+/** True for a schema node that is a leaf entry (has a default), false for a section. */
+export function isLeaf(node: unknown): node is convict.SchemaObj {
+  return typeof node === 'object' && node !== null && 'default' in node;
+}
+
+/** True for a leaf whose value is a free-keyed map (convict's Object format). */
+export function isMapLeaf(node: convict.SchemaObj): boolean {
+  return node.format === Object;
+}

@@ -1,0 +1,113 @@
+/**
+ * TunmeshConfig: the one typed view of a loaded config that the rest of tunmesh uses.
+ *
+ * Keys mirror the YAML tree in camelCase. Timings are plain numbers of seconds (ranges already
+ * drawn). tunmesh's own extensions (the YAML's `tunmesh:` block) are folded into the section they
+ * concern and marked "extension" so a reader knows the original has no such setting.
+ */
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'auto' | 'json' | 'text';
+export type MonitoringMethod = 'none' | 'prometheus';
+
+export interface BootstrapGroup {
+  /** URLs to register to; empty for a first node. */
+  readonly bootstrapNodeUrls: readonly string[];
+  /** -1 retries forever, 0 makes one attempt, N retries N times. */
+  readonly bootstrapRetries: number;
+}
+
+export interface RegistrationTiming {
+  readonly reregistrationInterval: number;
+  readonly staleThreshold: number;
+}
+
+export interface TunmeshConfig {
+  /** Where the config came from: a file path, or "(object)" for configFromObject. */
+  readonly source: string;
+  readonly configVersion: 1.1;
+  readonly clustering: {
+    readonly controlApiAdvertiseUrl: string;
+    readonly auth: {
+      readonly secret: string;
+      readonly pubKeySize: number;
+      /** extension: allow PKCS#1 v1.5 key wrap toward original nodes. */
+      readonly legacyPkcs1Interop: boolean;
+      /** extension: seconds the previous session secret stays valid after rotation. */
+      readonly sessionOverlap: number;
+      /** extension: seconds of clock difference tolerated when checking tokens. */
+      readonly maxClockSkew: number;
+    };
+    readonly bootstrapGroups: Readonly<Record<string, BootstrapGroup>>;
+    readonly reloadConfigOnBootstrap: boolean;
+  };
+  readonly controlApi: {
+    readonly listenPort: number;
+    readonly maxBatchSize: number;
+    readonly ssl: {
+      readonly certFilePath: string;
+      readonly keyFilePath: string;
+      /** null: the cert file is the CA for verifying peers. */
+      readonly caFilePath: string | null;
+      readonly verifyHostname: boolean;
+    };
+  };
+  readonly logging: {
+    readonly level: LogLevel;
+    /** extension: auto = text on a TTY, JSON otherwise. */
+    readonly format: LogFormat;
+  };
+  readonly monitoring: {
+    readonly method: MonitoringMethod;
+    readonly enableNodePacketMetrics: boolean;
+    readonly metricTtl: number;
+    readonly prometheus: { readonly baseLabels: Readonly<Record<string, string>> };
+  };
+  readonly networking: {
+    readonly tunDeviceId: string;
+    /** extension: MTU of the TUN device (the original uses the device default, 1500). */
+    readonly mtu: number;
+    readonly ipv4: {
+      readonly networkCidr: string;
+      readonly nodeAddressCidr: string;
+      readonly enableBroadcast: boolean;
+    };
+  };
+  readonly process: {
+    readonly uid: number;
+    /** extension: gid to drop to (defaults to the uid). */
+    readonly gid: number;
+    /** extension: data-plane worker processes, already resolved (0 in the file = CPU count). */
+    readonly workers: number;
+    readonly ipc: {
+      readonly group: { readonly maxInitAttempts: number; readonly keyRangeMin: number; readonly keyRangeMax: number };
+    };
+    readonly timing: {
+      readonly requestTimeout: number;
+      readonly auth: { readonly sessionMaxAge: number; readonly earlyValidityWindow: number; readonly validityWindow: number };
+      readonly registrations: {
+        readonly groomInterval: number;
+        readonly startupGrace: number;
+        readonly bootstrapRetryInterval: number;
+        readonly local: RegistrationTiming;
+        readonly mesh: RegistrationTiming;
+      };
+      readonly network: { readonly local: { readonly packetExpiration: number }; readonly mesh: { readonly packetExpiration: number } };
+      readonly tunHandler: { readonly heartbeatInterval: number; readonly faultDelay: number };
+    };
+  };
+  /** extension: data-plane tuning. */
+  readonly dataPlane: {
+    /** Offer/accept the fast path; false forces the original JSON path. */
+    readonly fastPath: boolean;
+    /** Packets per peer transmit queue. */
+    readonly queueLimit: number;
+  };
+  /** extension: health reporting. */
+  readonly health: {
+    /** Ready at once without any registration (the first node of a cluster). */
+    readonly firstNode: boolean;
+  };
+  /** extension: path of the local status socket; null when disabled. */
+  readonly statusSocket: string | null;
+}

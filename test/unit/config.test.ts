@@ -1,0 +1,311 @@
+import { expect } from 'chai';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../src/config/errors.js';
+import { exampleConfigYaml } from '../../src/config/example.js';
+import { configFromObject, loadConfig } from '../../src/config/load.js';
+import type { TunmeshConfig } from '../../src/config/types.js';
+import { BAD_CONFIGS, makeTlsDir, materialize, type TlsDir } from '../fixtures/configs/fixtures.js';
+
+const SECRET = '0123456789abcdef0123456789abcdef';
+
+function expectConfigError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  expect.fail('expected a ConfigError');
+}
+
+/** A minimal valid config as a plain object, for tests that build configs in code. */
+function minimal(tls: TlsDir): Record<string, unknown> {
+  return {
+    tun_mesh: {
+      config_version: 1.1,
+      clustering: {
+        control_api_advertise_url: 'https://198.18.1.1:4567',
+        auth: { secret: SECRET },
+        bootstrap_groups: { default: { bootstrap_node_urls: null } },
+      },
+      control_api: { ssl: { cert_file_path: tls.cert, key_file_path: tls.key } },
+      networking: { ipv4: { network_cidr: '198.19.0.0/16', node_address_cidr: '198.19.1.1/24' } },
+      process: { uid: 1000 },
+    },
+  };
+}
+
+describe('config loading', () => {
+  let tls: TlsDir;
+  before(() => { tls = makeTlsDir(); });
+
+  describe('an original v0.7 config', () => {
+    let config: TunmeshConfig;
+    before(() => { config = loadConfig(materialize('reference-v0.7.yaml', tls), {}); });
+
+    it('loads unchanged, with every value the file states', () => {
+      expect(config.configVersion).to.equal(1.1);
+      expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://198.18.1.1:4567');
+      expect(config.clustering.auth).to.deep.include({ secret: SECRET, pubKeySize: 2048 });
+      expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: ['https://198.18.1.2:4567'], bootstrapRetries: -1 } });
+      expect(config.controlApi).to.deep.equal({
+        listenPort: 4567, maxBatchSize: 64,
+        ssl: { certFilePath: tls.cert, keyFilePath: tls.key, caFilePath: null, verifyHostname: false },
+      });
+      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.1.0/24', nodeAddressCidr: '198.19.1.1/24', enableBroadcast: false });
+      expect(config.process.uid).to.equal(1000);
+      expect(config.process.ipc.group).to.deep.equal({ maxInitAttempts: 3, keyRangeMin: 0x80000000, keyRangeMax: 0x8ffffff0 });
+      expect(config.monitoring).to.deep.equal({ method: 'none', enableNodePacketMetrics: false, metricTtl: 3600, prometheus: { baseLabels: {} } });
+    });
+
+    it('has the original timing values in seconds', () => {
+      expect(config.process.timing).to.deep.equal({
+        requestTimeout: 1,
+        auth: { sessionMaxAge: 3600, earlyValidityWindow: 5, validityWindow: 30 },
+        registrations: {
+          groomInterval: 5, startupGrace: 0, bootstrapRetryInterval: 15,
+          local: { reregistrationInterval: 5, staleThreshold: 30 },
+          mesh: { reregistrationInterval: 30, staleThreshold: 120 },
+        },
+        network: { local: { packetExpiration: 0.1 }, mesh: { packetExpiration: 0.1 } },
+        tunHandler: { heartbeatInterval: 1, faultDelay: 1 },
+      });
+    });
+
+    it('gets the tunmesh extension defaults, as the original would behave', () => {
+      expect(config.logging).to.deep.equal({ level: 'info', format: 'auto' });
+      expect(config.networking.mtu).to.equal(1500);
+      expect(config.process.gid).to.equal(1000);
+      expect(config.process.workers).to.be.at.least(1);
+      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024 });
+      expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: false, sessionOverlap: 30, maxClockSkew: 5 });
+      expect(config.health.firstNode).to.equal(false);
+      expect(config.statusSocket).to.equal('/run/tunmesh/status.sock');
+    });
+  });
+
+  it('fills every optional key of the original with its default when left out', () => {
+    const config = configFromObject(minimal(tls));
+    const reference = loadConfig(materialize('reference-v0.7.yaml', tls), {});
+    expect(config.process.timing).to.deep.equal(reference.process.timing);
+    expect(config.controlApi.listenPort).to.equal(4567);
+    expect(config.controlApi.maxBatchSize).to.equal(64);
+    expect(config.networking.tunDeviceId).to.equal('tun1');
+    expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: [], bootstrapRetries: 0 } });
+  });
+
+  it('reads the tunmesh extension block', () => {
+    const obj = minimal(tls);
+    obj['tunmesh'] = {
+      logging: { format: 'json' }, process: { gid: 2000, workers: 3 }, networking: { mtu: 1400 },
+      data_plane: { fast_path: false, queue_limit: 64 },
+      auth: { legacy_pkcs1_interop: true, session_overlap: '1m', max_clock_skew: 2 },
+      health: { first_node: true }, status_socket: '',
+    };
+    const config = configFromObject(obj);
+    expect(config.logging.format).to.equal('json');
+    expect(config.process).to.deep.include({ gid: 2000, workers: 3 });
+    expect(config.networking.mtu).to.equal(1400);
+    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64 });
+    expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: true, sessionOverlap: 60, maxClockSkew: 2 });
+    expect(config.health.firstNode).to.equal(true);
+    expect(config.statusSocket, 'an empty path disables the socket').to.equal(null);
+  });
+
+  it('draws a timing range once per load, inside the range', () => {
+    const obj = minimal(tls);
+    (obj['tun_mesh'] as Record<string, unknown>)['process'] = { uid: 1000, timing: { registrations: { mesh: { reregistration_interval: '10..20s' } } } };
+    const values = Array.from({ length: 10 }, () => configFromObject(obj).process.timing.registrations.mesh.reregistrationInterval);
+    for (const v of values) expect(v).to.be.within(10, 20);
+    expect(configFromObject(obj, {}, { random: () => 0.25 }).process.timing.registrations.mesh.reregistrationInterval).to.equal(12.5);
+  });
+
+  it('accepts timing strings with units in a file', () => {
+    const path = join(tls.dir, 'units.yaml');
+    const text = readFileSync(materialize('reference-v0.7.yaml', tls), 'utf8')
+      .replace('session_max_age: 3600', 'session_max_age: "1h"').replace('groom_interval: 5.0', 'groom_interval: "5s"')
+      .replace('metric_ttl: 3600', 'metric_ttl: "30m"');
+    writeFileSync(path, text);
+    const config = loadConfig(path, {});
+    expect(config.process.timing.auth.sessionMaxAge).to.equal(3600);
+    expect(config.process.timing.registrations.groomInterval).to.equal(5);
+    expect(config.monitoring.metricTtl).to.equal(1800);
+  });
+
+  describe('environment overrides', () => {
+    it('win over the file for the documented variables', () => {
+      const env = {
+        TUNMESH_AUTH_SECRET: 'ffffffffffffffffffffffffffffffffffff',
+        TUNMESH_LOG_LEVEL: 'debug',
+        TUNMESH_LISTEN_PORT: '5000',
+        TUNMESH_ADVERTISE_URL: 'https://10.0.0.9:5000',
+        TUNMESH_NETWORK_CIDR: '10.0.0.0/8',
+        TUNMESH_NODE_ADDRESS_CIDR: '10.1.2.3/16',
+        TUNMESH_BOOTSTRAP_URLS: 'https://10.0.0.1:5000, https://10.0.0.2:5000',
+        TUNMESH_UID: '4242',
+        TUNMESH_MTU: '1380',
+        TUNMESH_FAST_PATH: 'false',
+        TUNMESH_ENABLE_BROADCAST: 'true',
+      };
+      const config = loadConfig(materialize('reference-v0.7.yaml', tls), env);
+      expect(config.clustering.auth.secret).to.equal(env.TUNMESH_AUTH_SECRET);
+      expect(config.logging.level).to.equal('debug');
+      expect(config.controlApi.listenPort).to.equal(5000);
+      expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://10.0.0.9:5000');
+      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '10.0.0.0/8', nodeAddressCidr: '10.1.2.3/16', enableBroadcast: true });
+      expect(config.clustering.bootstrapGroups['default']).to.deep.equal({
+        bootstrapNodeUrls: ['https://10.0.0.1:5000', 'https://10.0.0.2:5000'], bootstrapRetries: -1,
+      });
+      expect(config.process.uid).to.equal(4242);
+      expect(config.process.gid, 'gid follows the overridden uid').to.equal(4242);
+      expect(config.networking.mtu).to.equal(1380);
+      expect(config.dataPlane.fastPath).to.equal(false);
+    });
+
+    it('can supply required keys the file leaves out', () => {
+      const obj = minimal(tls);
+      const tm = obj['tun_mesh'] as Record<string, Record<string, unknown>>;
+      delete tm['clustering']!['bootstrap_groups'];
+      delete (tm['clustering']!['auth'] as Record<string, unknown>)['secret'];
+      const config = configFromObject(obj, { TUNMESH_AUTH_SECRET: SECRET, TUNMESH_BOOTSTRAP_URLS: '' });
+      expect(config.clustering.auth.secret).to.equal(SECRET);
+      expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: [], bootstrapRetries: 0 } });
+    });
+
+    it('are validated like file values, and a bad secret from the environment is never echoed', () => {
+      const err = expectConfigError(() => configFromObject(minimal(tls), { TUNMESH_AUTH_SECRET: 'tiny-secret', TUNMESH_LISTEN_PORT: 'eighty' }));
+      expect(err.message).to.contain('tun_mesh/clustering/auth/secret').and.not.contain('tiny-secret');
+      expect(err.message).to.match(/tun_mesh\/control_api\/listen_port: must be an integer in 1\.\.65535, got "eighty"/);
+    });
+
+    it('are not read from process.env by configFromObject unless passed', () => {
+      process.env['TUNMESH_LOG_LEVEL'] = 'debug';
+      try {
+        expect(configFromObject(minimal(tls)).logging.level).to.equal('info');
+      } finally {
+        delete process.env['TUNMESH_LOG_LEVEL'];
+      }
+    });
+  });
+
+  describe('bad configs', () => {
+    for (const bad of BAD_CONFIGS) {
+      it(`rejects ${bad.file}, naming ${bad.names}`, () => {
+        const err = expectConfigError(() => loadConfig(materialize(bad.file, tls), {}));
+        const line = err.message.split('\n').find((l) => l.includes(bad.names));
+        expect(line, `no line names ${bad.names} in:\n${err.message}`).to.be.a('string');
+        expect(line).to.match(bad.says);
+      });
+    }
+
+    it('reports exactly one problem for a config with one defect', () => {
+      for (const bad of BAD_CONFIGS) {
+        const err = expectConfigError(() => loadConfig(materialize(bad.file, tls), {}));
+        expect(err.problems, `${bad.file}: ${err.message}`).to.have.length(1);
+      }
+    });
+
+    it('lists every problem of a config in one error', () => {
+      const obj = minimal(tls);
+      const tm = obj['tun_mesh'] as Record<string, Record<string, unknown>>;
+      tm['control_api'] = { max_batch_size: 4096, ssl: { cert_file_path: tls.cert, key_file_path: tls.key } };
+      tm['logging'] = { level: 'loud', colour: true };
+      tm['process'] = { uid: -5 };
+      const err = expectConfigError(() => configFromObject(obj));
+      expect(err.problems.map((p) => p.path)).to.have.members([
+        'tun_mesh/control_api/max_batch_size', 'tun_mesh/logging/level', 'tun_mesh/logging/colour', 'tun_mesh/process/uid',
+      ]);
+      expect(err.message).to.match(/\(4 problems\)/);
+    });
+
+    it('never shows the secret, whatever is wrong with it', () => {
+      const obj = minimal(tls);
+      const auth = (obj['tun_mesh'] as Record<string, Record<string, Record<string, unknown>>>)['clustering']!['auth']!;
+      auth['secret'] = 'p@ssw0rd-p@ssw0rd';
+      expect(expectConfigError(() => configFromObject(obj)).message).to.contain('<redacted, 17 characters>').and.not.contain('p@ssw0rd');
+      auth['secret'] = 12345;
+      expect(expectConfigError(() => configFromObject(obj)).message).to.not.contain('12345');
+    });
+
+    it('reports a mapping where a value belongs, and a value where a section belongs, at that key', () => {
+      const obj = minimal(tls);
+      const tm = obj['tun_mesh'] as Record<string, unknown>;
+      tm['logging'] = 'info';
+      (tm['clustering'] as Record<string, unknown>)['control_api_advertise_url'] = { url: 'https://x' };
+      const err = expectConfigError(() => configFromObject(obj));
+      expect(err.message).to.match(/tun_mesh\/logging: must be a mapping of level, got "info"/);
+      expect(err.message).to.match(/tun_mesh\/clustering\/control_api_advertise_url: must be a single value, not a mapping/);
+      expect(err.problems, 'the dropped advertise URL is not also reported as missing').to.have.length(2);
+    });
+
+    it('reports a missing tun_mesh key once, not once per required key below it', () => {
+      const err = expectConfigError(() => configFromObject({ tunmesh: {} }));
+      expect(err.problems).to.deep.equal([{ path: 'tun_mesh', message: 'is required: the top-level key of a Tun Mesh config' }]);
+    });
+
+    it('rejects a document that is not a mapping, and a missing or unreadable file, naming the file', () => {
+      expect(expectConfigError(() => configFromObject(['a'])).message).to.match(/expected a YAML mapping/);
+      expect(expectConfigError(() => loadConfig(join(tls.dir, 'nope.yaml'), {})).message)
+        .to.equal(`invalid config ${join(tls.dir, 'nope.yaml')}: cannot read the config file: file not found`);
+      expect(expectConfigError(() => loadConfig(tls.dir, {})).message).to.match(/is a directory/);
+      const scalar = join(tls.dir, 'scalar.yaml');
+      writeFileSync(scalar, 'just a string\n');
+      expect(expectConfigError(() => loadConfig(scalar, {})).message).to.match(/scalar\.yaml.*expected a YAML mapping.*"just a string"/);
+    });
+
+    it('names an unreadable key file', function () {
+      if (process.getuid?.() === 0) this.skip(); // root reads any file
+      const path = materialize('reference-v0.7.yaml', tls);
+      chmodSync(tls.key, 0o000);
+      try {
+        const err = expectConfigError(() => loadConfig(path, {}));
+        expect(err.message).to.contain(`tun_mesh/control_api/ssl/key_file_path: file ${tls.key} is not readable`);
+      } finally {
+        chmodSync(tls.key, 0o600);
+      }
+    });
+
+    it('rejects bad base_labels and bootstrap URLs entry by entry', () => {
+      const obj = minimal(tls);
+      const tm = obj['tun_mesh'] as Record<string, Record<string, unknown>>;
+      tm['monitoring'] = { prometheus: { base_labels: { 'bad-name': 'x', ok: 'y', nested: { a: 1 } } } };
+      tm['clustering']!['bootstrap_groups'] = { a: { bootstrap_node_urls: ['https://ok:1', 'ftp://no'] }, b: 'nope' };
+      const paths = expectConfigError(() => configFromObject(obj)).problems.map((p) => p.path);
+      expect(paths).to.have.members([
+        'tun_mesh/monitoring/prometheus/base_labels/bad-name', 'tun_mesh/monitoring/prometheus/base_labels/nested',
+        'tun_mesh/clustering/bootstrap_groups/a/bootstrap_node_urls/1', 'tun_mesh/clustering/bootstrap_groups/b',
+      ]);
+    });
+
+    it('rejects an unknown key inside the tunmesh extension block', () => {
+      const obj = minimal(tls);
+      obj['tunmesh'] = { data_plane: { fastpath: false } };
+      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit\)/);
+    });
+  });
+
+  describe('the example config', () => {
+    const env = (t: TlsDir) => ({ TUNMESH_SSL_CERT_FILE: t.cert, TUNMESH_SSL_KEY_FILE: t.key });
+
+    it('ships as config/example.yaml, identical to the generator output', () => {
+      expect(readFileSync('config/example.yaml', 'utf8')).to.equal(exampleConfigYaml());
+    });
+
+    it('loads, given real cert and key files', () => {
+      const config = loadConfig('config/example.yaml', env(tls));
+      expect(config.networking.ipv4.nodeAddressCidr).to.equal('198.19.1.1/24');
+      expect(config.clustering.bootstrapGroups['default']?.bootstrapNodeUrls).to.deep.equal(['https://198.18.1.2:4567']);
+    });
+
+    it('still loads with its commented tunmesh block switched on, with the defaults it documents', () => {
+      const uncommented = exampleConfigYaml().replace(/^# (tunmesh:| {2}.*)$/gm, '$1');
+      expect(uncommented).to.match(/^tunmesh:$/m);
+      const path = join(tls.dir, 'example-uncommented.yaml');
+      writeFileSync(path, uncommented);
+      const withBlock = loadConfig(path, env(tls));
+      const without = loadConfig('config/example.yaml', env(tls));
+      expect({ ...withBlock, source: '' }).to.deep.equal({ ...without, source: '' });
+    });
+  });
+});
