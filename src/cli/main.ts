@@ -1,2 +1,57 @@
 #!/usr/bin/env node
-console.log('tunmesh');
+// The `tunmesh` command. Exit codes: 0 ok, 2 usage or config error, 1 runtime failure.
+// Users see one clear line per error, never a stack trace (those go to the debug log).
+import { runConfigCommand } from './config-command.js';
+import { runCommand } from './run-command.js';
+import { statusCommand } from './status-command.js';
+import { VERSION } from '../version.js';
+
+export const USAGE = `tunmesh ${VERSION} - self-healing Layer-3 mesh VPN sidecar
+
+Usage:
+  tunmesh run [--config FILE]        start a node (as root; drops to process.uid after TUN setup)
+                                     FILE defaults to $TUNMESH_CONFIG_PATH or /etc/tunmesh/config.yaml
+  tunmesh config check FILE          validate a config file
+  tunmesh config example             print a commented example config
+  tunmesh status [--json] [--socket PATH]
+                                     show a running node's peers, sessions and traffic
+  tunmesh --help | --version
+`;
+
+const io = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s) };
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      io.stdout(USAGE);
+      return command === undefined ? 2 : 0;
+    case '--version':
+    case '-v':
+      io.stdout(`${VERSION}\n`);
+      return 0;
+    case 'run':
+      return runCommand(rest, io);
+    case 'config':
+      return runConfigCommand(rest, io);
+    case 'status':
+      return statusCommand(rest, io);
+    default:
+      io.stderr(`tunmesh: unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // `run` keeps the process alive itself; other commands end here.
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    io.stderr(`tunmesh: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,59 @@
+// What the API needs from the rest of the node. The API owns HTTP (statuses, bodies,
+// content types); `src/auth` checks tokens and `src/mesh` owns membership and sessions.
+// Route handlers only translate between the two.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export type AuthMode = 'cluster' | 'session';
+
+/** Who sent a request, as proven by its token. */
+export interface RequestAuth {
+  mode: AuthMode;
+  peerId: string;
+  keyId: string;
+}
+
+export interface Authenticator {
+  /** Verify the Authorization header over the exact body; throws AuthError on any failure. */
+  authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string): Promise<RequestAuth>;
+  /** The Authorization header value that signs a response body for the requester. */
+  signResponse(auth: RequestAuth, body: string): Promise<string>;
+}
+
+export interface HealthReport {
+  /** The original's /health meaning: every component true. */
+  healthy: boolean;
+  /** Liveness: this process works (never depends on peers). */
+  live: boolean;
+  /** Readiness: bootstrapped and registered with at least one peer (or first node). */
+  ready: boolean;
+  components: Record<string, Record<string, boolean>>;
+}
+
+export interface MetricsSource {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+export interface ControlHandlers {
+  nodeInfo(): unknown;
+  register(auth: RequestAuth, payload: unknown): Promise<unknown>;
+  initSession(auth: RequestAuth, payload: unknown): Promise<unknown>;
+  registrations(): unknown;
+  status(): unknown;
+}
+
+export interface PacketHandlers {
+  /** The original's JSON packet route; `payloads` are Packet objects (already parsed). */
+  receiveLegacy(senderId: string, payloads: unknown[]): void;
+}
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface ApiDeps {
+  auth: Authenticator;
+  health(): HealthReport;
+  metrics: MetricsSource | null;
+  control: ControlHandlers;
+  packets: PacketHandlers;
+}

@@ -1,0 +1,33 @@
+// The one place a /tunmesh request's token is checked. Routes declare which token they take;
+// this middleware verifies it over the raw body, stores who sent it in ctx.state.auth, and
+// signs JSON responses over their exact bytes (the original's signed-response rule).
+import type Koa from 'koa';
+import type { AuthMode, Authenticator, RequestAuth } from '../contract.js';
+import type { BodyState } from './body.js';
+import { HttpError } from '../errors.js';
+import { AuthError } from '../../auth/errors.js';
+
+export interface AuthState extends BodyState {
+  auth: RequestAuth;
+}
+
+export function requireAuth(auth: Authenticator, mode: AuthMode, onFailure: (reason: string) => void): Koa.Middleware {
+  return async (ctx, next) => {
+    const state = ctx.state as AuthState;
+    const expectedPeer = typeof ctx.params?.sender_id === 'string' ? (ctx.params.sender_id as string) : undefined;
+    try {
+      state.auth = await auth.authenticate(ctx.get('authorization') || undefined, state.rawBody ?? Buffer.alloc(0), mode, expectedPeer);
+    } catch (err) {
+      const reason = err instanceof AuthError ? err.reason : 'malformed_token';
+      onFailure(reason);
+      throw new HttpError(401, 'Unauthorized', reason);
+    }
+    await next();
+    if (ctx.status === 200 && ctx.body !== undefined && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) {
+      const json = JSON.stringify(ctx.body);
+      ctx.set('Authorization', await auth.signResponse(state.auth, json));
+      ctx.type = 'application/json';
+      ctx.body = json;
+    }
+  };
+}

@@ -1,0 +1,76 @@
+// The HTTPS listener: TLS >= 1.2 only, cert and key from config, checked to be a pair
+// before we listen so a misconfiguration is a clear startup error, not a failed handshake.
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type Koa from 'koa';
+
+export class TlsConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TlsConfigError';
+  }
+}
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  /** Seconds since epoch when the certificate expires (exported as a metric). */
+  notAfter: number;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new TlsConfigError(`cannot read TLS ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code}`);
+  }
+}
+
+export function loadTlsMaterial(certPath: string, keyPath: string): TlsMaterial {
+  const cert = readPem(certPath, 'certificate');
+  const key = readPem(keyPath, 'key');
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new TlsConfigError(`TLS certificate ${certPath} is not a PEM certificate`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new TlsConfigError(`TLS key ${keyPath} is not a PEM private key`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new TlsConfigError(`TLS key ${keyPath} does not match certificate ${certPath}`);
+  }
+  return { cert, key, notAfter: Math.floor(new Date(x509.validTo).getTime() / 1000) };
+}
+
+export function createHttpsServer(tls: TlsMaterial, app: Koa): https.Server {
+  const server = https.createServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      minVersion: 'TLSv1.2',
+      // Node-to-node traffic is long-lived; keep idle keep-alive sockets a while.
+      keepAliveTimeout: 65_000,
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+    },
+    app.callback(),
+  );
+  return server;
+}
+
+export function listen(server: https.Server, port: number, host?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

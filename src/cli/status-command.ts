@@ -1,0 +1,84 @@
+// `tunmesh status`: ask a running node over its local status socket and print a table.
+import http from 'node:http';
+import type { StatusReport } from '../node/status.js';
+import type { CommandIo } from './config-command.js';
+
+const DEFAULT_SOCKET = '/run/tunmesh/status.sock';
+
+function fetchStatus(socketPath: string): Promise<StatusReport> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path: '/status', timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport);
+        } catch {
+          reject(new Error('the node answered with something that is not JSON'));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+function human(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatStatus(s: StatusReport): string {
+  const lines = [
+    `node ${s.id}  ${s.address}  ${s.url}  v${s.version}`,
+    `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
+    '',
+  ];
+  const header = ['PEER', 'ADDRESS', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'TX PKTS', 'TX', 'RX PKTS', 'RX'];
+  const rows = s.peers.map((p) => [
+    p.id.slice(0, 8),
+    p.address,
+    p.state,
+    p.path,
+    p.outboundSessionAgeSeconds === null ? '-' : `${p.outboundSessionAgeSeconds}s`,
+    `${p.lastHeardSecondsAgo}s ago`,
+    String(p.txPackets),
+    human(p.txBytes),
+    String(p.rxPackets),
+    human(p.rxBytes),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  lines.push(fmt(header), ...rows.map(fmt));
+  if (s.peers.length === 0) lines.push('(no peers yet)');
+  return lines.join('\n') + '\n';
+}
+
+export async function statusCommand(args: string[], io: CommandIo): Promise<number> {
+  let json = false;
+  let socket = process.env.TUNMESH_STATUS_SOCKET || DEFAULT_SOCKET;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--json') json = true;
+    else if (a === '--socket' && args[i + 1]) socket = args[++i] as string;
+    else {
+      io.stderr(`tunmesh status: unknown option '${a}'\n`);
+      return 2;
+    }
+  }
+  let status: StatusReport;
+  try {
+    status = await fetchStatus(socket);
+  } catch (err) {
+    io.stderr(`tunmesh status: cannot reach the node at ${socket}: ${err instanceof Error ? err.message : String(err)}\n(is it running? pass --socket PATH if tunmesh.status_socket is set)\n`);
+    return 1;
+  }
+  io.stdout(json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+  return 0;
+}

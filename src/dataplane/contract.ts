@@ -1,0 +1,82 @@
+// The boundary between the control plane (main process) and the data plane (workers and the
+// main process's receive path). One small typed protocol; the main process publishes a
+// complete `DataPlaneState` whenever membership or sessions change, workers keep nothing else.
+//
+//   main ──state──▶ worker        who the peers are, where they live, which path, which key
+//   main ◀─metrics── worker       prom-client JSON every few seconds (aggregated in main)
+//   main ◀─session_rejected── worker   a peer refused our key: main renegotiates and republishes
+
+export interface PeerRoute {
+  id: string;
+  /** https://host:port as advertised. */
+  url: string;
+  /** The peer's node address with prefix, e.g. 198.19.1.2/24. */
+  addressCidr: string;
+  /** The peer's mesh network, e.g. 198.19.0.0/16. */
+  networkCidr: string;
+  /** 'fast': length-prefixed frames over an upgraded TLS channel; 'legacy': the original's JSON POSTs. */
+  path: 'fast' | 'legacy';
+  /** Our outbound session toward the peer; null until negotiated (packets to it are dropped). */
+  session: { id: string; secretB64: string } | null;
+}
+
+export interface DataPlaneState {
+  selfId: string;
+  /** Our node address with prefix, e.g. 198.19.1.1/24. */
+  addressCidr: string;
+  networkCidr: string;
+  enableBroadcast: boolean;
+  mtu: number;
+  peers: PeerRoute[];
+}
+
+export interface DataPlaneSettings {
+  /** PEM of the CA that verifies peers (our cert when none is configured). */
+  caPem: string;
+  verifyHostname: boolean;
+  requestTimeoutMs: number;
+  maxBatchSize: number;
+  /** Packets per peer queue before drops (bounded memory). */
+  queueLimit: number;
+  packetExpirationLocal: number;
+  packetExpirationMesh: number;
+  earlyValidityWindow: number;
+  validityWindow: number;
+  logLevel: string;
+  logFormat: string;
+}
+
+export type MainToWorker =
+  | { type: 'settings'; settings: DataPlaneSettings }
+  | { type: 'state'; state: DataPlaneState }
+  | { type: 'shutdown' };
+
+export type WorkerToMain =
+  | { type: 'ready'; worker: number }
+  | { type: 'metrics'; worker: number; metrics: unknown }
+  | { type: 'session_rejected'; worker: number; peerId: string };
+
+/** Why a packet was dropped: the original's reasons plus tunmesh's own. */
+export const DROP_REASONS = [
+  'node_close',
+  'expired',
+  'exception',
+  'unsupported',
+  'loopback',
+  'config_prohibited',
+  'outside_configured_network',
+  'no_route',
+  'no_return_route',
+  'misrouted',
+  'route_conflict',
+  'tun_issue',
+  'queue_full',
+  'oversized',
+  'malformed',
+  'no_session',
+] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** Fast-path upgrade: `GET /tunmesh/fastpath/v1/<sender id>` with this Upgrade token. */
+export const FAST_PATH_UPGRADE = 'tunmesh-fastpath/1';
+export const FAST_PATH_ROUTE = '/tunmesh/fastpath/v1/';

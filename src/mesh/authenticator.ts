@@ -1,0 +1,59 @@
+// Request authentication for the API (api/middleware/auth.ts calls this and nothing else):
+// cluster routes take the shared-secret token once (replay cache); session routes take a key
+// we issued to the token's issuer. Answers are signed with the key family that authenticated
+// the request: the cluster key, or our outbound session key toward the requester.
+import { parseAuthHeader } from '../auth/header.js';
+import { signToken, verifyToken, type KeyLookup } from '../auth/tokens.js';
+import { formatAuthHeader } from '../auth/header.js';
+import { ReplayCache } from '../auth/replay.js';
+import { AuthError } from '../auth/errors.js';
+import type { AuthMode, Authenticator, RequestAuth } from '../api/contract.js';
+import type { SessionManager } from './session-manager.js';
+import type { Registry } from './registry.js';
+import type { MeshTiming } from './timing.js';
+
+export class MeshAuthenticator implements Authenticator {
+  private readonly replay: ReplayCache;
+  private readonly clusterLookup: KeyLookup;
+
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly registry: Registry,
+    private readonly timing: MeshTiming,
+  ) {
+    this.replay = new ReplayCache({ skewSeconds: timing.maxClockSkew });
+    const cluster = sessions.clusterKey;
+    this.clusterLookup = (id) => (id === cluster.id ? { key: cluster } : undefined);
+  }
+
+  async authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string): Promise<RequestAuth> {
+    const token = parseAuthHeader(header);
+    const verified = await verifyToken(token, {
+      keys: mode === 'cluster' ? this.clusterLookup : this.sessions.anyInboundKey,
+      audience: this.sessions.selfId,
+      body,
+      maxClockSkew: this.timing.maxClockSkew,
+      ...(expectedPeer ? { issuer: expectedPeer } : {}),
+      ...(mode === 'cluster' ? { replayCache: this.replay } : {}),
+    });
+    return { mode, peerId: verified.issuer, keyId: verified.keyId };
+  }
+
+  async signResponse(auth: RequestAuth, body: string): Promise<string> {
+    let key = this.sessions.clusterKey;
+    if (auth.mode === 'session') {
+      const peer = this.registry.get(auth.peerId);
+      if (!peer) throw new AuthError('unknown_key', `no route back to ${auth.peerId} to sign the answer`);
+      key = await this.sessions.outboundKey({ id: peer.info.id, url: peer.info.listen_url });
+    }
+    const token = await signToken({
+      key,
+      issuer: this.sessions.selfId,
+      audience: auth.peerId,
+      body,
+      earlyValidity: this.timing.earlyValidityWindow,
+      validity: this.timing.validityWindow,
+    });
+    return formatAuthHeader(token);
+  }
+}

@@ -1,0 +1,129 @@
+// The original's control routes, as a client: every request carries a token signed over its
+// exact body, and every 200 JSON answer must carry a token signed over the answer's bytes.
+import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
+import { signToken, verifyToken, type KeyLookup } from '../auth/tokens.js';
+import type { AuthKey } from '../auth/keys.js';
+import { HttpClient, type HttpResponse } from './http-client.js';
+import type { MeshTiming } from './timing.js';
+import {
+  parseNodeIdentity,
+  parseRegistration,
+  parseInitSessionResponse,
+  type InitSessionRequest,
+  type InitSessionResponse,
+  type Registration,
+} from './types.js';
+
+export type TokenMode = 'cluster' | 'session';
+
+export interface PeerTarget {
+  id: string;
+  url: string;
+}
+
+/** The peer answered, but not with 200 (or 204). */
+export class PeerRefused extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    detail: string,
+  ) {
+    super(`${url} answered ${status}${detail ? `: ${detail}` : ''}`);
+    this.name = 'PeerRefused';
+  }
+}
+
+/** Where request and response keys come from: auth state owned by the session manager. */
+export interface KeySource {
+  selfId: string;
+  clusterKey: AuthKey;
+  /** Our outbound session key toward a peer, opening one when needed. */
+  outboundKey(peer: PeerTarget): Promise<AuthKey>;
+  /** Keys that may sign a peer's session-token answers (what we issued it). */
+  inboundKeys(peerId: string): KeyLookup;
+  /** A session-authenticated request failed with a 4xx: drop our outbound session. */
+  outboundRejected(peerId: string): void;
+}
+
+export interface PeerApi {
+  nodeInfo(url: string): Promise<{ id: string; listen_url: string }>;
+  register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Registration>;
+  initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<InitSessionResponse>;
+}
+
+const CONTROL = '/tunmesh/control/v0';
+const AUTH = '/tunmesh/auth/v0';
+
+export class HttpPeerApi implements PeerApi {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly keys: KeySource,
+    private readonly timing: MeshTiming,
+  ) {}
+
+  async nodeInfo(url: string): Promise<{ id: string; listen_url: string }> {
+    const res = await this.http.request('GET', join(url, `${CONTROL}/node_info`), undefined);
+    if (res.status !== 200) throw new PeerRefused(url, res.status, res.body.toString('utf8', 0, 200));
+    return parseNodeIdentity(parseBody(url, res));
+  }
+
+  async register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Registration> {
+    const path = mode === 'cluster' ? `${CONTROL}/registrations/register` : `${CONTROL}/registrations/register/${this.keys.selfId}`;
+    return parseRegistration(await this.signedPost(peer, path, JSON.stringify(reg), mode));
+  }
+
+  async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<InitSessionResponse> {
+    const path = mode === 'cluster' ? `${AUTH}/init_session` : `${AUTH}/init_session/${this.keys.selfId}`;
+    return parseInitSessionResponse(await this.signedPost(peer, path, JSON.stringify(req), mode));
+  }
+
+  /** Sign a session-token request to a peer (used by the legacy packet path too). */
+  async authorization(peer: PeerTarget, body: string, mode: TokenMode): Promise<string> {
+    const key = mode === 'cluster' ? this.keys.clusterKey : await this.keys.outboundKey(peer);
+    const token = await signToken({
+      key,
+      issuer: this.keys.selfId,
+      audience: peer.id,
+      body,
+      earlyValidity: this.timing.earlyValidityWindow,
+      validity: this.timing.validityWindow,
+    });
+    return formatAuthHeader(token);
+  }
+
+  private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode): Promise<unknown> {
+    const res = await this.http.request('POST', join(peer.url, path), body, { authorization: await this.authorization(peer, body, mode) });
+    if (res.status !== 200) {
+      if (mode === 'session' && res.status >= 400 && res.status < 500) this.keys.outboundRejected(peer.id);
+      throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));
+    }
+    await this.verifyAnswer(peer, res, mode);
+    return parseBody(peer.url, res);
+  }
+
+  /** The answer must be signed by the peer, for us, over these exact bytes. */
+  private async verifyAnswer(peer: PeerTarget, res: HttpResponse, mode: TokenMode): Promise<void> {
+    const header = res.headers.authorization;
+    const token = parseAuthHeader(Array.isArray(header) ? header[0] : header);
+    const cluster = this.keys.clusterKey;
+    await verifyToken(token, {
+      keys: mode === 'cluster' ? (id) => (id === cluster.id ? { key: cluster } : undefined) : this.keys.inboundKeys(peer.id),
+      audience: this.keys.selfId,
+      issuer: peer.id,
+      body: res.body,
+      maxClockSkew: this.timing.maxClockSkew,
+    });
+  }
+}
+
+function join(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+function parseBody(url: string, res: HttpResponse): unknown {
+  try {
+    return JSON.parse(res.body.toString('utf8')) as unknown;
+  } catch {
+    throw new PeerRefused(url, res.status, 'answer is not JSON');
+  }
+}

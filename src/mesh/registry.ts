@@ -1,0 +1,110 @@
+// The set of known nodes and the address table (mesh address -> node id).
+// Plain state: callers (membership.ts) decide when to add, refresh and groom; this file keeps
+// the invariants (one owner per address, a restarted node replaces its old id) and tells
+// listeners when the routing view changes.
+import type { NodeInfo } from './types.js';
+import { MeshError } from './errors.js';
+import { FaultTracker } from './fault-tracker.js';
+
+export type PeerScope = 'local' | 'mesh';
+
+export interface RemoteNode {
+  info: NodeInfo;
+  scope: PeerScope;
+  /** When we first learned the node (seconds). */
+  since: number;
+  /** Last registration received from it, or answered by it (seconds). */
+  lastHeard: number;
+  /** Last registration we sent it that it accepted (seconds); 0 = never. */
+  lastSent: number;
+  faults: FaultTracker;
+}
+
+export interface RegistryEvents {
+  added(node: RemoteNode): void;
+  removed(node: RemoteNode, why: string): void;
+  changed(): void;
+}
+
+export class Registry {
+  private readonly nodes = new Map<string, RemoteNode>();
+  private readonly addresses = new Map<string, string>(); // node address (no prefix) -> id
+
+  constructor(
+    private readonly scopeOf: (info: NodeInfo) => PeerScope,
+    private readonly faultBackoff: { base: number; max: number },
+    private readonly events: RegistryEvents,
+  ) {}
+
+  get(id: string): RemoteNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  all(): RemoteNode[] {
+    return [...this.nodes.values()];
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  ownerOf(address: string): string | undefined {
+    return this.addresses.get(address);
+  }
+
+  /** Learn or refresh a node from a registration it sent or answered. */
+  heardFrom(info: NodeInfo, now: number): RemoteNode {
+    const known = this.nodes.get(info.id);
+    if (known) {
+      if (known.info.node_addresses.ipv4.cidr !== info.node_addresses.ipv4.cidr) {
+        throw new MeshError('conflict', `Node ${info.id} changed its node address`);
+      }
+      known.info = info;
+      known.lastHeard = now;
+      return known;
+    }
+    this.replaceRestarted(info);
+    const node: RemoteNode = {
+      info,
+      scope: this.scopeOf(info),
+      since: now,
+      lastHeard: now,
+      lastSent: 0,
+      faults: new FaultTracker(this.faultBackoff.base, this.faultBackoff.max),
+    };
+    this.nodes.set(info.id, node);
+    this.claimAddress(node);
+    this.events.added(node);
+    this.events.changed();
+    return node;
+  }
+
+  remove(id: string, why: string): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    this.nodes.delete(id);
+    const address = addressOf(node.info);
+    if (this.addresses.get(address) === id) this.addresses.delete(address);
+    this.events.removed(node, why);
+    this.events.changed();
+  }
+
+  /** A restarted node keeps its listen URL but has a new id: its old entry goes at once. */
+  private replaceRestarted(info: NodeInfo): void {
+    for (const old of this.nodes.values()) {
+      if (old.info.listen_url === info.listen_url && old.info.id !== info.id) this.remove(old.info.id, `restarted as ${info.id}`);
+    }
+  }
+
+  /** A new node claiming an address replaces the old owner (as the original, logged by the listener). */
+  private claimAddress(node: RemoteNode): void {
+    const address = addressOf(node.info);
+    const previous = this.addresses.get(address);
+    if (previous && previous !== node.info.id) this.remove(previous, `address ${address} claimed by ${node.info.id}`);
+    this.addresses.set(address, node.info.id);
+  }
+}
+
+export function addressOf(info: NodeInfo): string {
+  return info.node_addresses.ipv4.cidr.split('/')[0] as string;
+}

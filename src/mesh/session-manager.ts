@@ -1,0 +1,168 @@
+// Per-direction sessions (reference §5): the receiver of traffic issues the key that guards it.
+//   outbound: keys peers issued to us, opened with init_session and rotated before they expire
+//   inbound:  keys we issued to peers; the previous one stays valid for a short overlap
+// The 64-byte secret travels wrapped under the requester's RSA key: RSA-OAEP (SHA-256) between
+// tunmesh nodes; PKCS#1 v1.5 only toward an original node and only with legacy interop on.
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from '../log/logger.js';
+import type { AuthKey } from '../auth/keys.js';
+import type { KeyLookup } from '../auth/tokens.js';
+import { InboundSessions, OutboundSessions } from '../auth/sessions.js';
+import { wrapSecret, unwrapSecret, type WrapScheme } from '../auth/rsa.js';
+import { MeshError } from './errors.js';
+import type { KeySource, PeerApi, PeerTarget } from './peer-api.js';
+import type { InitSessionRequest, InitSessionResponse } from './types.js';
+import type { MeshTiming } from './timing.js';
+import { describe } from './membership.js';
+
+export const OAEP: WrapScheme = 'oaep-sha256';
+export const LEGACY: WrapScheme = 'pkcs1';
+
+export interface NodeKeyPair {
+  publicKeyDerB64: string;
+  privateKey: KeyObject;
+}
+
+export interface SessionEvents {
+  rotated(peerId: string, kind: 'opened' | 'rotated'): void;
+  failed(peerId: string): void;
+  /** The outbound key toward a peer changed (workers need it for the data plane). */
+  changed(peerId: string): void;
+}
+
+export class SessionManager implements KeySource {
+  readonly inbound: InboundSessions;
+  readonly outbound: OutboundSessions;
+  private readonly pending = new Map<string, Promise<AuthKey>>();
+  private readonly openedAt = new Map<string, number>();
+  private api: PeerApi | undefined;
+
+  constructor(
+    readonly selfId: string,
+    readonly clusterKey: AuthKey,
+    private readonly keyPair: NodeKeyPair,
+    timing: MeshTiming,
+    private readonly legacyInterop: boolean,
+    private readonly events: SessionEvents,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
+    this.inbound = new InboundSessions({ maxAge: timing.sessionMaxAge, validity: timing.validityWindow, overlap: timing.sessionOverlap });
+    this.outbound = new OutboundSessions({ maxAge: timing.sessionMaxAge, validity: timing.validityWindow });
+  }
+
+  /** The peer API and the session manager need each other; wired once at start. */
+  attach(api: PeerApi): void {
+    this.api = api;
+  }
+
+  outboundKey(peer: PeerTarget): Promise<AuthKey> {
+    const key = this.outbound.get(peer.id);
+    if (key && !this.outbound.needsRotation(peer.id, this.now())) return Promise.resolve(key);
+    return this.open(peer);
+  }
+
+  /** Open (or rotate) our outbound session toward a peer; concurrent callers share one request. */
+  open(peer: PeerTarget): Promise<AuthKey> {
+    const running = this.pending.get(peer.id);
+    if (running) return running;
+    const opening = this.initSession(peer).finally(() => this.pending.delete(peer.id));
+    this.pending.set(peer.id, opening);
+    return opening;
+  }
+
+  private async initSession(peer: PeerTarget): Promise<AuthKey> {
+    if (!this.api) throw new Error('session manager used before attach()');
+    const rotating = this.outbound.get(peer.id) !== undefined;
+    const request: InitSessionRequest = { public_key: this.keyPair.publicKeyDerB64, wrap: OAEP };
+    try {
+      const answer = await this.api.initSession(peer, request, rotating ? 'session' : 'cluster');
+      const scheme = this.answerScheme(peer.id, answer);
+      const secret = unwrapSecret(this.keyPair.privateKey, answer.secret, scheme);
+      this.outbound.set(peer.id, { id: answer.id, secret }, this.now());
+      this.openedAt.set(peer.id, this.now());
+      this.events.rotated(peer.id, rotating ? 'rotated' : 'opened');
+      this.events.changed(peer.id);
+      this.log.info(rotating ? 'session rotated' : 'session opened', { component: 'auth', peer: peer.id, session: answer.id, wrap: scheme });
+      return this.outbound.get(peer.id) as AuthKey;
+    } catch (err) {
+      this.events.failed(peer.id);
+      this.log.warn('session negotiation failed', { component: 'auth', peer: peer.id, error: describe(err) });
+      throw err;
+    }
+  }
+
+  /** An answer without our `wrap` extension comes from an original node: PKCS#1 v1.5. */
+  private answerScheme(peerId: string, answer: InitSessionResponse): WrapScheme {
+    if (answer.wrap === OAEP) return OAEP;
+    if (!this.legacyInterop) {
+      throw new MeshError('invalid', `peer ${peerId} wrapped the session secret with PKCS#1 v1.5; enable tunmesh.auth.legacy_pkcs1_interop to talk to original nodes`);
+    }
+    return LEGACY;
+  }
+
+  /** Server side of init_session: issue a fresh inbound key for `peerId`, wrapped for it. */
+  issue(peerId: string, request: InitSessionRequest): InitSessionResponse {
+    const scheme = this.requestScheme(peerId, request);
+    const session = this.inbound.issue(peerId, this.now());
+    let wrapped: string;
+    try {
+      wrapped = wrapSecret(request.public_key, session.secret, scheme);
+    } catch (err) {
+      this.inbound.forget(peerId);
+      throw new MeshError('invalid', `public_key: ${describe(err)}`);
+    }
+    this.log.info('session issued', { component: 'auth', peer: peerId, session: session.id, wrap: scheme });
+    const answer: InitSessionResponse = { id: session.id, secret: wrapped };
+    if (scheme === OAEP) answer.wrap = OAEP;
+    return answer;
+  }
+
+  private requestScheme(peerId: string, request: InitSessionRequest): WrapScheme {
+    if (request.wrap === OAEP) return OAEP;
+    if (request.wrap === undefined && this.legacyInterop) return LEGACY;
+    throw new MeshError(
+      'invalid',
+      request.wrap === undefined
+        ? `node ${peerId} asks for a PKCS#1 v1.5 wrapped secret (an original node); legacy interop is disabled (tunmesh.auth.legacy_pkcs1_interop)`
+        : `unsupported wrap scheme ${request.wrap}`,
+    );
+  }
+
+  inboundKeys(peerId: string): KeyLookup {
+    return (keyId) => {
+      const found = this.inbound.lookup(keyId, this.now());
+      return found && found.peerId === peerId ? { key: found.key, peerId } : undefined;
+    };
+  }
+
+  /** Any inbound key, bound to the peer it was issued to (for request verification). */
+  readonly anyInboundKey: KeyLookup = (keyId) => {
+    const found = this.inbound.lookup(keyId, this.now());
+    return found ? { key: found.key, peerId: found.peerId } : undefined;
+  };
+
+  outboundRejected(peerId: string): void {
+    if (this.outbound.get(peerId)) this.log.info('peer refused our session, will renegotiate', { component: 'auth', peer: peerId });
+    this.outbound.drop(peerId);
+    this.events.changed(peerId);
+  }
+
+  forget(peerId: string): void {
+    this.outbound.drop(peerId);
+    this.inbound.forget(peerId);
+    this.openedAt.delete(peerId);
+  }
+
+  /** Rotate every outbound session that is due; failures drop it (reopened on next use). */
+  async rotateDue(peers: PeerTarget[]): Promise<void> {
+    const due = peers.filter((p) => this.outbound.get(p.id) && this.outbound.needsRotation(p.id, this.now()));
+    await Promise.all(due.map((p) => this.open(p).catch(() => this.outbound.drop(p.id))));
+    this.inbound.expire(this.now());
+  }
+
+  ageSeconds(peerId: string): number | undefined {
+    const at = this.openedAt.get(peerId);
+    return at === undefined ? undefined : this.now() - at;
+  }
+}

@@ -1,0 +1,138 @@
+// Protocol shapes of the original's control plane (reference §3), typed once and validated
+// here, at the edge. Everything past these parsers trusts the types.
+import { MeshError } from './errors.js';
+
+export interface NodeInfo {
+  id: string;
+  listen_url: string;
+  network_addresses: { ipv4: { cidr: string } };
+  node_addresses: { ipv4: { cidr: string } };
+  /** tunmesh extension (ignored by the original): features this node offers. */
+  tunmesh?: NodeFeatures;
+}
+
+export interface NodeFeatures {
+  /** Fast-path protocol version this node accepts on its TLS port (0 or absent: none). */
+  fast_path?: number;
+  /** Key-wrap schemes this node can unwrap, best first. */
+  wrap?: string[];
+}
+
+export interface Registration {
+  local: NodeInfo;
+  remote: NodeInfo[];
+  stamp: number;
+}
+
+export interface InitSessionRequest {
+  public_key: string;
+  /** tunmesh extension: the wrap scheme the requester wants ("oaep-sha256"); absent from originals. */
+  wrap?: string;
+}
+
+export interface InitSessionResponse {
+  id: string;
+  secret: string;
+  /** tunmesh extension: the scheme actually used. */
+  wrap?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+type Obj = Record<string, unknown>;
+
+function invalid(what: string): never {
+  throw new MeshError('invalid', `Invalid ${what}`);
+}
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(what);
+  return v as Obj;
+}
+
+function str(v: unknown, what: string, pattern?: RegExp): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 2048 || (pattern && !pattern.test(v))) invalid(what);
+  return v;
+}
+
+export function isUuid(v: string): boolean {
+  return UUID.test(v);
+}
+
+function cidr(v: unknown, what: string): string {
+  const s = str(v, what, CIDR);
+  const m = CIDR.exec(s) as RegExpExecArray;
+  const octets = m.slice(1, 5).map(Number);
+  if (octets.some((o) => o > 255) || Number(m[5]) > 32) invalid(what);
+  return s;
+}
+
+function httpsUrl(v: unknown, what: string): string {
+  const s = str(v, what);
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    invalid(what);
+  }
+  if (url.protocol !== 'https:') invalid(`${what} (must be https)`);
+  return s;
+}
+
+function features(v: unknown): NodeFeatures | undefined {
+  if (v === undefined || v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const f = v as Obj;
+  const out: NodeFeatures = {};
+  if (typeof f.fast_path === 'number' && Number.isInteger(f.fast_path)) out.fast_path = f.fast_path;
+  if (Array.isArray(f.wrap)) out.wrap = f.wrap.filter((w): w is string => typeof w === 'string').slice(0, 8);
+  return out;
+}
+
+export function parseNodeInfo(v: unknown, what = 'node info'): NodeInfo {
+  const o = obj(v, what);
+  const net = obj(obj(o.network_addresses, `${what}.network_addresses`).ipv4, `${what}.network_addresses.ipv4`);
+  const node = obj(obj(o.node_addresses, `${what}.node_addresses`).ipv4, `${what}.node_addresses.ipv4`);
+  const info: NodeInfo = {
+    id: str(o.id, `${what}.id`, UUID).toLowerCase(),
+    listen_url: httpsUrl(o.listen_url, `${what}.listen_url`),
+    network_addresses: { ipv4: { cidr: cidr(net.cidr, `${what}.network_addresses.ipv4.cidr`) } },
+    node_addresses: { ipv4: { cidr: cidr(node.cidr, `${what}.node_addresses.ipv4.cidr`) } },
+  };
+  const f = features(o.tunmesh);
+  if (f) info.tunmesh = f;
+  return info;
+}
+
+/** node_info GET answers carry at least id and listen_url. */
+export function parseNodeIdentity(v: unknown): { id: string; listen_url: string } {
+  const o = obj(v, 'node_info response');
+  return { id: str(o.id, 'node_info.id', UUID).toLowerCase(), listen_url: httpsUrl(o.listen_url, 'node_info.listen_url') };
+}
+
+export const MAX_REMOTE_NODES = 4096;
+
+export function parseRegistration(v: unknown): Registration {
+  const o = obj(v, 'registration');
+  if (!Array.isArray(o.remote) || o.remote.length > MAX_REMOTE_NODES) invalid('registration.remote');
+  if (typeof o.stamp !== 'number' || !Number.isFinite(o.stamp)) invalid('registration.stamp');
+  return {
+    local: parseNodeInfo(o.local, 'registration.local'),
+    remote: (o.remote as unknown[]).map((r, i) => parseNodeInfo(r, `registration.remote[${i}]`)),
+    stamp: o.stamp,
+  };
+}
+
+export function parseInitSessionRequest(v: unknown): InitSessionRequest {
+  const o = obj(v, 'init_session request');
+  const req: InitSessionRequest = { public_key: str(o.public_key, 'public_key') };
+  if (typeof o.wrap === 'string') req.wrap = o.wrap;
+  return req;
+}
+
+export function parseInitSessionResponse(v: unknown): InitSessionResponse {
+  const o = obj(v, 'init_session response');
+  const res: InitSessionResponse = { id: str(o.id, 'init_session.id', UUID), secret: str(o.secret, 'init_session.secret') };
+  if (typeof o.wrap === 'string') res.wrap = o.wrap;
+  return res;
+}

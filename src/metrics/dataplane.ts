@@ -1,0 +1,83 @@
+// Data-plane counters, created in every process that moves packets (workers and the main
+// process's receive path) and summed in the main process at scrape time (aggregate.ts).
+// Hot-path callers count per batch, through per-peer handles fetched once, never per packet.
+import { Counter, type Registry } from 'prom-client';
+import { DROP_REASONS, type DropReason } from '../dataplane/contract.js';
+
+export interface PeerCounters {
+  txPackets: { inc(n: number): void };
+  txBytes: { inc(n: number): void };
+  rxPackets: { inc(n: number): void };
+  rxBytes: { inc(n: number): void };
+}
+
+export class DataPlaneMetrics {
+  private readonly tunRead: { packets: Counter; bytes: Counter };
+  private readonly tunWritten: { packets: Counter; bytes: Counter };
+  private readonly peer: { txPackets: Counter; txBytes: Counter; rxPackets: Counter; rxBytes: Counter };
+  private readonly drops: Counter;
+  private readonly reconnects: Counter;
+  private readonly dropHandles = new Map<DropReason, { inc(n: number): void }>();
+  private readonly peerHandles = new Map<string, PeerCounters>();
+
+  constructor(registry: Registry) {
+    const counter = (name: string, help: string, labelNames: string[] = []): Counter =>
+      new Counter({ name, help, labelNames, registers: [registry], aggregator: 'sum' });
+    this.tunRead = {
+      packets: counter('tunmesh_tun_read_packets_total', 'Packets read from the TUN device (sent by local applications)'),
+      bytes: counter('tunmesh_tun_read_bytes_total', 'Bytes read from the TUN device'),
+    };
+    this.tunWritten = {
+      packets: counter('tunmesh_tun_written_packets_total', 'Packets written to the TUN device (received from peers)'),
+      bytes: counter('tunmesh_tun_written_bytes_total', 'Bytes written to the TUN device'),
+    };
+    this.peer = {
+      txPackets: counter('tunmesh_peer_tx_packets_total', 'Packets sent to a peer', ['peer']),
+      txBytes: counter('tunmesh_peer_tx_bytes_total', 'Bytes of packets sent to a peer', ['peer']),
+      rxPackets: counter('tunmesh_peer_rx_packets_total', 'Packets received from a peer', ['peer']),
+      rxBytes: counter('tunmesh_peer_rx_bytes_total', 'Bytes of packets received from a peer', ['peer']),
+    };
+    this.drops = counter('tunmesh_dropped_packets_total', 'Packets dropped, by reason', ['reason']);
+    this.reconnects = counter('tunmesh_channel_reconnects_total', 'Fast-path channel (re)connections opened to a peer', ['peer']);
+    for (const reason of DROP_REASONS) this.dropHandles.set(reason, this.drops.labels(reason));
+  }
+
+  readFromTun(packets: number, bytes: number): void {
+    this.tunRead.packets.inc(packets);
+    this.tunRead.bytes.inc(bytes);
+  }
+
+  wroteToTun(packets: number, bytes: number): void {
+    this.tunWritten.packets.inc(packets);
+    this.tunWritten.bytes.inc(bytes);
+  }
+
+  drop(reason: DropReason, n = 1): void {
+    if (n > 0) this.dropHandles.get(reason)?.inc(n);
+  }
+
+  reconnect(peerId: string): void {
+    this.reconnects.labels(peerId).inc(1);
+  }
+
+  /** Per-peer handles; fetch once per peer and keep. */
+  forPeer(peerId: string): PeerCounters {
+    let handles = this.peerHandles.get(peerId);
+    if (!handles) {
+      handles = {
+        txPackets: this.peer.txPackets.labels(peerId),
+        txBytes: this.peer.txBytes.labels(peerId),
+        rxPackets: this.peer.rxPackets.labels(peerId),
+        rxBytes: this.peer.rxBytes.labels(peerId),
+      };
+      this.peerHandles.set(peerId, handles);
+    }
+    return handles;
+  }
+
+  /** A peer left the mesh: its series go (bounded label sets). */
+  forgetPeer(peerId: string): void {
+    if (!this.peerHandles.delete(peerId)) return;
+    for (const c of [this.peer.txPackets, this.peer.txBytes, this.peer.rxPackets, this.peer.rxBytes]) c.remove(peerId);
+  }
+}

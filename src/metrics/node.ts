@@ -1,0 +1,90 @@
+// Control-plane metrics of the main process, and the scrape: the main registry and the
+// latest snapshot of every worker's registry are summed with prom-client's aggregator
+// (workers are child_process forks, so clusterMetrics() does not apply), then the
+// original's unprefixed gauges are derived from the sums so existing dashboards keep working.
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { DataPlaneMetrics } from './dataplane.js';
+import { legacyMetrics } from './legacy.js';
+
+type MetricJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
+
+export interface NodeMetricsOptions {
+  nodeId: string;
+  version: string;
+  baseLabels: Record<string, string>;
+  perPeerLegacy: boolean;
+  startStamp: number;
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly dataPlane: DataPlaneMetrics;
+  readonly authFailures: Counter;
+  readonly sessionEvents: Counter;
+  readonly registrationEvents: Counter;
+  readonly peers: Gauge;
+  readonly certExpiry: Gauge;
+  private readonly labels: Record<string, string>;
+
+  constructor(private readonly opts: NodeMetricsOptions) {
+    const registers = [this.registry];
+    this.labels = { ...opts.baseLabels, node_id: opts.nodeId };
+    collectDefaultMetrics({ register: this.registry, prefix: 'tunmesh_main_' });
+    this.dataPlane = new DataPlaneMetrics(this.registry);
+    new Gauge({ name: 'tunmesh_build_info', help: 'Build information (always 1)', labelNames: ['version', 'node_version'], registers }).set(
+      { version: opts.version, node_version: process.version },
+      1,
+    );
+    new Gauge({ name: 'tunmesh_start_time_seconds', help: 'Unix time the node started', registers }).set(opts.startStamp);
+    this.authFailures = new Counter({ name: 'tunmesh_auth_failures_total', help: 'Refused tokens, by reason', labelNames: ['reason'], registers });
+    this.sessionEvents = new Counter({ name: 'tunmesh_session_events_total', help: 'Session negotiations: opened, rotated, failed, issued', labelNames: ['event'], registers });
+    this.registrationEvents = new Counter({ name: 'tunmesh_registration_events_total', help: 'Registration and grooming events', labelNames: ['event'], registers });
+    this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
+    this.certExpiry = new Gauge({ name: 'tunmesh_tls_certificate_expiry_seconds', help: 'Seconds until the API certificate expires', registers });
+  }
+
+  /** Render the scrape: main + workers summed, then the original's names derived. */
+  async render(workerSnapshots: unknown[]): Promise<string> {
+    const own = await this.registry.getMetricsAsJSON();
+    const snapshots = [own, ...workerSnapshots.filter(isMetricList)];
+    const merged = AggregatorRegistry.aggregate(snapshots as MetricJson[][]);
+    merged.setDefaultLabels(this.labels);
+    const mergedJson = (await merged.getMetricsAsJSON()) as MetricJson[];
+    const legacy = legacyMetrics(mergedJson, { startStamp: this.opts.startStamp, perPeer: this.opts.perPeerLegacy });
+    legacy.setDefaultLabels(this.labels);
+    return (await merged.metrics()) + '\n' + (await legacy.metrics());
+  }
+
+  /** Per-peer packet and byte totals (for `tunmesh status`), summed over all processes. */
+  async peerTraffic(workerSnapshots: unknown[]): Promise<Map<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>> {
+    const own = await this.registry.getMetricsAsJSON();
+    const all = [own, ...workerSnapshots.filter(isMetricList)] as MetricJson[][];
+    const out = new Map<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>();
+    const fields: Array<[string, 'txPackets' | 'txBytes' | 'rxPackets' | 'rxBytes']> = [
+      ['tunmesh_peer_tx_packets_total', 'txPackets'],
+      ['tunmesh_peer_tx_bytes_total', 'txBytes'],
+      ['tunmesh_peer_rx_packets_total', 'rxPackets'],
+      ['tunmesh_peer_rx_bytes_total', 'rxBytes'],
+    ];
+    for (const list of all) {
+      for (const [name, field] of fields) {
+        const family = list.find((m) => m.name === name) as unknown as { values?: Array<{ value: number; labels: Record<string, string | number> }> } | undefined;
+        for (const v of family?.values ?? []) {
+          const peer = String(v.labels.peer);
+          const entry = out.get(peer) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
+          entry[field] += v.value;
+          out.set(peer, entry);
+        }
+      }
+    }
+    return out;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+function isMetricList(v: unknown): v is MetricJson[] {
+  return Array.isArray(v) && v.every((m) => typeof m === 'object' && m !== null && 'name' in m && 'values' in m);
+}

@@ -1,0 +1,39 @@
+// The control routes' handlers: validate the payload into its typed shape, then hand it to
+// membership or the session manager. No HTTP here (src/api owns that).
+import type { ControlHandlers, RequestAuth } from '../api/contract.js';
+import type { Membership } from '../mesh/membership.js';
+import type { Registry } from '../mesh/registry.js';
+import type { SessionManager } from '../mesh/session-manager.js';
+import type { LocalIdentity } from '../mesh/identity.js';
+import { MeshError } from '../mesh/errors.js';
+import { parseInitSessionRequest, parseRegistration } from '../mesh/types.js';
+import type { StatusReport } from './status.js';
+
+export interface ControlDeps {
+  self: LocalIdentity;
+  registry: Registry;
+  membership: Membership;
+  sessions: SessionManager;
+  status(): StatusReport;
+  onSessionIssued(): void;
+}
+
+export function controlHandlers(deps: ControlDeps): ControlHandlers {
+  return {
+    nodeInfo: () => deps.self.info,
+    register: async (auth: RequestAuth, payload: unknown) => deps.membership.receive(auth.peerId, parseRegistration(payload)),
+    initSession: async (auth: RequestAuth, payload: unknown) => {
+      const request = parseInitSessionRequest(payload);
+      // As the original: a sender registers before it asks for a session.
+      if (!deps.registry.get(auth.peerId)) throw new MeshError('unknown_sender', `Node ${auth.peerId} is not registered`);
+      const answer = deps.sessions.issue(auth.peerId, request);
+      deps.onSessionIssued();
+      return answer;
+    },
+    registrations: () => ({
+      nodes: deps.registry.all().map((n) => n.info),
+      addresses: Object.fromEntries(deps.registry.all().map((n) => [n.info.node_addresses.ipv4.cidr.split('/')[0], n.info.id])),
+    }),
+    status: () => deps.status(),
+  };
+}

@@ -1,0 +1,31 @@
+// Health in three flavours:
+//   /health        the original's meaning and JSON: every component true, else 503
+//   /health/live   this process works (never depends on peers: a partition must not restart pods)
+//   /health/ready  bootstrapped and registered with a peer, or configured as the first node
+import type { HealthReport } from '../api/contract.js';
+
+export interface HealthInputs {
+  now: number;
+  startedAt: number;
+  startupGrace: number;
+  firstNode: boolean;
+  knownPeers: number;
+  bootstrapped: boolean;
+  groomLoopAlive: boolean;
+  workersAlive: number;
+  tunOpen: boolean;
+}
+
+export function healthReport(h: HealthInputs): HealthReport {
+  const inGrace = h.now - h.startedAt < h.startupGrace;
+  const registered = h.knownPeers > 0 || inGrace;
+  const components = {
+    monitoring: { tun_monitor_worker: h.workersAlive > 0 },
+    registrations: { registered, worker: h.groomLoopAlive },
+    router: { read_pipe_thread: h.workersAlive > 0, heartbeat_thread: h.groomLoopAlive, tun: h.tunOpen },
+  };
+  const healthy = Object.values(components).every((c) => Object.values(c).every(Boolean));
+  const live = h.groomLoopAlive && h.tunOpen && h.workersAlive > 0;
+  const ready = live && (h.firstNode || (h.bootstrapped && h.knownPeers > 0));
+  return { healthy, live, ready, components };
+}

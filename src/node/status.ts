@@ -1,0 +1,86 @@
+// What `tunmesh status` shows: peers, their state, session ages and traffic. Ids, URLs and
+// addresses only; no key material ever goes in here.
+import type { Registry, RemoteNode } from '../mesh/registry.js';
+import type { SessionManager } from '../mesh/session-manager.js';
+import type { LocalIdentity } from '../mesh/identity.js';
+
+export interface PeerStatus {
+  id: string;
+  url: string;
+  address: string;
+  scope: string;
+  path: 'fast' | 'legacy';
+  state: 'up' | 'connecting' | 'failing';
+  lastHeardSecondsAgo: number;
+  outboundSessionAgeSeconds: number | null;
+  failures: number;
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+}
+
+export interface StatusReport {
+  id: string;
+  url: string;
+  address: string;
+  network: string;
+  version: string;
+  uptimeSeconds: number;
+  bootstrapped: boolean;
+  ready: boolean;
+  workers: number;
+  peers: PeerStatus[];
+}
+
+export type PeerTraffic = Map<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
+
+export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['state'] {
+  if (node.faults.consecutiveFailures > 0) return 'failing';
+  return hasSession && node.lastSent > 0 ? 'up' : 'connecting';
+}
+
+export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, now: number): PeerStatus {
+  const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
+  const age = sessions.outbound.ageSeconds(node.info.id, now);
+  return {
+    id: node.info.id,
+    url: node.info.listen_url,
+    address: node.info.node_addresses.ipv4.cidr,
+    scope: node.scope,
+    path,
+    state: peerState(node, age !== undefined),
+    lastHeardSecondsAgo: Math.round(now - node.lastHeard),
+    outboundSessionAgeSeconds: age === undefined ? null : Math.round(age),
+    failures: node.faults.consecutiveFailures,
+    ...t,
+  };
+}
+
+export function statusReport(args: {
+  self: LocalIdentity;
+  version: string;
+  startedAt: number;
+  now: number;
+  bootstrapped: boolean;
+  ready: boolean;
+  workers: number;
+  registry: Registry;
+  sessions: SessionManager;
+  pathOf: (node: RemoteNode) => 'fast' | 'legacy';
+  traffic: PeerTraffic;
+}): StatusReport {
+  const { self, now } = args;
+  return {
+    id: self.id,
+    url: self.info.listen_url,
+    address: self.info.node_addresses.ipv4.cidr,
+    network: self.info.network_addresses.ipv4.cidr,
+    version: args.version,
+    uptimeSeconds: Math.round(now - args.startedAt),
+    bootstrapped: args.bootstrapped,
+    ready: args.ready,
+    workers: args.workers,
+    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, now)),
+  };
+}
