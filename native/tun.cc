@@ -164,8 +164,10 @@ Napi::Value DetachQueue(const Napi::CallbackInfo& info) {
 // of each packet for a frame header written in place) and is at most slotSize - headroom bytes.
 // The callback gets (count) with lengths[0..count) filled, or (-errno) when the device fails.
 // JS must finish with the slots before it returns: the next batch reuses them.
-// A packet longer than the slot (the MTU was raised after the queue was opened) is dropped and
-// counted in truncated(): TUN read(2) returns the full length even when it copied less.
+// A packet that does not fit its slot (the MTU was raised after the queue was opened) is dropped
+// and counted in truncated(). TUN read(2) silently truncates and returns the bytes copied, so a
+// read that fills the slot exactly is taken as truncated: callers size slots above the MTU
+// (TunQueue adds slack), so a packet within the MTU never fills one.
 class Reader : public Napi::ObjectWrap<Reader> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -273,7 +275,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
           if (errno != EAGAIN && errno != EWOULDBLOCK && n == 0) result = -errno;
           break;
         }
-        if (uint64_t(r) > room) {
+        if (uint64_t(r) >= room) {
           truncated_++;
           continue;
         }

@@ -55,9 +55,9 @@ export interface TunQueueOptions {
 export const DEFAULT_BATCH_SIZE = 64;
 
 /**
- * Extra room per slot over the MTU. A TUN without offloads never hands us more than the MTU,
- * so this only guards against the MTU being raised under us by a little; anything longer is
- * dropped by the reader and counted in truncated().
+ * Extra room per slot over the MTU. A TUN without offloads never hands us more than the MTU, so
+ * a read that fills a slot means the packet was longer (the MTU was raised under us; the kernel
+ * truncates silently): the reader drops it and counts it in truncated().
  */
 export const SLOT_SLACK = 64;
 

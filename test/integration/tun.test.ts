@@ -124,6 +124,23 @@ describe('TUN device (real kernel, network namespaces)', function () {
     }
   });
 
+  it('a packet longer than the read slot (MTU raised under us) is dropped and counted, not cut short', async function () {
+    const f = await startEcho(['--name', 'tme6', '--address', '198.19.12.1/24', '--mtu', '1400']);
+    try {
+      await execInNetns(ns, 'ip', ['link', 'set', 'dev', 'tme6', 'mtu', '9000']);
+      const big = await execInNetns(ns, 'ping', ['-n', '-c', '1', '-W', '1', '-M', 'do', '-s', '3000', '198.19.12.2'], { check: false });
+      expect(big.stdout, 'no reply to a truncated packet').to.match(/1 packets transmitted, 0 received/);
+      f.child.stdin!.write('stats\n');
+      const m = await f.out.waitForLine(/^stats truncated=(\d+)$/, { timeoutMs: 5000 });
+      expect(Number(m[1])).to.equal(1);
+      const small = await pingFrom(ns, '198.19.12.2', { count: 1 });
+      expect(small.received, 'packets within the slot still flow').to.equal(1);
+      expect(f.out.lines().filter((l) => /saw icmp-echo-request .* len=3028/.test(l))).to.have.length(0);
+    } finally {
+      await stop(f);
+    }
+  });
+
   it('a name that is taken is refused instead of silently attached to', async function () {
     await execInNetns(ns, 'ip', ['link', 'add', 'tme5', 'type', 'bridge']);
     const r = await execInNetns(ns, process.execPath, tsxArgs(FIXTURE, 'open', '--name', 'tme5'), { timeoutMs: READY_TIMEOUT_MS });
