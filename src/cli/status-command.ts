@@ -5,7 +5,7 @@ import type { CommandIo } from './config-command.js';
 
 const DEFAULT_SOCKET = '/run/tunmesh/status.sock';
 
-function fetchStatus(socketPath: string): Promise<StatusReport> {
+export function fetchStatus(socketPath: string): Promise<StatusReport> {
   return new Promise((resolve, reject) => {
     const req = http.get({ socketPath, path: '/status', timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];

@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { KeyLookup } from '../auth/tokens.js';
 import { InboundSessions, OutboundSessions } from '../auth/sessions.js';
-import { wrapSecret, unwrapSecret, type WrapScheme } from '../auth/rsa.js';
+import { parsePeerPublicKey, wrapSecret, unwrapSecret, type WrapScheme } from '../auth/rsa.js';
 import { MeshError } from './errors.js';
 import type { KeySource, PeerApi, PeerTarget } from './peer-api.js';
 import type { InitSessionRequest, InitSessionResponse } from './types.js';
@@ -57,7 +57,7 @@ export class SessionManager implements KeySource {
   }
 
   outboundKey(peer: PeerTarget): Promise<AuthKey> {
-    const key = this.outbound.get(peer.id);
+    const key = this.outbound.get(peer.id, this.now());
     if (key && !this.outbound.needsRotation(peer.id, this.now())) return Promise.resolve(key);
     return this.open(peer);
   }
@@ -73,7 +73,7 @@ export class SessionManager implements KeySource {
 
   private async initSession(peer: PeerTarget): Promise<AuthKey> {
     if (!this.api) throw new Error('session manager used before attach()');
-    const rotating = this.outbound.get(peer.id) !== undefined;
+    const rotating = this.outbound.get(peer.id, this.now()) !== undefined;
     const request: InitSessionRequest = { public_key: this.keyPair.publicKeyDerB64, wrap: OAEP };
     try {
       const answer = await this.api.initSession(peer, request, rotating ? 'session' : 'cluster');
@@ -84,7 +84,7 @@ export class SessionManager implements KeySource {
       this.events.rotated(peer.id, rotating ? 'rotated' : 'opened');
       this.events.changed(peer.id);
       this.log.info(rotating ? 'session rotated' : 'session opened', { component: 'auth', peer: peer.id, session: answer.id, wrap: scheme });
-      return this.outbound.get(peer.id) as AuthKey;
+      return this.outbound.get(peer.id, this.now()) as AuthKey;
     } catch (err) {
       this.events.failed(peer.id);
       this.log.warn('session negotiation failed', { component: 'auth', peer: peer.id, error: describe(err) });
@@ -104,14 +104,13 @@ export class SessionManager implements KeySource {
   /** Server side of init_session: issue a fresh inbound key for `peerId`, wrapped for it. */
   issue(peerId: string, request: InitSessionRequest): InitSessionResponse {
     const scheme = this.requestScheme(peerId, request);
-    const session = this.inbound.issue(peerId, this.now());
-    let wrapped: string;
     try {
-      wrapped = wrapSecret(request.public_key, session.secret, scheme);
+      parsePeerPublicKey(request.public_key); // refuse a bad key before replacing the current one
     } catch (err) {
-      this.inbound.forget(peerId);
       throw new MeshError('invalid', `public_key: ${describe(err)}`);
     }
+    const session = this.inbound.issue(peerId, this.now());
+    const wrapped = wrapSecret(request.public_key, session.secret, scheme);
     this.log.info('session issued', { component: 'auth', peer: peerId, session: session.id, wrap: scheme });
     const answer: InitSessionResponse = { id: session.id, secret: wrapped };
     if (scheme === OAEP) answer.wrap = OAEP;
@@ -143,7 +142,7 @@ export class SessionManager implements KeySource {
   };
 
   outboundRejected(peerId: string): void {
-    if (this.outbound.get(peerId)) this.log.info('peer refused our session, will renegotiate', { component: 'auth', peer: peerId });
+    if (this.outbound.get(peerId, this.now())) this.log.info('peer refused our session, will renegotiate', { component: 'auth', peer: peerId });
     this.outbound.drop(peerId);
     this.events.changed(peerId);
   }
@@ -156,7 +155,7 @@ export class SessionManager implements KeySource {
 
   /** Rotate every outbound session that is due; failures drop it (reopened on next use). */
   async rotateDue(peers: PeerTarget[]): Promise<void> {
-    const due = peers.filter((p) => this.outbound.get(p.id) && this.outbound.needsRotation(p.id, this.now()));
+    const due = peers.filter((p) => this.outbound.needsRotation(p.id, this.now()));
     await Promise.all(due.map((p) => this.open(p).catch(() => this.outbound.drop(p.id))));
     this.inbound.expire(this.now());
   }

@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { loadTlsMaterial, createHttpsServer, listen } from '../api/server.js';
 import { createApp } from '../api/app.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
-import { loadAddon } from '../tun/addon.js';
+import { detachQueue } from '../dataplane/detached-queue.js';
 import { clusterKey } from '../auth/keys.js';
 import { generateNodeKeyPair } from '../auth/rsa.js';
 import { createIdentity, type LocalIdentity } from '../mesh/identity.js';
@@ -80,7 +80,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     routeCidr: ipv4.networkCidr,
   });
   const rxFd = tun.queueFds[workerCount] as number;
-  loadAddon().detachQueue(rxFd);
+  detachQueue(rxFd);
   const cleanup: Array<() => Promise<void> | void> = [() => tun.close()];
   try {
     return await startServices(config, log, { self, tls, caPem, keyPair, metrics, tun, rxFd, workerCount, timing, startedAt, cleanup });
@@ -162,14 +162,15 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
   // 4. receive path, API, status socket
   const rx: ReceivePath = createReceivePath({
     tunFd: p.rxFd,
-    mtu: config.networking.mtu,
     metrics: metrics.dataPlane,
-    authenticate: (header, peerId) => authenticator.authenticate(header, Buffer.alloc(0), 'session', peerId),
+    authenticate: (header, body, mode, peerId) => authenticator.authenticate(header, body, mode, peerId),
     log,
+    packetExpiration: config.process.timing.network.mesh.packetExpiration,
   });
   p.cleanup.push(() => rx.close());
-  let supervisor: Supervisor | undefined;
-  const workerSnapshots = (): unknown[] => supervisor?.collectMetrics() ?? [];
+  // Workers start last (after the privilege drop) but health and metrics read them from the start.
+  const workers: { supervisor?: Supervisor } = {};
+  const workerSnapshots = (): unknown[] => workers.supervisor?.collectMetrics() ?? [];
   const health = () =>
     healthReport({
       now: now(),
@@ -179,7 +180,7 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
       knownPeers: registry.size,
       bootstrapped: membership.bootstrapped,
       groomLoopAlive: true,
-      workersAlive: supervisor?.alive() ?? 0,
+      workersAlive: workers.supervisor?.alive() ?? 0,
       tunOpen: true,
     });
   let traffic: PeerTraffic = new Map();
@@ -192,7 +193,7 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
       now: now(),
       bootstrapped: membership.bootstrapped,
       ready: health().ready,
-      workers: supervisor?.alive() ?? 0,
+      workers: workers.supervisor?.alive() ?? 0,
       registry,
       sessions,
       pathOf,
@@ -248,11 +249,11 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
       };
     }),
   });
-  supervisor = startWorkers({
+  const sup = startWorkers({
     count: p.workerCount,
     queueFds: p.tun.queueFds.slice(0, p.workerCount),
     settings: dataPlaneSettings(config, p.caPem),
-    entry: workerEntry(),
+    ...workerEntry(),
     log,
     onMessage: (msg: WorkerToMain) => {
       if (msg.type === 'session_rejected') {
@@ -262,7 +263,7 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
       }
     },
   });
-  const sup = supervisor;
+  workers.supervisor = sup;
   p.cleanup.push(() => sup.stop(5000));
   let publishQueued = false;
   publishSoon = () => {
@@ -317,10 +318,10 @@ function dataPlaneSettings(config: TunmeshConfig, caPem: Buffer): DataPlaneSetti
 }
 
 /** Workers run the compiled entry; under tsx (tests) the TypeScript one. */
-function workerEntry(): { path: string; execArgv: string[] } {
+function workerEntry(): { entry: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return { path: fileURLToPath(new URL('../workers/worker.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
-  return { path: fileURLToPath(new URL('../workers/worker.js', import.meta.url)), execArgv: [] };
+  if (here.endsWith('.ts')) return { entry: fileURLToPath(new URL('../workers/worker.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
+  return { entry: fileURLToPath(new URL('../workers/worker.js', import.meta.url)), execArgv: [] };
 }
 
 function closeServer(server: https.Server): Promise<void> {

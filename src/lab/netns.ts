@@ -1,0 +1,365 @@
+// Shared with the demo and the benchmark (src/lab); tests import it from here.
+// Network-namespace lab for integration tests: real namespaces, veth pairs, a bridge, real
+// packets, and nothing touching the host namespace.
+//
+// Safety rules these helpers enforce or make easy:
+//   - every namespace name starts with a per-run unique prefix (uniquePrefix) and is recorded;
+//     a process 'exit' hook deletes any a test forgot;
+//   - addresses only in 198.18.0.0/15 (underlay 198.18.0.x, mesh 198.19.x.x), no default route;
+//   - every command and wait is bounded in time;
+//   - cleanup kills only PIDs registered with the lab, by PID.
+
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+
+/** Namespaces the caller means to leave behind on purpose (demo --keep): not deleted on exit. */
+export function keepNamespaces(names: readonly string[]): void {
+  for (const ns of names) liveNamespaces.delete(ns);
+}
+
+/** Namespaces created by this process and not yet deleted (deleted on exit as a safety net). */
+const liveNamespaces = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const ns of liveNamespaces) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 2000 });
+      } catch {
+        // best effort: the process is exiting
+      }
+    }
+  });
+}
+
+/** A prefix no other run shares: `tmt-<tag>-<pid>-<hex>`. Keep tags short (a-z0-9). */
+export function uniquePrefix(tag: string): string {
+  return `tmt-${tag}-${process.pid}-${randomBytes(2).toString('hex')}`;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** Throw when the command exits non-zero (default true). */
+  check?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly result: ExecResult,
+    why: string,
+  ) {
+    super(`${command} ${why}${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}`);
+    this.name = 'CommandError';
+  }
+}
+
+/** Runs a command with a bounded time; by default throws CommandError on failure. */
+export function run(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const command = [cmd, ...args].join(' ');
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', env: opts.env ?? process.env, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err === null) {
+          resolve({ code: 0, stdout, stderr });
+          return;
+        }
+        const rawCode = (err as NodeJS.ErrnoException).code;
+        const code = typeof rawCode === 'number' ? rawCode : -1;
+        const result: ExecResult = { code, stdout, stderr };
+        if (err.killed) reject(new CommandError(command, result, `timed out after ${timeoutMs} ms`));
+        else if (typeof rawCode === 'string') reject(new CommandError(command, result, `could not start (${rawCode})`));
+        else if (opts.check === false) resolve(result);
+        else reject(new CommandError(command, result, `exited ${code}`));
+      },
+    );
+  });
+}
+
+export async function createNetns(name: string): Promise<void> {
+  installExitHook();
+  await run('ip', ['netns', 'add', name]);
+  liveNamespaces.add(name);
+  await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+/** Deletes a namespace; a namespace that is already gone is fine. */
+export async function deleteNetns(name: string): Promise<void> {
+  const r = await run('ip', ['netns', 'del', name], { check: false });
+  liveNamespaces.delete(name);
+  if (r.code !== 0 && !/No such file|not found|Invalid/i.test(r.stderr)) {
+    throw new CommandError(`ip netns del ${name}`, r, `exited ${r.code}`);
+  }
+}
+
+export function execInNetns(ns: string, cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+/**
+ * Spawns a command inside a namespace. `ip netns exec` execs the command in place, so the
+ * child's PID is the command's PID: killing it by PID kills the command.
+ */
+export function spawnInNetns(ns: string, cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+/** Arguments to run a TypeScript file with this Node: `node --import tsx file ...args`. */
+export function tsxArgs(file: string, ...args: string[]): string[] {
+  return ['--import', 'tsx', file, ...args];
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** What is awaited, for the error message: "peer registered", "device tm0 gone". */
+  what: string;
+}
+
+/**
+ * Polls `predicate` until it returns a value other than false/undefined/null, and returns
+ * that value; throws "timed out after N ms waiting for <what>" (with the last error, if the
+ * predicate threw) when time runs out.
+ */
+export async function waitFor<T>(
+  predicate: () => T | false | undefined | null | Promise<T | false | undefined | null>,
+  opts: WaitOptions,
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 50;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await predicate();
+      if (v !== false && v !== undefined && v !== null) return v;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const last = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}${last}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Collects a child's output as it comes, and waits for lines in it. */
+export class ProcessOutput {
+  stdout = '';
+  stderr = '';
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  exited = false;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    child.on('exit', (code, signal) => {
+      this.exited = true;
+      this.exitCode = code;
+      this.exitSignal = signal;
+    });
+  }
+
+  lines(): string[] {
+    return this.stdout.split('\n').filter((l) => l.length > 0);
+  }
+
+  /** Waits for a stdout line matching `re`; fails early, with stderr, if the child exits. */
+  async waitForLine(re: RegExp, opts: { timeoutMs: number; what?: string }): Promise<RegExpMatchArray> {
+    const what = opts.what ?? `a line matching ${re}`;
+    return waitFor(
+      () => {
+        for (const line of this.lines()) {
+          const m = line.match(re);
+          if (m !== null) return m;
+        }
+        if (this.exited) {
+          throw new Error(`process exited (code ${this.exitCode}, signal ${this.exitSignal}) before ${what}; stderr: ${this.stderr.trim()}`);
+        }
+        return undefined;
+      },
+      { timeoutMs: opts.timeoutMs, what: `${what} (stdout so far: ${JSON.stringify(this.stdout.slice(-500))})` },
+    ).catch((err: unknown) => {
+      // The predicate's own "exited" error is more useful than the timeout wrapper.
+      if (err instanceof Error && /process exited/.test(err.message)) {
+        throw new Error(err.message.replace(/^timed out .*?\(last error: /, '').replace(/\)$/, ''));
+      }
+      throw err;
+    });
+  }
+
+  /** Resolves when the child has exited (bounded). */
+  async waitForExit(timeoutMs: number): Promise<number | null> {
+    await waitFor(() => this.exited, { timeoutMs, what: `process ${this.child.pid} to exit` });
+    return this.exitCode;
+  }
+}
+
+/** Sends `signal` to a PID; a process that is already gone is fine. */
+export function killPid(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+export interface PingResult {
+  transmitted: number;
+  received: number;
+  /** received === transmitted > 0 */
+  ok: boolean;
+  output: string;
+}
+
+/** Pings from a namespace and parses "N packets transmitted, M received" (iputils ping). */
+export async function pingFrom(
+  ns: string,
+  address: string,
+  opts: { count?: number; timeoutS?: number; intervalS?: number } = {},
+): Promise<PingResult> {
+  const count = opts.count ?? 3;
+  const timeoutS = opts.timeoutS ?? 2;
+  const intervalS = opts.intervalS ?? 0.2;
+  // -w bounds the whole run; the exec timeout bounds it again in case ping hangs.
+  const deadlineS = Math.ceil(count * intervalS + timeoutS);
+  const r = await execInNetns(
+    ns,
+    'ping',
+    ['-n', '-c', String(count), '-i', String(intervalS), '-W', String(timeoutS), '-w', String(deadlineS), address],
+    { check: false, timeoutMs: (deadlineS + 5) * 1000 },
+  );
+  const output = r.stdout + r.stderr;
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
+  if (m === null) throw new Error(`cannot parse ping output from ${ns} to ${address}: ${output.trim()}`);
+  const transmitted = Number(m[1]);
+  const received = Number(m[2]);
+  return { transmitted, received, ok: transmitted > 0 && received === transmitted, output };
+}
+
+export interface LabNode {
+  index: number;
+  ns: string;
+  /** The node's underlay interface inside its namespace. */
+  ifname: string;
+  /** Underlay address, e.g. 198.18.0.10. */
+  address: string;
+  /** Underlay address with prefix, e.g. 198.18.0.10/24. */
+  cidr: string;
+}
+
+export interface Lab {
+  prefix: string;
+  /** Namespace holding the bridge (br0) and the host ends of the veth pairs. */
+  bridgeNs: string;
+  nodes: LabNode[];
+  /** Registers a PID for cleanup() to kill. */
+  track(pid: number | undefined): void;
+  /** spawnInNetns on node i, tracked. */
+  spawn(i: number, cmd: string, args: readonly string[], opts?: SpawnOptions): ChildProcess;
+  exec(i: number, cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Kills tracked PIDs, then deletes the lab's namespaces. Idempotent. */
+  cleanup(): Promise<void>;
+}
+
+export const UNDERLAY_PREFIX = 24;
+export function underlayAddress(i: number): string {
+  return `198.18.0.${10 + i}`;
+}
+
+/**
+ * n namespaces `<prefix>-n<i>`, each with eth0 = 198.18.0.(10+i)/24 on a veth whose other end
+ * is enslaved to br0 in `<prefix>-br`. Loopback up, no default route.
+ */
+export async function createBridgeLab(prefix: string, n: number): Promise<Lab> {
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`lab size must be 1..200, got ${n}`);
+  const bridgeNs = `${prefix}-br`;
+  const nodes: LabNode[] = [];
+  const pids = new Set<number>();
+  let cleaned = false;
+
+  const lab: Lab = {
+    prefix,
+    bridgeNs,
+    nodes,
+    track(pid) {
+      if (pid !== undefined) pids.add(pid);
+    },
+    spawn(i, cmd, args, opts = {}) {
+      const child = spawnInNetns(nodeAt(i).ns, cmd, args, opts);
+      lab.track(child.pid);
+      return child;
+    },
+    exec(i, cmd, args, opts = {}) {
+      return execInNetns(nodeAt(i).ns, cmd, args, opts);
+    },
+    async cleanup() {
+      if (cleaned) return;
+      cleaned = true;
+      for (const pid of pids) killPid(pid, 'SIGKILL');
+      // Give the kernel a moment to reap them so their namespaces can go away with them.
+      await waitFor(() => [...pids].every((pid) => !isAlive(pid)), { timeoutMs: 3000, what: 'lab processes to die' }).catch(() => undefined);
+      const errors: string[] = [];
+      for (const ns of [...nodes.map((x) => x.ns), bridgeNs]) {
+        await deleteNetns(ns).catch((err: unknown) => errors.push(err instanceof Error ? err.message : String(err)));
+      }
+      if (errors.length > 0) throw new Error(`lab ${prefix} cleanup: ${errors.join('; ')}`);
+    },
+  };
+
+  function nodeAt(i: number): LabNode {
+    const node = nodes[i];
+    if (node === undefined) throw new Error(`lab ${prefix} has no node ${i} (it has ${nodes.length})`);
+    return node;
+  }
+
+  try {
+    await createNetns(bridgeNs);
+    await run('ip', ['-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge']);
+    await run('ip', ['-n', bridgeNs, 'link', 'set', 'br0', 'up']);
+    for (let i = 0; i < n; i++) {
+      const ns = `${prefix}-n${i}`;
+      const address = underlayAddress(i);
+      const node: LabNode = { index: i, ns, ifname: 'eth0', address, cidr: `${address}/${UNDERLAY_PREFIX}` };
+      await createNetns(ns);
+      nodes.push(node);
+      await run('ip', ['-n', bridgeNs, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await run('ip', ['-n', bridgeNs, 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
+      await run('ip', ['-n', ns, 'addr', 'add', node.cidr, 'dev', 'eth0']);
+      await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    }
+  } catch (err) {
+    // createNetns may have made a namespace whose node was never pushed.
+    await lab.cleanup().catch(() => undefined);
+    for (let i = nodes.length; i <= n; i++) await deleteNetns(`${prefix}-n${i}`).catch(() => undefined);
+    throw err;
+  }
+  return lab;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

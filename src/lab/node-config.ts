@@ -1,0 +1,88 @@
+// The YAML config of one lab node: the original's format plus a `tunmesh:` block.
+import { stringify } from 'yaml';
+
+export interface LabNodeSpec {
+  index: number;
+  underlayAddress: string;
+  meshAddressCidr: string;
+  networkCidr: string;
+  bootstrapUrls: string[];
+  port: number;
+  certPath: string;
+  keyPath: string;
+  secret: string;
+  statusSocket: string;
+  device: string;
+  workers: number;
+  fastPath: boolean;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Seconds; short in tests so grooming and rotation are observable. */
+  timing: LabTiming;
+  firstNode: boolean;
+}
+
+export interface LabTiming {
+  groomInterval: number;
+  reregistration: number;
+  stale: number;
+  sessionMaxAge: number;
+  validityWindow: number;
+  earlyValidityWindow: number;
+  bootstrapRetry: number;
+  sessionOverlap: number;
+}
+
+export const QUICK_TIMING: LabTiming = {
+  groomInterval: 0.5,
+  reregistration: 1,
+  stale: 4,
+  sessionMaxAge: 3600,
+  validityWindow: 30,
+  earlyValidityWindow: 5,
+  bootstrapRetry: 1,
+  sessionOverlap: 30,
+};
+
+export function labNodeUrl(underlayAddress: string, port: number): string {
+  return `https://${underlayAddress}:${port}`;
+}
+
+export function labNodeConfigYaml(s: LabNodeSpec): string {
+  const t = s.timing;
+  const registration = { reregistration_interval: t.reregistration, stale_threshold: t.stale };
+  return stringify({
+    tun_mesh: {
+      config_version: 1.1,
+      clustering: {
+        control_api_advertise_url: labNodeUrl(s.underlayAddress, s.port),
+        auth: { secret: s.secret, pub_key_size: 2048 },
+        bootstrap_groups: { default: { bootstrap_node_urls: s.bootstrapUrls, bootstrap_retries: -1 } },
+      },
+      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath } },
+      logging: { level: s.logLevel },
+      monitoring: { method: 'prometheus', enable_node_packet_metrics: true },
+      networking: { tun_device_id: s.device, ipv4: { network_cidr: s.networkCidr, node_address_cidr: s.meshAddressCidr } },
+      process: {
+        uid: 65534,
+        timing: {
+          auth: { session_max_age: t.sessionMaxAge, validity_window: t.validityWindow, early_validity_window: t.earlyValidityWindow },
+          registrations: {
+            groom_interval: t.groomInterval,
+            bootstrap_retry_interval: t.bootstrapRetry,
+            local: registration,
+            mesh: registration,
+          },
+          network: { local: { packet_expiration: 1 }, mesh: { packet_expiration: 1 } },
+        },
+      },
+    },
+    tunmesh: {
+      logging: { format: 'json' },
+      process: { workers: s.workers },
+      data_plane: { fast_path: s.fastPath },
+      auth: { session_overlap: t.sessionOverlap },
+      health: { first_node: s.firstNode },
+      status_socket: s.statusSocket,
+    },
+  });
+}
