@@ -1,0 +1,21 @@
+// The main process's TUN queue for writing received packets. It is detached (TUNSETQUEUE with
+// IFF_DETACH_QUEUE): the kernel still takes packets written to it but never hands it packets to
+// send, so every outgoing packet reaches a worker's attached queue.
+import { loadAddon } from '../tun/addon.js';
+import { TunError } from '../tun/errors.js';
+
+interface DetachAddon {
+  detachQueue?: (fd: number) => void;
+}
+
+export function detachQueue(fd: number): void {
+  const addon = loadAddon() as unknown as DetachAddon;
+  if (addon.detachQueue === undefined) {
+    throw new TunError('TUN_ADDON_MISSING', 'the native TUN addon has no detachQueue(): rebuild it (npm run install)');
+  }
+  try {
+    addon.detachQueue(fd);
+  } catch (err) {
+    throw new TunError('TUN_IO', `cannot detach TUN queue fd ${fd}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}

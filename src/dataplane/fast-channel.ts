@@ -1,0 +1,174 @@
+// One persistent fast-path channel to one peer, from one worker: TLS, one authenticated HTTP/1.1
+// Upgrade, then `[u16 length][packet]` frames until either side closes.
+//
+//   connect: tls.connect (our CA, TLS >= 1.2, ALPN http/1.1) -> GET /tunmesh/fastpath/v1/<self>
+//            with `Upgrade: tunmesh-fastpath/1` and a session token over the empty body -> 101.
+//   send:    append() copies each packet once, behind its length, into a slab; flush() hands the
+//            batch to the socket in ONE write. A slab region is never rewritten (the socket may
+//            still hold it), so a full slab is replaced by a new one: one allocation per
+//            SLAB_BYTES of traffic, none per packet.
+//   bounded: while the socket holds more than queueLimit * MTU unsent bytes, packets are dropped
+//            `queue_full`; the kernel's TCP buffers are the only queue.
+//   down:    packets are dropped `node_close` while the channel is not open (not queued: TCP
+//            inside the tunnel retransmits, and queued packets would arrive stale); reconnect
+//            with exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
+//   auth:    checked once, at the upgrade; the channel outlives session rotation. A 401/403 at
+//            open tells main the session was refused.
+import { connect, type TLSSocket } from 'node:tls';
+import type { PeerCounters } from '../metrics/dataplane.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DropReason, type PeerRoute } from './contract.js';
+import { ChannelError } from './errors.js';
+import { FRAME_HEADER, writeFrame } from './frames.js';
+import { peerTlsOptions } from './tls-options.js';
+import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
+
+export const SLAB_BYTES = 256 * 1024;
+export const BACKOFF_MIN_MS = 100;
+export const BACKOFF_MAX_MS = 5000;
+/** An upgrade answer longer than this is not ours. */
+const MAX_RESPONSE_HEAD = 8192;
+
+export class FastChannel implements PeerTransport {
+  readonly path = 'fast' as const;
+  epoch = -1;
+  private socket: TLSSocket | null = null;
+  private open = false;
+  private closed = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private used = 0;
+  private batchStart = 0;
+  private batchPackets = 0;
+  private batchBytes = 0;
+  private readonly limitBytes: number;
+  private readonly counters: PeerCounters;
+
+  constructor(
+    private peer: PeerRoute,
+    private readonly deps: TransportDeps,
+  ) {
+    this.limitBytes = deps.settings.queueLimit * deps.mtu;
+    this.counters = deps.metrics.forPeer(peer.id);
+    this.connect();
+  }
+
+  append(buf: Buffer, off: number, len: number): DropReason | null {
+    if (this.peer.session === null) return 'no_session';
+    const socket = this.socket;
+    if (!this.open || socket === null) return 'node_close';
+    if (socket.writableLength + (this.used - this.batchStart) > this.limitBytes) return 'queue_full';
+    if (this.used + FRAME_HEADER + len > this.slab.length) {
+      this.flush();
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.used = this.batchStart = 0;
+    }
+    this.used = writeFrame(this.slab, this.used, buf, off, len);
+    this.batchPackets++;
+    this.batchBytes += len;
+    return null;
+  }
+
+  flush(): void {
+    if (this.used === this.batchStart) return;
+    this.socket?.write(this.slab.subarray(this.batchStart, this.used));
+    this.batchStart = this.used;
+    this.counters.txPackets.inc(this.batchPackets);
+    this.counters.txBytes.inc(this.batchBytes);
+    this.batchPackets = this.batchBytes = 0;
+  }
+
+  update(peer: PeerRoute): void {
+    const moved = peer.url !== this.peer.url;
+    this.peer = peer;
+    if (moved) this.socket?.destroy();
+    else if (this.socket === null && this.timer === undefined) this.connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.socket?.destroy();
+    this.socket = null;
+    this.open = false;
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  private connect(): void {
+    this.timer = undefined;
+    if (this.closed || this.peer.session === null) return;
+    const { host, port } = peerEndpoint(this.peer.url);
+    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setTimeout(this.deps.settings.requestTimeoutMs, () => {
+      if (!this.open) socket.destroy(new ChannelError('upgrade timed out'));
+    });
+    socket.once('secureConnect', () => {
+      this.upgrade(socket).catch((err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))));
+    });
+    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
+    socket.once('close', () => this.onClose(socket));
+  }
+
+  private async upgrade(socket: TLSSocket): Promise<void> {
+    const auth = await this.deps.signer.header(this.peer, '');
+    if (auth === null) throw new ChannelError('no session');
+    const { host, port } = peerEndpoint(this.peer.url);
+    socket.write(
+      `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
+        `Connection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,
+    );
+    const status = await readStatus(socket);
+    if (status !== 101) {
+      if (status === 401 || status === 403) this.deps.onRejected(this.peer.id);
+      throw new ChannelError(`upgrade refused with HTTP ${status}`, status);
+    }
+    socket.setTimeout(0);
+    socket.on('data', () => undefined); // the peer sends nothing on this channel; keep it flowing
+    this.open = true;
+    this.attempt = 0;
+    this.deps.metrics.reconnect(this.peer.id);
+    this.deps.log.debug('fast channel open', { peer: this.peer.id });
+  }
+
+  private onClose(socket: TLSSocket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.open = false;
+    this.used = this.batchStart; // an unsent batch goes with the connection
+    this.batchPackets = this.batchBytes = 0;
+    if (this.closed) return;
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt++);
+    this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));
+  }
+}
+
+/** Reads the HTTP response head of the upgrade and returns its status code. */
+function readStatus(socket: TLSSocket): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let head = '';
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0 && head.length < MAX_RESPONSE_HEAD) return;
+      cleanup();
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      if (m === null) reject(new ChannelError('not an HTTP response to the upgrade'));
+      else resolve(Number(m[1]));
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new ChannelError('closed during the upgrade'));
+    };
+    const cleanup = (): void => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+    };
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
+}

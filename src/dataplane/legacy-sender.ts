@@ -1,0 +1,147 @@
+// Sending to a peer that speaks only the original's JSON POSTs (protocol §7, transmit thread):
+//
+//   append(): copy the packet and its stamp into a bounded per-peer queue (queue_full beyond
+//             queueLimit): the JSON path allocates per packet anyway, it is the interop path.
+//   pump():   one request at a time per peer: take up to maxBatchSize packets, drop those older
+//             than the packet expiration (`expired`), POST one with the single route or several
+//             with the batch route (a 404 there switches to the single route for good), with a
+//             session token over the exact body, on a keep-alive agent.
+//   answers:  2xx sent; another 4xx means the peer refused our session (`session_rejected` to
+//             main) and the batch is dropped `exception`, as is any failed send.
+import { Agent, request } from 'node:https';
+import { parseIpv4Cidr, cidrContains } from '../tun/ipv4.js';
+import type { PeerCounters } from '../metrics/dataplane.js';
+import type { DropReason, PeerRoute } from './contract.js';
+import { encodeLegacyPacket, internalStamp, stampSeconds } from './legacy-packet.js';
+import { peerTlsOptions } from './tls-options.js';
+import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
+
+export const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
+
+interface Queued {
+  data: Buffer;
+  stamp: number;
+}
+
+export class LegacySender implements PeerTransport {
+  readonly path = 'legacy' as const;
+  epoch = -1;
+  private queue: Queued[] = [];
+  private sending = false;
+  private batchRoute = true;
+  private closed = false;
+  private readonly agent: Agent;
+  private readonly counters: PeerCounters;
+  private readonly expiration: number;
+
+  constructor(
+    private peer: PeerRoute,
+    private readonly deps: TransportDeps,
+    selfAddressCidr: string,
+  ) {
+    const { host } = peerEndpoint(peer.url);
+    this.agent = new Agent({ keepAlive: true, maxSockets: 1, ...peerTlsOptions(deps.settings, host) });
+    this.counters = deps.metrics.forPeer(peer.id);
+    // The original's local/mesh split: a peer inside our own subnet is "local".
+    const local = cidrContains(parseIpv4Cidr(selfAddressCidr), parseIpv4Cidr(peer.addressCidr).address);
+    this.expiration = local ? deps.settings.packetExpirationLocal : deps.settings.packetExpirationMesh;
+  }
+
+  append(buf: Buffer, off: number, len: number): DropReason | null {
+    if (this.peer.session === null) return 'no_session';
+    if (this.queue.length >= this.deps.settings.queueLimit) return 'queue_full';
+    this.queue.push({ data: Buffer.from(buf.subarray(off, off + len)), stamp: internalStamp() });
+    return null;
+  }
+
+  flush(): void {
+    if (!this.sending && this.queue.length > 0) void this.pump();
+  }
+
+  update(peer: PeerRoute): void {
+    this.peer = peer;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.deps.metrics.drop('node_close', this.queue.length);
+    this.queue = [];
+    this.agent.destroy();
+  }
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (!this.closed && this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.deps.settings.maxBatchSize);
+        const fresh = this.dropExpired(batch);
+        if (fresh.length > 0) await this.send(fresh);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private dropExpired(batch: Queued[]): Queued[] {
+    const now = Date.now() / 1000;
+    const fresh = batch.filter((q) => now - stampSeconds(q.stamp) <= this.expiration);
+    this.deps.metrics.drop('expired', batch.length - fresh.length);
+    return fresh;
+  }
+
+  private async send(batch: Queued[]): Promise<void> {
+    const texts = batch.map((q) => encodeLegacyPacket(q.data, this.deps.selfId, q.stamp));
+    try {
+      if (batch.length > 1 && this.batchRoute) {
+        const status = await this.post(`${PACKET_ROUTE}${this.deps.selfId}/batch`, JSON.stringify(texts));
+        if (status !== 404) return this.settle(status, batch);
+        this.batchRoute = false;
+        this.deps.log.info('peer has no batch packet route; using the single route', { peer: this.peer.id });
+      }
+      for (let i = 0; i < batch.length; i++) {
+        const status = await this.post(`${PACKET_ROUTE}${this.deps.selfId}`, texts[i]!);
+        this.settle(status, batch.slice(i, i + 1));
+      }
+    } catch (err) {
+      this.deps.metrics.drop('exception', batch.length);
+      this.deps.log.debug('legacy packet send failed', { peer: this.peer.id, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private settle(status: number, sent: Queued[]): void {
+    if (status >= 200 && status < 300) {
+      this.counters.txPackets.inc(sent.length);
+      this.counters.txBytes.inc(sent.reduce((n, q) => n + q.data.length, 0));
+      return;
+    }
+    this.deps.metrics.drop('exception', sent.length);
+    if (status >= 400 && status < 500) this.deps.onRejected(this.peer.id);
+  }
+
+  private async post(path: string, body: string): Promise<number> {
+    const auth = await this.deps.signer.header(this.peer, body);
+    if (auth === null) throw new Error('no session');
+    const { host, port } = peerEndpoint(this.peer.url);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host,
+          port,
+          path,
+          method: 'POST',
+          agent: this.agent,
+          timeout: this.deps.settings.requestTimeoutMs,
+          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: auth },
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolve(res.statusCode ?? 0));
+          res.once('error', reject);
+        },
+      );
+      req.once('timeout', () => req.destroy(new Error('request timed out')));
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+}

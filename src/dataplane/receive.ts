@@ -1,0 +1,259 @@
+// The main process's receive path: packets from peers, into our TUN device.
+//
+//   1. upgrade      a peer's worker opens `GET /tunmesh/fastpath/v1/<its id>` with
+//                   `Upgrade: tunmesh-fastpath/1`; handleUpgrade() checks the path and header,
+//                   authenticates the session token (over the empty body, iss = the path's id)
+//                   and answers 101 (or 400/401 and closes). One check per channel, not per packet.
+//   2. frames       each chunk read from the TLS socket is split into `[u16 length][packet]`
+//                   frames in place (FrameReader: zero-copy offsets into the chunk; only a frame
+//                   cut between two chunks is reassembled, in one preallocated buffer). A frame of
+//                   length 0 or above the MTU is `malformed`: the channel is closed, the node
+//                   carries on.
+//   3. checks       per packet, the original's rules (checks.ts): the source must be a known node
+//                   (`no_return_route`), that node must be the sender (`route_conflict`), the
+//                   destination us or an allowed broadcast (`misrouted`).
+//   4. TUN write    the accepted packets of a chunk go to the kernel in ONE writeBatch on the
+//                   main process's detached TUN queue (two when a reassembled frame starts the
+//                   chunk); packets the kernel refuses or has no room for are `tun_issue`.
+//   5. legacy       receiveLegacy(): the original's JSON packets (routes in src/api) are decoded
+//                   (legacy-packet.ts; `malformed`, `expired`), then take steps 3 and 4.
+//   6. state        setState() rebuilds the address table and closes the channels of peers that
+//                   left the mesh.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../log/logger.js';
+import type { DataPlaneMetrics, PeerCounters } from '../metrics/dataplane.js';
+import { TunQueue } from '../tun/queue.js';
+import { checkInbound } from './checks.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DataPlaneState, type DropReason, type PeerRoute } from './contract.js';
+import { DataPlaneError } from './errors.js';
+import { FrameReader, type FrameSink } from './frames.js';
+import { decodeLegacyPacket, stampSeconds } from './legacy-packet.js';
+import { RouteTable } from './route-table.js';
+
+/** Frames handed to one writeBatch at most (a 64 KiB chunk of minimal packets is ~1600). */
+const MAX_WRITE_BATCH = 2048;
+/**
+ * Receive-side age limit on top of the packet expiration: the stamp is the sender's clock, and
+ * two nodes' clocks differ by more than the original's 0.1 s expiration. Only very stale packets
+ * (a stuck queue, a replay) are refused.
+ */
+export const RECEIVE_CLOCK_TOLERANCE_S = 5;
+/** Largest packet we accept before the first state says the MTU. */
+const DEFAULT_MTU = 1500;
+
+export interface ReceiveAuth {
+  peerId: string;
+}
+
+export interface ReceivePathOptions {
+  /** The detached TUN queue (detachQueue()) this process writes received packets to. Not closed by us. */
+  tunFd: number;
+  metrics: DataPlaneMetrics;
+  /** Verifies a session token for `body` from `expectedPeer`; throws when it does not hold. */
+  authenticate(header: string | undefined, body: Buffer, mode: 'session', expectedPeer: string): Promise<ReceiveAuth>;
+  log: Logger;
+  /** The packet expiration of the legacy path (seconds), before RECEIVE_CLOCK_TOLERANCE_S. */
+  packetExpiration?: number;
+}
+
+export interface ReceivePath {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  receiveLegacy(senderId: string, packets: unknown[]): void;
+  setState(state: DataPlaneState): void;
+  /** Open inbound fast channels per peer id. */
+  channels(): Map<string, number>;
+  close(): void;
+}
+
+export function createReceivePath(opts: ReceivePathOptions): ReceivePath {
+  return new Receiver(opts);
+}
+
+/** Accepted packets waiting for the TUN write; also the FrameSink of the channels. */
+class TunBatch {
+  private readonly offsets = new Uint32Array(MAX_WRITE_BATCH);
+  private readonly lengths = new Uint32Array(MAX_WRITE_BATCH);
+  private buf: Buffer | undefined;
+  private count = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly tun: TunQueue,
+    private readonly metrics: DataPlaneMetrics,
+  ) {}
+
+  add(buf: Buffer, off: number, len: number): void {
+    if (this.count === MAX_WRITE_BATCH || (this.buf !== buf && this.count > 0)) this.write();
+    this.buf = buf;
+    this.offsets[this.count] = off;
+    this.lengths[this.count++] = len;
+    this.bytes += len;
+  }
+
+  write(): number {
+    const n = this.count;
+    if (n === 0 || this.buf === undefined) return 0;
+    const r = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n);
+    this.metrics.wroteToTun(r.written, r.written === n ? this.bytes : 0);
+    this.metrics.drop('tun_issue', n - r.written);
+    this.count = this.bytes = 0;
+    this.buf = undefined;
+    return r.written;
+  }
+}
+
+/** One inbound fast channel: its peer, its frame reader and its per-packet checks. */
+class Channel implements FrameSink {
+  readonly reader: FrameReader;
+  private packets = 0;
+  private bytes = 0;
+
+  constructor(
+    readonly peerId: string,
+    readonly socket: Duplex,
+    private readonly rx: Receiver,
+    private readonly counters: PeerCounters,
+    mtu: number,
+  ) {
+    this.reader = new FrameReader(mtu);
+  }
+
+  frame(buf: Buffer, off: number, len: number): void {
+    this.packets++;
+    this.bytes += len;
+    this.rx.accept(this.peerId, buf, off, len);
+  }
+
+  flush(): void {
+    this.rx.batch.write();
+    this.rx.countDrops();
+    this.counters.rxPackets.inc(this.packets);
+    this.counters.rxBytes.inc(this.bytes);
+    this.packets = this.bytes = 0;
+  }
+}
+
+class Receiver implements ReceivePath {
+  readonly batch: TunBatch;
+  private readonly tun: TunQueue;
+  private table: RouteTable<PeerRoute> | null = null;
+  private mtu = DEFAULT_MTU;
+  private readonly open = new Map<string, Set<Channel>>();
+  private readonly drops = new Map<DropReason, number>();
+
+  constructor(private readonly opts: ReceivePathOptions) {
+    // batchSize 1: this queue is never read, so its read buffer stays one slot.
+    this.tun = new TunQueue(opts.tunFd, { mtu: 65535, batchSize: 1, closeFd: false });
+    this.batch = new TunBatch(this.tun, opts.metrics);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '';
+    const peerId = url.startsWith(FAST_PATH_ROUTE) ? url.slice(FAST_PATH_ROUTE.length) : '';
+    if (peerId === '' || peerId.includes('/') || req.headers.upgrade?.toLowerCase() !== FAST_PATH_UPGRADE) {
+      refuse(socket, 400, 'Bad Request');
+      return;
+    }
+    socket.on('error', (err) => this.opts.log.debug('fast channel error', { peer: peerId, error: err.message }));
+    this.opts
+      .authenticate(req.headers.authorization, Buffer.alloc(0), 'session', peerId)
+      .then((auth) => this.accepted(auth.peerId, socket, head))
+      .catch((err: unknown) => {
+        this.opts.log.info('fast channel refused', { peer: peerId, error: err instanceof Error ? err.message : String(err) });
+        refuse(socket, 401, 'Unauthorized');
+      });
+  }
+
+  receiveLegacy(senderId: string, packets: unknown[]): void {
+    const counters = this.opts.metrics.forPeer(senderId);
+    const maxAge = (this.opts.packetExpiration ?? 0.1) + RECEIVE_CLOCK_TOLERANCE_S;
+    const now = Date.now() / 1000;
+    let bytes = 0;
+    for (const payload of packets) {
+      try {
+        const p = decodeLegacyPacket(payload);
+        bytes += p.data.length;
+        if (now - stampSeconds(p.internalStamp) > maxAge) this.dropOne('expired');
+        else this.accept(senderId, p.data, 0, p.data.length);
+        this.batch.write(); // each decoded packet is its own buffer
+      } catch (err) {
+        if (!(err instanceof DataPlaneError)) throw err;
+        this.dropOne(err.reason);
+      }
+    }
+    counters.rxPackets.inc(packets.length);
+    counters.rxBytes.inc(bytes);
+    this.countDrops();
+  }
+
+  setState(state: DataPlaneState): void {
+    this.table = new RouteTable(state, (peer) => peer);
+    this.mtu = state.mtu;
+    const ids = new Set(state.peers.map((p) => p.id));
+    for (const [peerId, set] of this.open) {
+      if (ids.has(peerId)) continue;
+      for (const ch of set) ch.socket.destroy();
+      this.open.delete(peerId);
+      this.opts.metrics.forgetPeer(peerId);
+    }
+  }
+
+  channels(): Map<string, number> {
+    return new Map([...this.open].map(([id, set]) => [id, set.size]));
+  }
+
+  close(): void {
+    for (const set of this.open.values()) for (const ch of set) ch.socket.destroy();
+    this.open.clear();
+    this.tun.close();
+  }
+
+  /** Step 3: the original's checks, then into the TUN batch. */
+  accept(peerId: string, buf: Buffer, off: number, len: number): void {
+    const reason = this.table === null ? 'no_return_route' : checkInbound(this.table, peerId, buf, off, len);
+    if (reason === null) this.batch.add(buf, off, len);
+    else this.dropOne(reason);
+  }
+
+  countDrops(): void {
+    for (const [reason, n] of this.drops) {
+      if (n > 0) this.opts.metrics.drop(reason, n);
+      this.drops.set(reason, 0);
+    }
+  }
+
+  private dropOne(reason: DropReason): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  private accepted(peerId: string, socket: Duplex, head: Buffer): void {
+    if (socket.destroyed) return;
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\n\r\n`);
+    const noDelay = (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay;
+    noDelay?.call(socket, true);
+    const ch = new Channel(peerId, socket, this, this.opts.metrics.forPeer(peerId), this.mtu);
+    let set = this.open.get(peerId);
+    if (set === undefined) this.open.set(peerId, (set = new Set()));
+    set.add(ch);
+    socket.once('close', () => {
+      set.delete(ch);
+      if (set.size === 0 && this.open.get(peerId) === set) this.open.delete(peerId);
+    });
+    const onChunk = (chunk: Buffer): void => {
+      if (ch.reader.push(chunk, ch)) return;
+      ch.flush();
+      this.opts.metrics.drop('malformed', 1);
+      this.opts.log.warn('malformed frame on fast channel; closing it', { peer: peerId });
+      socket.destroy();
+    };
+    if (head.length > 0) onChunk(head);
+    socket.on('data', onChunk);
+  }
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}

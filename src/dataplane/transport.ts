@@ -1,0 +1,37 @@
+// The one interface both ways of reaching a peer share (the fast channel and the original's
+// JSON POSTs), as the worker's send path sees them: append packets of one TUN batch, then flush.
+import type { Logger } from '../log/logger.js';
+import type { DataPlaneMetrics } from '../metrics/dataplane.js';
+import type { DataPlaneSettings, DropReason, PeerRoute } from './contract.js';
+import type { SessionSigner } from './session-token.js';
+
+export interface PeerTransport {
+  readonly path: PeerRoute['path'];
+  /** Set by the send path to flush each touched transport once per TUN batch. */
+  epoch: number;
+  /** Takes buf[off, off+len) (copied before returning); null when queued, else why it was dropped. */
+  append(buf: Buffer, off: number, len: number): DropReason | null;
+  /** Sends everything appended since the last flush. */
+  flush(): void;
+  /** New route data for the same peer (URL or session may have changed). */
+  update(peer: PeerRoute): void;
+  close(): void;
+}
+
+/** What a transport needs from its worker. */
+export interface TransportDeps {
+  selfId: string;
+  mtu: number;
+  settings: DataPlaneSettings;
+  signer: SessionSigner;
+  metrics: DataPlaneMetrics;
+  /** The peer refused our session: main renegotiates. */
+  onRejected(peerId: string): void;
+  log: Logger;
+}
+
+/** Host, port and TLS options for connecting to a peer URL. */
+export function peerEndpoint(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port === '' ? 443 : Number(u.port) };
+}

@@ -1,0 +1,124 @@
+// Starts the data-plane workers and keeps them running: one forked process per TUN queue, the
+// queue's fd passed as the child's fd 4. A worker that dies is restarted with the same queue and
+// the last settings and state, at most MAX_RESTARTS per RESTART_WINDOW_MS per worker (a worker
+// that keeps crashing is left down, and logged, instead of spinning).
+import { fork, type ChildProcess } from 'node:child_process';
+import type { DataPlaneSettings, DataPlaneState, MainToWorker, WorkerToMain } from '../dataplane/contract.js';
+import type { Logger } from '../log/logger.js';
+
+export const MAX_RESTARTS = 5;
+export const RESTART_WINDOW_MS = 60_000;
+const RESTART_DELAY_MS = 100;
+
+export interface WorkerOptions {
+  count: number;
+  /** One TUN queue fd per worker. */
+  queueFds: readonly number[];
+  settings: DataPlaneSettings;
+  /** The worker module: dist/workers/worker.js in production. */
+  entry: string;
+  /** Node options for the children, e.g. ['--import', 'tsx'] to run the .ts entry in tests. */
+  execArgv?: string[];
+  log: Logger;
+  onMessage?(msg: WorkerToMain): void;
+}
+
+export interface Supervisor {
+  publish(state: DataPlaneState): void;
+  stop(timeoutMs: number): Promise<void>;
+  /** The latest prom-client JSON of each worker that sent one. */
+  collectMetrics(): unknown[];
+  alive(): number;
+  /** PIDs of the running workers, by worker index (undefined while one is down). */
+  pids(): Array<number | undefined>;
+}
+
+interface Slot {
+  index: number;
+  fd: number;
+  child: ChildProcess | undefined;
+  restarts: number[];
+  metrics: unknown;
+}
+
+export function startWorkers(opts: WorkerOptions): Supervisor {
+  if (opts.queueFds.length !== opts.count) throw new Error(`${opts.count} workers need ${opts.count} queue fds, got ${opts.queueFds.length}`);
+  let state: DataPlaneState | undefined;
+  let stopping = false;
+  const slots: Slot[] = opts.queueFds.map((fd, index) => ({ index, fd, child: undefined, restarts: [], metrics: undefined }));
+
+  const send = (slot: Slot, msg: MainToWorker): void => {
+    if (slot.child?.connected === true) slot.child.send(msg);
+  };
+
+  const spawn = (slot: Slot): void => {
+    const child = fork(opts.entry, [String(slot.index)], {
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc', slot.fd],
+      execArgv: opts.execArgv ?? [],
+    });
+    slot.child = child;
+    child.on('message', (msg: WorkerToMain) => {
+      if (msg.type === 'metrics') slot.metrics = msg.metrics;
+      opts.onMessage?.(msg);
+    });
+    child.on('error', (err) => opts.log.warn('worker error', { worker: slot.index, error: err.message }));
+    child.once('exit', (code, signal) => onExit(slot, child, code, signal));
+    send(slot, { type: 'settings', settings: opts.settings });
+    if (state !== undefined) send(slot, { type: 'state', state });
+  };
+
+  const onExit = (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void => {
+    if (slot.child !== child) return;
+    slot.child = undefined;
+    slot.metrics = undefined;
+    if (stopping) return;
+    const now = Date.now();
+    slot.restarts = slot.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (slot.restarts.length >= MAX_RESTARTS) {
+      opts.log.error('worker keeps dying; not restarting it', { worker: slot.index, code, signal, restarts: slot.restarts.length });
+      return;
+    }
+    slot.restarts.push(now);
+    opts.log.warn('worker died; restarting it', { worker: slot.index, pid: child.pid, code, signal });
+    setTimeout(() => {
+      if (!stopping) spawn(slot);
+    }, RESTART_DELAY_MS).unref();
+  };
+
+  for (const slot of slots) spawn(slot);
+
+  return {
+    publish(next) {
+      state = next;
+      for (const slot of slots) send(slot, { type: 'state', state: next });
+    },
+    async stop(timeoutMs) {
+      stopping = true;
+      const exits = slots.map((slot) => {
+        const child = slot.child;
+        if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            child.kill('SIGKILL');
+            resolve();
+          }, timeoutMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          send(slot, { type: 'shutdown' });
+        });
+      });
+      await Promise.all(exits);
+    },
+    collectMetrics() {
+      return slots.map((s) => s.metrics).filter((m) => m !== undefined);
+    },
+    alive() {
+      return slots.filter((s) => s.child !== undefined).length;
+    },
+    pids() {
+      return slots.map((s) => s.child?.pid);
+    },
+  };
+}
