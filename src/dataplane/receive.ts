@@ -95,7 +95,9 @@ class TunBatch {
     const n = this.count;
     if (n === 0 || this.buf === undefined) return 0;
     const r = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n);
-    this.metrics.wroteToTun(r.written, r.written === n ? this.bytes : 0);
+    // A partial write (kernel queue full, a refused packet) is rare: its bytes are estimated.
+    const bytes = r.written === n ? this.bytes : Math.round((this.bytes * r.written) / n);
+    this.metrics.wroteToTun(r.written, bytes);
     this.metrics.drop('tun_issue', n - r.written);
     this.count = this.bytes = 0;
     this.buf = undefined;
