@@ -58,7 +58,9 @@ export class SessionManager implements KeySource {
 
   outboundKey(peer: PeerTarget): Promise<AuthKey> {
     const key = this.outbound.get(peer.id, this.now());
-    if (key && !this.outbound.needsRotation(peer.id, this.now())) return Promise.resolve(key);
+    // While a rotation is under way the current key is still valid, and the rotation request
+    // itself is signed with it: handing out the pending promise here would wait on itself.
+    if (key && (!this.outbound.needsRotation(peer.id, this.now()) || this.pending.has(peer.id))) return Promise.resolve(key);
     return this.open(peer);
   }
 
@@ -66,7 +68,10 @@ export class SessionManager implements KeySource {
   open(peer: PeerTarget): Promise<AuthKey> {
     const running = this.pending.get(peer.id);
     if (running) return running;
-    const opening = this.initSession(peer).finally(() => this.pending.delete(peer.id));
+    // Deferred a tick so the pending entry exists before initSession asks for a signing key.
+    const opening = Promise.resolve()
+      .then(() => this.initSession(peer))
+      .finally(() => this.pending.delete(peer.id));
     this.pending.set(peer.id, opening);
     return opening;
   }

@@ -2,7 +2,7 @@
 // real TLS, real tokens. Timings are shortened (groom 0.5 s, stale 4 s) so healing is quick.
 import { expect } from 'chai';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
-import { uniquePrefix, waitFor, tsxArgs } from '../helpers/netns.js';
+import { uniquePrefix, waitFor, tsxArgs, pingFrom } from '../helpers/netns.js';
 
 describe('mesh control plane: 3 nodes in namespaces', function () {
   this.timeout(120_000);
@@ -110,8 +110,12 @@ describe('session rotation under continuous registrations', function () {
   it('rotates sessions at a short interval and refuses nothing meanwhile', async () => {
     const scrape = async () => (await mesh.curl(1, [`${mesh.node(0).url}/metrics`])).body;
     const before = await scrape();
+    // Traffic keeps flowing through the fast path across the rotations.
+    const ping = pingFrom(mesh.node(0).ns, mesh.node(1).meshAddress, { count: 60, intervalS: 0.25, timeoutS: 2 });
     await new Promise((r) => setTimeout(r, 15_000));
     const after = await scrape();
+    const pinged = await ping;
+    expect(pinged.received, pinged.output).to.equal(pinged.transmitted);
     const rotated = counter(after, 'tunmesh_session_events_total', 'event="rotated"') - counter(before, 'tunmesh_session_events_total', 'event="rotated"');
     expect(rotated, 'rotations in 15 s').to.be.at.least(2);
     for (const reason of ['unknown_key', 'bad_signature', 'expired', 'wrong_issuer']) {
