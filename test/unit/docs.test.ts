@@ -1,0 +1,204 @@
+// The docs and deploy examples stay true to the code: the config reference is the generated one,
+// alerts and the dashboard only use metrics that exist, the Kubernetes example has the probes,
+// capability, device and env vars tunmesh needs, and its config loads.
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { configReferenceMarkdown, REFERENCE_END, REFERENCE_START } from '../../src/cli/config-reference.js';
+import { configFromObject } from '../../src/config/load.js';
+import { BOOTSTRAP_URLS_ENV, isLeaf, schema } from '../../src/config/schema.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** Every string literal in src/metrics: the metric names tunmesh registers. */
+function metricSource(): string {
+  const dir = join(ROOT, 'src', 'metrics');
+  return readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+}
+
+function metricNamesIn(text: string): string[] {
+  return [...new Set(text.match(/\btunmesh_[a-z0-9_]+\b/g) ?? [])];
+}
+
+function schemaEnvVars(): Set<string> {
+  const found = new Set<string>([BOOTSTRAP_URLS_ENV]);
+  const walk = (node: unknown): void => {
+    if (isLeaf(node)) {
+      if (typeof node.env === 'string') found.add(node.env);
+      return;
+    }
+    if (typeof node === 'object' && node !== null) for (const child of Object.values(node)) walk(child);
+  };
+  walk(schema);
+  return found;
+}
+
+function manifests(): Obj[] {
+  const dir = join(ROOT, 'deploy', 'kubernetes');
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) =>
+      YAML.parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((doc) => {
+        expect(doc.errors, `${f}: ${doc.errors.map((e) => e.message).join('; ')}`).to.deep.equal([]);
+        return obj(doc.toJS());
+      }),
+    );
+}
+
+function sidecar(): { container: Obj; pod: Obj } {
+  const workload = manifests().find((m) => m.kind === 'StatefulSet' || m.kind === 'Deployment');
+  expect(workload, 'a StatefulSet or Deployment in deploy/kubernetes').to.not.equal(undefined);
+  const pod = obj(obj(obj(workload).spec).template);
+  const containers = list(obj(pod.spec).containers).map(obj);
+  const container = containers.find((c) => c.image === 'tunmesh:latest');
+  expect(container, 'a container with image tunmesh:latest').to.not.equal(undefined);
+  return { container: obj(container), pod: obj(pod.spec) };
+}
+
+describe('docs and deploy examples', () => {
+  it('docs/operations.md holds exactly the generated config reference', () => {
+    const doc = read('docs/operations.md');
+    const start = doc.indexOf(REFERENCE_START);
+    const end = doc.indexOf(REFERENCE_END);
+    expect(start, 'start marker').to.be.greaterThan(-1);
+    expect(end, 'end marker').to.be.greaterThan(start);
+    const inside = doc.slice(start + REFERENCE_START.length, end);
+    expect(inside, 'regenerate: npx tsx src/cli/config-reference.ts --write docs/operations.md').to.equal(`\n${configReferenceMarkdown()}`);
+  });
+
+  it('the config reference names every schema key and env var', () => {
+    const reference = configReferenceMarkdown();
+    for (const name of schemaEnvVars()) expect(reference).to.contain(`\`${name}\``);
+    for (const key of ['`auth/secret`', '`legacy_pkcs1_interop`', '`session_overlap`', '`status_socket`', '`uid`']) {
+      expect(reference).to.contain(key);
+    }
+  });
+
+  it('alerts and the dashboard only use metric names that src/metrics registers', () => {
+    const source = metricSource();
+    const used = [
+      ...metricNamesIn(read('deploy/prometheus/alerts.yml')),
+      ...metricNamesIn(read('deploy/grafana/tunmesh-dashboard.json')),
+    ];
+    expect(used.length).to.be.greaterThan(5);
+    for (const name of used) expect(source, `metric ${name} is not defined in src/metrics`).to.contain(`'${name}'`);
+  });
+
+  it('every metric named in docs/operations.md exists in src/metrics', () => {
+    const source = metricSource();
+    const named = metricNamesIn(read('docs/operations.md')).filter((n) => n !== 'tunmesh_main_');
+    for (const name of named) expect(source, `metric ${name}`).to.contain(`'${name}'`);
+  });
+
+  it('the alert rules parse and cover the expected conditions', () => {
+    const rules = list(obj(list(obj(YAML.parse(read('deploy/prometheus/alerts.yml'))).groups)[0]).rules).map(obj);
+    const names = rules.map((r) => r.alert);
+    for (const alert of ['TunmeshNodeDown', 'TunmeshNoPeers', 'TunmeshAuthFailures', 'TunmeshSessionFailures',
+      'TunmeshDropsHigh', 'TunmeshCertificateExpiringSoon', 'TunmeshChannelReconnectStorm']) {
+      expect(names).to.include(alert);
+    }
+    for (const rule of rules) expect(rule.expr, String(rule.alert)).to.be.a('string');
+  });
+
+  it('promtool accepts the alert rules and the example Prometheus config', function () {
+    const which = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+    if (which.error !== undefined) {
+      console.log('      promtool not on PATH, skipped (apt-get install -y prometheus; CI installs it)');
+      this.skip();
+    }
+    execFileSync('promtool', ['check', 'rules', join(ROOT, 'deploy/prometheus/alerts.yml')], { encoding: 'utf8' });
+    execFileSync('promtool', ['check', 'config', join(ROOT, 'deploy/prometheus/prometheus.yml')], { encoding: 'utf8' });
+  });
+
+  it('the Grafana dashboard is a dashboard JSON with queries on every panel', () => {
+    const dash = obj(JSON.parse(read('deploy/grafana/tunmesh-dashboard.json')));
+    expect(dash.title).to.be.a('string');
+    expect(dash.uid).to.be.a('string');
+    expect(dash.schemaVersion).to.be.a('number');
+    const panels = list(dash.panels).map(obj);
+    expect(panels.length).to.be.greaterThan(5);
+    const ids = new Set<unknown>();
+    for (const panel of panels) {
+      expect(panel.type, String(panel.title)).to.be.a('string');
+      expect(obj(panel.gridPos).w, String(panel.title)).to.be.a('number');
+      ids.add(panel.id);
+      const targets = list(panel.targets).map(obj);
+      expect(targets.length, String(panel.title)).to.be.greaterThan(0);
+      for (const t of targets) expect(t.expr, String(panel.title)).to.be.a('string').and.not.equal('');
+    }
+    expect(ids.size, 'unique panel ids').to.equal(panels.length);
+  });
+
+  it('the Kubernetes sidecar has NET_ADMIN, /dev/net/tun and HTTPS probes on /health/live and /health/ready', () => {
+    const { container, pod } = sidecar();
+    const security = obj(container.securityContext);
+    expect(list(obj(security.capabilities).add)).to.include('NET_ADMIN');
+    expect(obj(container.livenessProbe).httpGet).to.deep.include({ path: '/health/live', scheme: 'HTTPS' });
+    expect(obj(container.readinessProbe).httpGet).to.deep.include({ path: '/health/ready', scheme: 'HTTPS' });
+    const tun = list(pod.volumes).map(obj).find((v) => obj(v.hostPath).path === '/dev/net/tun');
+    expect(obj(obj(tun).hostPath).type).to.equal('CharDevice');
+    const mounts = list(container.volumeMounts).map(obj);
+    expect(mounts.some((m) => m.mountPath === '/dev/net/tun' && m.name === obj(tun).name)).to.equal(true);
+  });
+
+  it('the sidecar only sets env vars tunmesh reads, and takes the cluster secret from a Secret', () => {
+    const { container } = sidecar();
+    const known = schemaEnvVars();
+    known.add('TUNMESH_CONFIG_PATH');
+    const env = list(container.env).map(obj);
+    for (const e of env) {
+      const name = String(e.name);
+      if (name.startsWith('TUNMESH_')) expect(known.has(name), `${name} is not read by tunmesh`).to.equal(true);
+    }
+    const secret = env.find((e) => e.name === 'TUNMESH_AUTH_SECRET');
+    expect(obj(obj(secret).valueFrom).secretKeyRef, 'TUNMESH_AUTH_SECRET from a secretKeyRef').to.not.equal(undefined);
+  });
+
+  it("the ConfigMap's config loads with the sidecar's env, as pod app-1 would see it", () => {
+    const all = manifests();
+    const configMap = all.find((m) => m.kind === 'ConfigMap');
+    const text = String(obj(obj(configMap).data)['config.yaml']);
+    const { container } = sidecar();
+    const env: NodeJS.ProcessEnv = {
+      TUNMESH_AUTH_SECRET: 'a-test-secret-that-is-long-enough-0123456789',
+      TUNMESH_NODE_ADDRESS_CIDR: '198.19.1.11/24',
+    };
+    for (const e of list(container.env).map(obj)) {
+      if (typeof e.value === 'string' && String(e.name).startsWith('TUNMESH_')) {
+        env[String(e.name)] = e.value.replace(/\$\(POD_NAME\)/g, 'app-1').replace(/\$\(POD_NAMESPACE\)/g, 'default');
+      }
+    }
+    const config = configFromObject(YAML.parse(text), env, { checkFiles: false });
+    expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://app-1.app-mesh.default.svc.cluster.local:4567');
+    const group = config.clustering.bootstrapGroups['default'];
+    expect(group?.bootstrapRetries).to.equal(-1);
+    expect(group?.bootstrapNodeUrls).to.include(config.clustering.controlApiAdvertiseUrl);
+    expect(config.monitoring.method).to.equal('prometheus');
+    const ports = list(container.ports).map(obj);
+    expect(ports.some((p) => p.containerPort === config.controlApi.listenPort)).to.equal(true);
+  });
+
+  it('the Dockerfile is multi-stage, health-checks /health/live and runs dist/cli/main.js', () => {
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile).to.match(/^FROM node:20-bookworm AS build$/m);
+    expect(dockerfile).to.match(/^FROM node:20-bookworm-slim AS runtime$/m);
+    expect(dockerfile).to.match(/^HEALTHCHECK .*\n.*\/health\/live/m);
+    expect(dockerfile).to.contain('ENTRYPOINT ["node", "dist/cli/main.js"]');
+    expect(dockerfile).to.contain('CMD ["run"]');
+  });
+
+  it('security.md and api_flows.md exist, with a sequence diagram per flow', () => {
+    expect(read('docs/security.md')).to.contain('legacy_pkcs1_interop');
+    const flows = read('docs/api_flows.md');
+    const diagrams = flows.match(/```mermaid\nsequenceDiagram/g) ?? [];
+    expect(diagrams.length).to.be.greaterThanOrEqual(9);
+  });
+});
