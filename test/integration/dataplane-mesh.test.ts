@@ -1,0 +1,118 @@
+// The data plane on real nodes: pings and bulk TCP through 3-node meshes in namespaces, over
+// the fast path, over the original's JSON path, and over a mesh that mixes the two.
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { MeshLab } from '../../src/lab/mesh-lab.js';
+import { uniquePrefix, waitFor, pingFrom, killPid } from '../helpers/netns.js';
+
+async function pingAllPairs(mesh: MeshLab): Promise<void> {
+  for (const a of mesh.nodes) {
+    for (const b of mesh.nodes) {
+      if (a === b) continue;
+      const r = await pingFrom(a.ns, b.meshAddress, { count: 3, intervalS: 0.2, timeoutS: 2 });
+      expect(r.received, `node${a.index} -> node${b.index}\n${r.output}`).to.equal(r.transmitted);
+    }
+  }
+}
+
+function counter(metrics: string, name: string, label: string): number {
+  const m = new RegExp(`^${name}\\{[^}]*${label}[^}]*\\} (\\d+)`, 'm').exec(metrics);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('data plane: 3-node mesh over the fast path', function () {
+  this.timeout(180_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmf'), nodes: 3 });
+    await mesh.startAll();
+    await mesh.waitForFullMesh(30_000);
+  });
+  after(async () => mesh?.cleanup());
+
+  it('pings every pair both ways', async () => {
+    expect((await mesh.status(0)).peers.every((p) => p.path === 'fast')).to.equal(true);
+    await pingAllPairs(mesh);
+  });
+
+  it('carries 8 MiB of TCP intact to the far end', async () => {
+    const t = await mesh.transfer(0, 2, 8 * 1024 * 1024);
+    expect(t.intact).to.equal(true);
+    console.log(`      fast path TCP: ${t.mbps.toFixed(0)} Mbit/s`);
+  });
+
+  it('drops a packet to an unknown mesh address with a no_route counter and stays healthy', async () => {
+    const before = counter((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="no_route"');
+    const r = await pingFrom(mesh.node(0).ns, '198.19.0.99', { count: 3, intervalS: 0.2, timeoutS: 1 });
+    expect(r.received).to.equal(0);
+    await waitFor(
+      async () => counter((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="no_route"') >= before + 3,
+      { timeoutMs: 10_000, intervalMs: 500, what: 'no_route drops to be counted' },
+    );
+    expect((await mesh.curl(1, [`${mesh.node(0).url}/health`])).status).to.equal(200);
+  });
+
+  it('replaces a worker killed with SIGKILL and traffic resumes', async () => {
+    const nodePid = mesh.node(1).process?.child.pid as number;
+    const workers = () => execFileSync('pgrep', ['-P', String(nodePid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    const [victim] = workers();
+    expect(victim, 'a worker process').to.be.a('number');
+    killPid(victim as number, 'SIGKILL');
+    await waitFor(() => workers().some((p) => p !== victim) || undefined, { timeoutMs: 10_000, what: 'a replacement worker' });
+    await waitFor(async () => (await pingFrom(mesh.node(1).ns, mesh.node(0).meshAddress, { count: 2, intervalS: 0.2, timeoutS: 1 })).ok || undefined, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+      what: 'pings from node1 after its worker restarted',
+    });
+    await pingAllPairs(mesh);
+  });
+});
+
+describe('data plane: the original JSON path, forced by config', function () {
+  this.timeout(180_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmo'), nodes: 3, fastPath: () => false });
+    await mesh.startAll();
+    await mesh.waitForFullMesh(30_000);
+  });
+  after(async () => mesh?.cleanup());
+
+  it('pings every pair both ways over per-packet JSON POSTs', async () => {
+    expect((await mesh.status(0)).peers.every((p) => p.path === 'legacy')).to.equal(true);
+    await pingAllPairs(mesh);
+  });
+
+  it('carries 2 MiB of TCP intact', async () => {
+    const t = await mesh.transfer(1, 0, 2 * 1024 * 1024);
+    expect(t.intact).to.equal(true);
+    console.log(`      original path TCP: ${t.mbps.toFixed(1)} Mbit/s`);
+  });
+});
+
+describe('data plane: a mesh mixing fast-path and original-path nodes', function () {
+  this.timeout(180_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmx'), nodes: 3, fastPath: (i) => i !== 2 });
+    await mesh.startAll();
+    await mesh.waitForFullMesh(30_000);
+  });
+  after(async () => mesh?.cleanup());
+
+  it('uses the fast path where both ends offer it and the original path otherwise', async () => {
+    const s0 = await mesh.status(0);
+    const s2 = await mesh.status(2);
+    const id1 = (await mesh.status(1)).id;
+    expect(s0.peers.find((p) => p.id === id1)?.path).to.equal('fast');
+    expect(s0.peers.find((p) => p.id === s2.id)?.path).to.equal('legacy');
+    expect(s2.peers.every((p) => p.path === 'legacy')).to.equal(true);
+  });
+
+  it('reaches every node from every node', async () => {
+    await pingAllPairs(mesh);
+  });
+});
