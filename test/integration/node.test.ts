@@ -1,0 +1,134 @@
+// One real node started from a config in the original's exact format (the reference's YAML,
+// with real certificate paths), in its own namespace: TLS versions, /health, SIGTERM; and the
+// real CLI's exit codes on bad input.
+import { expect } from 'chai';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createNetns, deleteNetns, execInNetns, spawnInNetns, uniquePrefix, waitFor, ProcessOutput, killPid } from '../helpers/netns.js';
+import { makeLabCredentials } from '../../src/lab/certs.js';
+import { FIXTURE_DIR, makeTlsDir, materialize } from '../fixtures/configs/fixtures.js';
+
+const CLI = 'dist/cli/main.js';
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { timeout: 20_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('a node started from a config in the original format', function () {
+  this.timeout(90_000);
+  const ns = `${uniquePrefix('tmn')}-n0`;
+  let dir: string;
+  let node: ProcessOutput | undefined;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tunmesh-node-test-'));
+    const creds = await makeLabCredentials(dir);
+    const config = readFileSync(join(FIXTURE_DIR, 'reference-v0.7.yaml'), 'utf8').replaceAll('@CERT@', creds.certPath).replaceAll('@KEY@', creds.keyPath);
+    writeFileSync(join(dir, 'config.yaml'), config);
+    await createNetns(ns);
+    // The reference advertises https://198.18.1.1:4567; its bootstrap peer 198.18.1.2 stays absent.
+    await execInNetns(ns, 'ip', ['link', 'add', 'u0', 'type', 'veth', 'peer', 'name', 'u1']);
+    await execInNetns(ns, 'ip', ['addr', 'add', '198.18.1.1/24', 'dev', 'u0']);
+    await execInNetns(ns, 'ip', ['link', 'set', 'u0', 'up']);
+    await execInNetns(ns, 'ip', ['link', 'set', 'u1', 'up']);
+    await execInNetns(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    node = new ProcessOutput(
+      spawnInNetns(ns, process.execPath, [CLI, 'run', '--config', join(dir, 'config.yaml')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TUNMESH_STATUS_SOCKET: join(dir, 'status.sock') },
+      }),
+    );
+    await waitFor(async () => (await execInNetns(ns, 'curl', ['-sk', '--max-time', '2', 'https://198.18.1.1:4567/health/live'], { check: false })).code === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: 'the node to serve /health/live',
+    });
+  });
+
+  after(async () => {
+    if (node?.child.pid && !node.exited) killPid(node.child.pid);
+    await deleteNetns(ns).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the original /health JSON over TLS', async () => {
+    const r = await execInNetns(ns, 'curl', ['-sk', '-w', '\n%{http_code}', 'https://198.18.1.1:4567/health'], { check: false });
+    const [body, status] = r.stdout.split('\n');
+    // Alone, with its bootstrap peer absent and no startup grace, it is not "registered": 503.
+    expect(status).to.equal('503');
+    const health = JSON.parse(body as string) as Record<string, Record<string, boolean>>;
+    expect(Object.keys(health)).to.have.members(['monitoring', 'registrations', 'router']);
+    expect(health.registrations?.registered).to.equal(false);
+    expect(health.router?.tun).to.equal(true);
+  });
+
+  it('refuses a TLS 1.1 client and serves TLS 1.2 and 1.3 clients', async () => {
+    const handshake = async (flag: string) =>
+      // stdin from /dev/null: s_client handshakes, prints, and quits.
+      execInNetns(ns, 'sh', ['-c', `openssl s_client ${flag} -cipher 'DEFAULT@SECLEVEL=0' -connect 198.18.1.1:4567 -brief < /dev/null`], {
+        check: false,
+        timeoutMs: 10_000,
+      });
+    const v11 = await handshake('-tls1_1');
+    expect(v11.code, v11.stdout + v11.stderr).to.not.equal(0);
+    expect(v11.stdout + v11.stderr).to.match(/alert|protocol version|no protocols available|unsupported protocol/i);
+    for (const flag of ['-tls1_2', '-tls1_3']) {
+      const ok = await handshake(flag);
+      expect(ok.stdout + ok.stderr, flag).to.match(/Protocol version: TLSv1\.[23]/);
+    }
+  });
+
+  it('exits 0 on SIGTERM and the TUN device is gone', async () => {
+    killPid(node?.child.pid as number, 'SIGTERM');
+    expect(await node?.waitForExit(15_000)).to.equal(0);
+    const r = await execInNetns(ns, 'ip', ['link', 'show', 'tun1'], { check: false });
+    expect(r.code).to.not.equal(0);
+    expect(node?.stderr).to.match(/node stopped/);
+  });
+});
+
+describe('the tunmesh command line', function () {
+  this.timeout(120_000);
+
+  it('exits 2 with a message naming the key for every bad config, never a stack trace', async () => {
+    const tls = makeTlsDir();
+    const bad = readdirSync(FIXTURE_DIR).filter((f) => f.startsWith('bad-'));
+    expect(bad.length).to.be.at.least(10);
+    for (const file of bad) {
+      const path = materialize(file, tls);
+      for (const args of [['config', 'check', path], ['run', '--config', path]]) {
+        const r = await cli(args);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(2);
+        expect(r.stderr, file).to.match(/tun_mesh\/|tunmesh\/|config|yaml|file/i);
+        expect(r.stderr, file).to.not.match(/\n\s+at /);
+      }
+    }
+    rmSync(tls.dir, { recursive: true, force: true });
+  });
+
+  it('answers --version and --help with 0, and usage errors with 2', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect((await cli(['--version'])).stdout.trim()).to.equal(pkg.version);
+    const help = await cli(['--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/tunmesh run/);
+    expect((await cli(['frobnicate'])).code).to.equal(2);
+    expect((await cli(['run', '--bogus'])).code).to.equal(2);
+  });
+
+  it('reports a missing config file with exit 2', async () => {
+    const r = await cli(['run', '--config', '/nonexistent/tunmesh.yaml']);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/nonexistent/);
+  });
+});
