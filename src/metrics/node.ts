@@ -14,6 +14,8 @@ export interface NodeMetricsOptions {
   baseLabels: Record<string, string>;
   perPeerLegacy: boolean;
   startStamp: number;
+  /** Unix seconds when the API certificate expires. */
+  certNotAfter?: number;
 }
 
 export class NodeMetrics {
@@ -28,8 +30,12 @@ export class NodeMetrics {
 
   constructor(private readonly opts: NodeMetricsOptions) {
     const registers = [this.registry];
+    const certNotAfter = opts.certNotAfter;
     this.labels = { ...opts.baseLabels, node_id: opts.nodeId };
     collectDefaultMetrics({ register: this.registry, prefix: 'tunmesh_main_' });
+    // prom-client names three gauges `*_total` (promtool: "non-counter metrics should not have
+    // _total suffix"); their per-type twins without the suffix carry the same numbers.
+    for (const kind of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`tunmesh_main_nodejs_active_${kind}_total`);
     this.dataPlane = new DataPlaneMetrics(this.registry);
     new Gauge({ name: 'tunmesh_build_info', help: 'Build information (always 1)', labelNames: ['version', 'node_version'], registers }).set(
       { version: opts.version, node_version: process.version },
@@ -40,7 +46,14 @@ export class NodeMetrics {
     this.sessionEvents = new Counter({ name: 'tunmesh_session_events_total', help: 'Session negotiations: opened, rotated, failed, issued', labelNames: ['event'], registers });
     this.registrationEvents = new Counter({ name: 'tunmesh_registration_events_total', help: 'Registration and grooming events', labelNames: ['event'], registers });
     this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
-    this.certExpiry = new Gauge({ name: 'tunmesh_tls_certificate_expiry_seconds', help: 'Seconds until the API certificate expires', registers });
+    this.certExpiry = new Gauge({
+      name: 'tunmesh_tls_certificate_expiry_seconds',
+      help: 'Seconds until the API certificate expires (computed at scrape time)',
+      registers,
+      collect() {
+        if (certNotAfter !== undefined) this.set(certNotAfter - Date.now() / 1000);
+      },
+    });
   }
 
   /** Render the scrape: main + workers summed, then the original's names derived. */

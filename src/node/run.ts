@@ -67,8 +67,8 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     baseLabels: { ...config.monitoring.prometheus.baseLabels },
     perPeerLegacy: config.monitoring.enableNodePacketMetrics,
     startStamp: Math.floor(startedAt),
+    certNotAfter: tls.notAfter,
   });
-  metrics.certExpiry.set(tls.notAfter - now());
 
   // 2. TUN: N worker queues + 1 detached queue the main process writes received packets to
   const workerCount = config.process.workers;
@@ -274,8 +274,10 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
       const s = state();
       sup.publish(s);
       rx.setState(s);
-      metrics.peers.reset();
-      for (const peer of status().peers) metrics.peers.labels(peer.state).inc();
+      // Every state always has a series (0 included), so "no peers" is visible, not absent.
+      const counts: Record<string, number> = { up: 0, connecting: 0, failing: 0 };
+      for (const peer of status().peers) counts[peer.state] = (counts[peer.state] ?? 0) + 1;
+      for (const [stateName, n] of Object.entries(counts)) metrics.peers.labels(stateName).set(n);
     });
   };
   publishSoon();
