@@ -126,3 +126,22 @@ describe('session rotation under continuous registrations', function () {
     expect(await mesh.fullMesh()).to.equal(true);
   });
 });
+
+describe('mesh control plane: 10 nodes', function () {
+  this.timeout(180_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmt'), nodes: 10, timing: { groomInterval: 1, reregistration: 2, stale: 10 } });
+  });
+  after(async () => mesh?.cleanup());
+
+  it('ten nodes bootstrapping from one URL reach a full mesh', async () => {
+    const started = Date.now();
+    await mesh.startAll();
+    await mesh.waitForFullMesh(90_000);
+    console.log(`      full mesh of 10 in ${Date.now() - started} ms from process start`);
+    const s = await mesh.status(9);
+    expect(s.peers.filter((p) => p.state === 'up')).to.have.length(9);
+  });
+});
