@@ -1,0 +1,300 @@
+// `npm run bench` (as root): plain veth vs tunmesh fast path vs tunmesh original (JSON) path vs
+// wireguard-go, in one run, on two namespaces joined by a veth pair. Measures ping RTT (median,
+// p99), iperf3 TCP 1 and 4 streams, UDP 64-byte packets per second received, tunnel CPU seconds
+// per GB moved, and tunnel RSS; prints a table and writes bench/results/<date>.json.
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { uniquePrefix, ProcessOutput } from '../lab/netns.js';
+import { makeLabCredentials } from '../lab/certs.js';
+import { cpuSeconds, rssBytes } from './proc.js';
+import { fmt, median, parseIperfTcp, parseIperfUdp, parsePingTimes, percentile, ratio, renderTable, type TcpResult, type UdpResult } from './stats.js';
+import { CLI, UNDERLAY, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
+
+type ScenarioName = 'veth' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
+const ALL: ScenarioName[] = ['veth', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
+
+interface Options {
+  quick: boolean;
+  scenarios: ScenarioName[];
+  workers: number;
+  pings: number;
+  tcpSeconds: number;
+  udpSeconds: number;
+  out: string | null;
+}
+
+export interface ScenarioResult {
+  name: ScenarioName;
+  skipped?: string;
+  error?: string;
+  pingMs?: { median: number; p99: number; count: number; lost: number };
+  tcp1?: TcpResult & { cpuSeconds: number | null; cpuSecondsPerGB: number | null };
+  tcp4?: TcpResult & { cpuSeconds: number | null; cpuSecondsPerGB: number | null };
+  udp64?: UdpResult;
+  rssBytes?: { main: number; workers: number; processes: number } | null;
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--pings N] [--no-json]
+  --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
+  --workers   tunmesh data-plane workers (default 0 = one per CPU)`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, scenarios: [...ALL], workers: 0, pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--only') {
+      const names = next().split(',');
+      for (const n of names) if (!ALL.includes(n as ScenarioName)) throw new Error(`unknown scenario ${n}\n${USAGE}`);
+      o.scenarios = ALL.filter((s) => names.includes(s));
+    } else if (a === '--workers') o.workers = Number(next());
+    else if (a === '--pings') o.pings = Math.max(50, Number(next()));
+    else if (a === '--no-json') o.out = null;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}\n${USAGE}`);
+  }
+  if (o.quick) {
+    o.tcpSeconds = 3;
+    o.udpSeconds = 2;
+  }
+  if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 64) throw new Error('--workers must be 0..64');
+  return o;
+}
+
+function onPath(cmd: string): boolean {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      // next
+    }
+  }
+  return false;
+}
+
+const started = Date.now();
+function progress(msg: string): void {
+  console.log(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
+}
+
+const IPERF_PORT = 5201;
+
+async function iperf(pair: VethPair, server: string, args: string[], seconds: number): Promise<string> {
+  const srv = new ProcessOutput(pair.spawn(1, 'iperf3', ['-s', '-1', '--forceflush', '-B', server, '-p', String(IPERF_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  try {
+    await srv.waitForLine(/listening/i, { timeoutMs: 10_000, what: 'iperf3 server' });
+    const r = await pair.exec(0, 'iperf3', ['-c', server, '-p', String(IPERF_PORT), '-J', '--connect-timeout', '5000', '-t', String(seconds), ...args], (seconds + 30) * 1000, false);
+    return r.stdout;
+  } finally {
+    if (srv.child.pid !== undefined && !srv.exited) {
+      await srv.waitForExit(3000).catch(() => {
+        if (srv.child.pid !== undefined) process.kill(srv.child.pid, 'SIGKILL');
+      });
+    }
+  }
+}
+
+async function measure(pair: VethPair, target: string, tunnel: Tunnel | null, o: Options, name: ScenarioName): Promise<ScenarioResult> {
+  const res: ScenarioResult = { name };
+  const cpu = (): number | null => (tunnel === null ? null : cpuSeconds(tunnel.pids()));
+
+  progress(`${name}: ping x${o.pings}`);
+  await pair.exec(0, 'ping', ['-n', '-c', '5', '-i', '0.05', '-W', '1', target], 10_000, false); // warm up
+  const deadline = Math.ceil(o.pings * 0.02 + 5);
+  const p = await pair.exec(0, 'ping', ['-n', '-c', String(o.pings), '-i', '0.02', '-W', '1', '-w', String(deadline), target], (deadline + 5) * 1000, false);
+  const times = parsePingTimes(p.stdout);
+  res.pingMs = { median: median(times), p99: percentile(times, 99), count: times.length, lost: o.pings - times.length };
+
+  for (const streams of [1, 4] as const) {
+    progress(`${name}: iperf3 TCP ${streams} stream(s), ${o.tcpSeconds} s`);
+    const before = cpu();
+    const out = await iperf(pair, target, ['-P', String(streams)], o.tcpSeconds);
+    const after = cpu();
+    const tcp = parseIperfTcp(out);
+    const used = before === null || after === null ? null : after - before;
+    const r = { ...tcp, cpuSeconds: used, cpuSecondsPerGB: used === null || tcp.bytes === 0 ? null : used / (tcp.bytes / 1e9) };
+    if (streams === 1) res.tcp1 = r;
+    else res.tcp4 = r;
+  }
+
+  progress(`${name}: iperf3 UDP 64-byte packets, ${o.udpSeconds} s`);
+  res.udp64 = parseIperfUdp(await iperf(pair, target, ['-u', '-l', '64', '-b', '0'], o.udpSeconds));
+
+  if (tunnel !== null) {
+    let main = 0;
+    let workers = 0;
+    const mem = tunnel.memoryPids().filter((m) => m.side === 0);
+    for (const m of mem) {
+      const rss = rssBytes(m.pid) ?? 0;
+      if (m.role === 'main') main += rss;
+      else workers += rss;
+    }
+    res.rssBytes = { main, workers, processes: mem.length };
+  } else res.rssBytes = null;
+  return res;
+}
+
+function machine(): { nproc: number; cpu: string; kernel: string } {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  let kernel = 'unknown';
+  try {
+    kernel = execFileSync('uname', ['-r'], { encoding: 'utf8', timeout: 2000 }).trim();
+  } catch {
+    // keep unknown
+  }
+  return { nproc: availableParallelism(), cpu: model, kernel };
+}
+
+export function resultTable(results: readonly ScenarioResult[]): string {
+  const by = (n: ScenarioName): ScenarioResult | undefined => results.find((r) => r.name === n && r.skipped === undefined && r.error === undefined);
+  const cols: ScenarioName[] = ALL;
+  const mbps = (t: TcpResult | undefined): number | null => (t === undefined ? null : t.bitsPerSecond / 1e6);
+  const veth = by('veth');
+  const rows: { label: string; get: (r: ScenarioResult) => number | null | undefined; digits: number; overVeth?: boolean }[] = [
+    { label: 'ping RTT median (ms)', get: (r) => r.pingMs?.median, digits: 3 },
+    { label: 'ping RTT p99 (ms)', get: (r) => r.pingMs?.p99, digits: 3 },
+    { label: 'RTT median over veth (ms)', get: (r) => (r.pingMs && veth?.pingMs ? r.pingMs.median - veth.pingMs.median : null), digits: 3, overVeth: true },
+    { label: 'TCP 1 stream (Mbit/s)', get: (r) => mbps(r.tcp1), digits: 0 },
+    { label: 'TCP 4 streams (Mbit/s)', get: (r) => mbps(r.tcp4), digits: 0 },
+    { label: 'UDP 64 B received (kpps)', get: (r) => (r.udp64 ? r.udp64.receivedPps / 1e3 : null), digits: 1 },
+    { label: 'CPU s/GB, TCP 1 stream', get: (r) => r.tcp1?.cpuSecondsPerGB, digits: 2 },
+    { label: 'CPU s/GB, TCP 4 streams', get: (r) => r.tcp4?.cpuSecondsPerGB, digits: 2 },
+    { label: 'RSS main per node (MB)', get: (r) => (r.rssBytes ? r.rssBytes.main / 2 ** 20 : null), digits: 1 },
+    { label: 'RSS workers per node (MB)', get: (r) => (r.rssBytes && r.rssBytes.processes > 1 ? r.rssBytes.workers / 2 ** 20 : null), digits: 1 },
+  ];
+  const head = ['metric', ...cols, 'fast/wg', 'fast/veth', 'legacy/wg'];
+  const body = rows.map((row) => {
+    const v = (n: ScenarioName): number | null => {
+      const r = by(n);
+      const x = r === undefined ? null : row.get(r);
+      return x === undefined ? null : x;
+    };
+    const fast = v('tunmesh-fast');
+    return [
+      row.label,
+      ...cols.map((c) => fmt(v(c), row.digits)),
+      fmt(ratio(fast, v('wireguard-go')), 2),
+      row.overVeth === true ? '' : fmt(ratio(fast, v('veth')), 2),
+      fmt(ratio(v('tunmesh-legacy'), v('wireguard-go')), 2),
+    ];
+  });
+  return renderTable([head, ...body]);
+}
+
+async function main(): Promise<number> {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) {
+    console.error('bench: must run as root (it creates network namespaces): sudo npm run bench');
+    return 1;
+  }
+  const missing = ['ip', 'ping', 'openssl', 'iperf3'].filter((c) => !onPath(c));
+  if (missing.length > 0) {
+    console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 iputils-ping openssl iperf3`);
+    if (missing.includes('iperf3')) console.error('bench: for the wireguard-go comparison too: apt-get install wireguard-go wireguard-tools iperf3');
+    return 1;
+  }
+  try {
+    accessSync(CLI, constants.R_OK);
+  } catch {
+    console.error(`bench: ${CLI} not found; run npm run build first`);
+    return 1;
+  }
+  const haveWg = onPath('wireguard-go') && onPath('wg');
+  if (!haveWg && o.scenarios.includes('wireguard-go')) {
+    console.log('bench: wireguard-go/wg not installed, skipping that comparison; to include it: apt-get install wireguard-go wireguard-tools iperf3');
+  }
+
+  const prefix = uniquePrefix('bench');
+  const dir = mkdtempSync(join(tmpdir(), 'tunmesh-bench-'));
+  let pair: VethPair | undefined;
+  const abort = (sig: NodeJS.Signals): void => {
+    console.error(`\nbench: ${sig}, cleaning up`);
+    pair?.killAll();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130); // netns.ts's exit hook deletes the namespaces
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  // A hard bound on the whole run, whatever hangs.
+  const watchdog = setTimeout(() => abort('SIGALRM'), 12 * 60_000);
+  watchdog.unref();
+
+  const results: ScenarioResult[] = [];
+  const m = machine();
+  progress(`machine: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}; namespaces ${prefix}-a/-b`);
+  try {
+    pair = await VethPair.create(prefix);
+    const creds = await makeLabCredentials(dir);
+    for (const name of o.scenarios) {
+      if (name === 'wireguard-go' && !haveWg) {
+        results.push({ name, skipped: 'wireguard-go/wireguard-tools not installed' });
+        continue;
+      }
+      progress(`${name}: setting up`);
+      let tunnel: Tunnel | null = null;
+      try {
+        if (name === 'tunmesh-fast' || name === 'tunmesh-legacy') {
+          tunnel = await startTunmesh(pair, dir, creds, { fastPath: name === 'tunmesh-fast', workers: o.workers, tag: name, timeoutMs: 30_000 });
+        } else if (name === 'wireguard-go') {
+          tunnel = await startWireguard(pair, dir, randomBytes(2).toString('hex'), 15_000);
+        }
+        const target = tunnel === null ? UNDERLAY[1] : tunnel.addresses[1];
+        results.push(await measure(pair, target, tunnel, o, name));
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        progress(`${name}: FAILED: ${msg}`);
+        results.push({ name, error: msg });
+      } finally {
+        await tunnel?.stop();
+      }
+    }
+  } finally {
+    progress('cleaning up');
+    await pair?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
+
+  const table = resultTable(results);
+  console.log('');
+  console.log(table);
+  for (const r of results) {
+    if (r.skipped !== undefined) console.log(`${r.name}: skipped (${r.skipped})`);
+    if (r.error !== undefined) console.log(`${r.name}: error (${r.error})`);
+  }
+  const report = { date: new Date().toISOString(), machine: m, options: o, results, table };
+  if (o.out !== null) {
+    const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+    mkdirSync(resultsDir, { recursive: true });
+    const file = join(resultsDir, `${report.date.replace(/:/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+    console.log(`\nwrote ${file}`);
+  }
+  progress('done');
+  return results.some((r) => r.error !== undefined) ? 2 : 0;
+}
+
+// Exported for tests; run when executed directly.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
