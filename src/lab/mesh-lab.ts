@@ -22,6 +22,10 @@ export interface MeshLabOptions {
   /** Indexes of the nodes others bootstrap from (default [0]). */
   bootstrapFrom?: number[];
   port?: number;
+  /** Per node: tunmesh.health.first_node (default false). */
+  firstNode?: (i: number) => boolean;
+  /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
+  baseLabels?: (i: number) => Record<string, string>;
 }
 
 export interface MeshNode {
@@ -92,7 +96,8 @@ export class MeshLab {
           fastPath: opts.fastPath ? opts.fastPath(i) : true,
           logLevel: opts.logLevel ?? 'info',
           timing,
-          firstNode: false,
+          firstNode: opts.firstNode ? opts.firstNode(i) : false,
+          ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
         };
         writeFileSync(node.configPath, labNodeConfigYaml(spec), { mode: 0o600 });
         return node;

@@ -19,6 +19,8 @@ export interface LabNodeSpec {
   /** Seconds; short in tests so grooming and rotation are observable. */
   timing: LabTiming;
   firstNode: boolean;
+  /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
+  baseLabels?: Record<string, string>;
 }
 
 export interface LabTiming {
@@ -60,7 +62,11 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       },
       control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath } },
       logging: { level: s.logLevel },
-      monitoring: { method: 'prometheus', enable_node_packet_metrics: true },
+      monitoring: {
+        method: 'prometheus',
+        enable_node_packet_metrics: true,
+        ...(s.baseLabels ? { prometheus: { base_labels: s.baseLabels } } : {}),
+      },
       networking: { tun_device_id: s.device, ipv4: { network_cidr: s.networkCidr, node_address_cidr: s.meshAddressCidr } },
       process: {
         uid: 65534,
