@@ -9,9 +9,13 @@
 //            SLAB_BYTES of traffic, none per packet.
 //   bounded: while the socket holds more than queueLimit * MTU unsent bytes, packets are dropped
 //            `queue_full`; the kernel's TCP buffers are the only queue.
-//   down:    packets are dropped `node_close` while the channel is not open (not queued: TCP
-//            inside the tunnel retransmits, and queued packets would arrive stale); reconnect
-//            with exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
+//   opening: while a connection attempt is under way, up to CONNECTING_LIMIT_BYTES of frames wait
+//            in the slab and go out with the 101 (so the first packets to a new peer, a TCP SYN
+//            say, are not lost); an attempt is bounded by the request timeout, after which
+//            they are discarded with the connection.
+//   down:    between attempts packets are dropped `node_close` (not queued: TCP inside the
+//            tunnel retransmits, and queued packets would arrive stale); reconnect with
+//            exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
 //   auth:    checked once, at the upgrade; the channel outlives session rotation. A 401/403 at
 //            open tells main the session was refused.
 import { connect, type TLSSocket } from 'node:tls';
@@ -25,6 +29,8 @@ import { peerEndpoint, type PeerTransport, type TransportDeps } from './transpor
 export const SLAB_BYTES = 256 * 1024;
 export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
+/** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
+export const CONNECTING_LIMIT_BYTES = 64 * 1024;
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
 
@@ -56,7 +62,8 @@ export class FastChannel implements PeerTransport {
   append(buf: Buffer, off: number, len: number): DropReason | null {
     if (this.peer.session === null) return 'no_session';
     const socket = this.socket;
-    if (!this.open || socket === null) return 'node_close';
+    if (socket === null) return 'node_close';
+    if (!this.open) return this.holdWhileOpening(buf, off, len);
     if (socket.writableLength + (this.used - this.batchStart) > this.limitBytes) return 'queue_full';
     if (this.used + FRAME_HEADER + len > this.slab.length) {
       this.flush();
@@ -69,8 +76,17 @@ export class FastChannel implements PeerTransport {
     return null;
   }
 
+  /** Before the 101: frame into the slab, unsent, within CONNECTING_LIMIT_BYTES. */
+  private holdWhileOpening(buf: Buffer, off: number, len: number): DropReason | null {
+    if (this.used + FRAME_HEADER + len - this.batchStart > CONNECTING_LIMIT_BYTES || this.used + FRAME_HEADER + len > this.slab.length) return 'queue_full';
+    this.used = writeFrame(this.slab, this.used, buf, off, len);
+    this.batchPackets++;
+    this.batchBytes += len;
+    return null;
+  }
+
   flush(): void {
-    if (this.used === this.batchStart) return;
+    if (!this.open || this.used === this.batchStart) return;
     this.socket?.write(this.slab.subarray(this.batchStart, this.used));
     this.batchStart = this.used;
     this.counters.txPackets.inc(this.batchPackets);
@@ -133,6 +149,7 @@ export class FastChannel implements PeerTransport {
     this.attempt = 0;
     this.deps.metrics.reconnect(this.peer.id);
     this.deps.log.debug('fast channel open', { peer: this.peer.id });
+    this.flush(); // what waited while the channel opened
   }
 
   private onClose(socket: TLSSocket): void {
