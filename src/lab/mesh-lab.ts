@@ -24,6 +24,8 @@ export interface MeshLabOptions {
   port?: number;
   /** Per node: tunmesh.health.first_node (default false). */
   firstNode?: (i: number) => boolean;
+  /** networking.ipv4.enable_broadcast on every node. */
+  enableBroadcast?: boolean;
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
   baseLabels?: (i: number) => Record<string, string>;
 }
@@ -97,6 +99,7 @@ export class MeshLab {
           logLevel: opts.logLevel ?? 'info',
           timing,
           firstNode: opts.firstNode ? opts.firstNode(i) : false,
+          enableBroadcast: opts.enableBroadcast ?? false,
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
         };
         writeFileSync(node.configPath, labNodeConfigYaml(spec), { mode: 0o600 });

@@ -19,6 +19,7 @@ export interface LabNodeSpec {
   /** Seconds; short in tests so grooming and rotation are observable. */
   timing: LabTiming;
   firstNode: boolean;
+  enableBroadcast?: boolean;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
 }
@@ -67,7 +68,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         enable_node_packet_metrics: true,
         ...(s.baseLabels ? { prometheus: { base_labels: s.baseLabels } } : {}),
       },
-      networking: { tun_device_id: s.device, ipv4: { network_cidr: s.networkCidr, node_address_cidr: s.meshAddressCidr } },
+      networking: { tun_device_id: s.device, ipv4: { network_cidr: s.networkCidr, node_address_cidr: s.meshAddressCidr, enable_broadcast: s.enableBroadcast ?? false } },
       process: {
         uid: 65534,
         timing: {

@@ -114,13 +114,19 @@ function openQueues(name: string, count: number): number[] {
 async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ipv4Cidr, timeoutMs: number): Promise<void> {
   const addr = `${ipv4ToString(address.address)}/${address.prefix}`;
   await runIp(['link', 'set', 'dev', name, 'mtu', String(mtu)], timeoutMs);
-  await runIp(['addr', 'replace', addr, 'dev', name], timeoutMs);
+  // `brd +`: the subnet's broadcast address is a local broadcast, so broadcasts from peers
+  // (delivered by tunmesh, unlike the original) are accepted by the kernel.
+  await runIp(['addr', 'replace', addr, 'brd', '+', 'dev', name], timeoutMs);
   await runIp(['link', 'set', 'dev', name, 'up'], timeoutMs);
   // The address's own prefix already routes its subnet into the device; a wider mesh network
   // needs its own route. `src` makes locally originated mesh traffic carry our mesh address.
   if (route.network !== address.network || route.prefix !== address.prefix) {
     const net = `${ipv4ToString(route.network)}/${route.prefix}`;
     await runIp(['route', 'replace', net, 'dev', name, 'src', ipv4ToString(address.address)], timeoutMs);
+    // The mesh network's broadcast address is a local broadcast too (sent to, and accepted
+    // from, every node).
+    const brd = ipv4ToString(route.broadcast);
+    await runIp(['route', 'replace', 'broadcast', brd, 'dev', name, 'table', 'local', 'scope', 'link', 'src', ipv4ToString(address.address)], timeoutMs);
   }
 }
 

@@ -116,3 +116,28 @@ describe('data plane: a mesh mixing fast-path and original-path nodes', function
     await pingAllPairs(mesh);
   });
 });
+
+describe('data plane: broadcast (a known gap of the original)', function () {
+  this.timeout(120_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmb'), nodes: 3, enableBroadcast: true });
+    for (const n of mesh.nodes) await mesh.exec(n.index, 'sysctl', ['-qw', 'net.ipv4.icmp_echo_ignore_broadcasts=0']);
+    await mesh.startAll();
+    await mesh.waitForFullMesh(30_000);
+  });
+  after(async () => mesh?.cleanup());
+
+  for (const [what, address] of [
+    ['the mesh network broadcast 198.19.255.255', '198.19.255.255'],
+    ['the local subnet broadcast 198.19.0.255', '198.19.0.255'],
+  ] as const) {
+    it(`delivers a ping to ${what} to every other node`, async () => {
+      const r = await mesh.exec(0, 'ping', ['-n', '-b', '-c', '3', '-i', '0.3', '-w', '4', address], 15_000);
+      for (const peer of [mesh.node(1), mesh.node(2)]) {
+        expect(r.stdout, `a reply from ${peer.meshAddress}`).to.contain(`from ${peer.meshAddress}`);
+      }
+    });
+  }
+});
