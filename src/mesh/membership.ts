@@ -33,6 +33,8 @@ export interface MembershipHooks {
   /** Called after a peer accepted our registration (e.g. to open sessions and channels). */
   onRegistered(node: RemoteNode): void;
   event(kind: 'bootstrap' | 'register_sent' | 'register_received' | 'register_failed' | 'groomed' | 'discovered'): void;
+  /** Seconds a successful registration round trip took (TLS, auth and the peer's handling). */
+  roundTrip(seconds: number): void;
 }
 
 export class Membership {
@@ -130,9 +132,11 @@ export class Membership {
   /** Register with the cluster token to a node we do not know yet; true when it answered. */
   private async registerFresh(target: { id: string; url: string }, why: string): Promise<RemoteNode | undefined> {
     try {
+      const started = performance.now();
       const answer = await this.api.register(target, this.registration(), 'cluster');
+      this.hooks.roundTrip((performance.now() - started) / 1000);
       if (answer.local.id !== target.id) throw new MeshError('invalid', `answered as ${answer.local.id}, expected ${target.id}`);
-      return this.accepted(answer);
+      return this.accepted(answer, (performance.now() - started) / 1000);
     } catch (err) {
       this.hooks.event('register_failed');
       this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: describe(err) });
@@ -140,10 +144,11 @@ export class Membership {
     }
   }
 
-  private accepted(answer: Registration): RemoteNode {
+  private accepted(answer: Registration, rttSeconds: number): RemoteNode {
     const isNew = !this.registry.get(answer.local.id);
     const node = this.registry.heardFrom(answer.local, this.now());
     node.lastSent = this.now();
+    node.rttSeconds = rttSeconds;
     node.faults.succeed();
     if (isNew) this.log.info('node joined', { component: 'mesh', peer: node.info.id, url: node.info.listen_url, address: node.info.node_addresses.ipv4.cidr });
     this.hooks.event('register_sent');
@@ -157,6 +162,7 @@ export class Membership {
     const target = { id: node.info.id, url: node.info.listen_url };
     try {
       let answer: Registration;
+      const started = performance.now();
       try {
         answer = await this.api.register(target, this.registration(), node.lastSent === 0 ? 'cluster' : 'session');
       } catch (err) {
@@ -165,7 +171,9 @@ export class Membership {
         this.log.info('peer forgot us, registering again', { component: 'mesh', peer: target.id });
         answer = await this.api.register(target, this.registration(), 'cluster');
       }
-      this.accepted(answer);
+      const rtt = (performance.now() - started) / 1000;
+      this.hooks.roundTrip(rtt);
+      this.accepted(answer, rtt);
     } catch (err) {
       node.faults.fail(this.now());
       this.hooks.event('register_failed');

@@ -18,6 +18,8 @@ export interface RemoteNode {
   /** Last registration we sent it that it accepted (seconds); 0 = never. */
   lastSent: number;
   faults: FaultTracker;
+  /** Duration of the last registration round trip to it (seconds), if any. */
+  rttSeconds?: number;
 }
 
 export interface RegistryEvents {

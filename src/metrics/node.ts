@@ -2,7 +2,7 @@
 // latest snapshot of every worker's registry are summed with prom-client's aggregator
 // (workers are child_process forks, so clusterMetrics() does not apply), then the
 // original's unprefixed gauges are derived from the sums so existing dashboards keep working.
-import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataPlaneMetrics } from './dataplane.js';
 import { legacyMetrics } from './legacy.js';
 
@@ -26,6 +26,7 @@ export class NodeMetrics {
   readonly registrationEvents: Counter;
   readonly peers: Gauge;
   readonly certExpiry: Gauge;
+  readonly registrationRtt: Histogram;
   private readonly labels: Record<string, string>;
 
   constructor(private readonly opts: NodeMetricsOptions) {
@@ -45,6 +46,12 @@ export class NodeMetrics {
     this.authFailures = new Counter({ name: 'tunmesh_auth_failures_total', help: 'Refused tokens, by reason', labelNames: ['reason'], registers });
     this.sessionEvents = new Counter({ name: 'tunmesh_session_events_total', help: 'Session negotiations: opened, rotated, failed, issued', labelNames: ['event'], registers });
     this.registrationEvents = new Counter({ name: 'tunmesh_registration_events_total', help: 'Registration and grooming events', labelNames: ['event'], registers });
+    this.registrationRtt = new Histogram({
+      name: 'tunmesh_registration_round_trip_seconds',
+      help: 'Duration of successful registration round trips to peers (TLS, auth, handling)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
     this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
     this.certExpiry = new Gauge({
       name: 'tunmesh_tls_certificate_expiry_seconds',

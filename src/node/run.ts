@@ -153,6 +153,7 @@ async function startServices(config: TunmeshConfig, log: Logger, p: Parts): Prom
     {
       onRegistered: (node) => void sessions.outboundKey(target(node)).catch(() => undefined),
       event: (kind) => metrics.registrationEvents.labels(kind).inc(),
+      roundTrip: (seconds) => metrics.registrationRtt.observe(seconds),
     },
     log,
     now,

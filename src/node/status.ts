@@ -13,6 +13,8 @@ export interface PeerStatus {
   state: 'up' | 'connecting' | 'failing';
   lastHeardSecondsAgo: number;
   outboundSessionAgeSeconds: number | null;
+  /** Last registration round trip, milliseconds (null before the first). */
+  registrationRttMs: number | null;
   failures: number;
   txPackets: number;
   txBytes: number;
@@ -52,6 +54,7 @@ export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fa
     state: peerState(node, age !== undefined),
     lastHeardSecondsAgo: Math.round(now - node.lastHeard),
     outboundSessionAgeSeconds: age === undefined ? null : Math.round(age),
+    registrationRttMs: node.rttSeconds === undefined ? null : Math.round(node.rttSeconds * 10000) / 10,
     failures: node.faults.consecutiveFailures,
     ...t,
   };
