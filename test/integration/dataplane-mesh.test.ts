@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { uniquePrefix, waitFor, pingFrom, killPid } from '../helpers/netns.js';
+import { sampleValue } from '../helpers/metrics.js';
 
 async function pingAllPairs(mesh: MeshLab): Promise<void> {
   for (const a of mesh.nodes) {
@@ -15,10 +16,6 @@ async function pingAllPairs(mesh: MeshLab): Promise<void> {
   }
 }
 
-function counter(metrics: string, name: string, label: string): number {
-  const m = new RegExp(`^${name}\\{[^}]*${label}[^}]*\\} (\\d+)`, 'm').exec(metrics);
-  return m ? Number(m[1]) : 0;
-}
 
 describe('data plane: 3-node mesh over the fast path', function () {
   this.timeout(180_000);
@@ -43,11 +40,11 @@ describe('data plane: 3-node mesh over the fast path', function () {
   });
 
   it('drops a packet to an unknown mesh address with a no_route counter and stays healthy', async () => {
-    const before = counter((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="no_route"');
+    const before = sampleValue((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="no_route"');
     const r = await pingFrom(mesh.node(0).ns, '198.19.0.99', { count: 3, intervalS: 0.2, timeoutS: 1 });
     expect(r.received).to.equal(0);
     await waitFor(
-      async () => counter((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="no_route"') >= before + 3,
+      async () => sampleValue((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="no_route"') >= before + 3,
       { timeoutMs: 10_000, intervalMs: 500, what: 'no_route drops to be counted' },
     );
     expect((await mesh.curl(1, [`${mesh.node(0).url}/health`])).status).to.equal(200);

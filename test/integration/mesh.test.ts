@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { uniquePrefix, waitFor, tsxArgs, pingFrom } from '../helpers/netns.js';
+import { sampleValue } from '../helpers/metrics.js';
 
 describe('mesh control plane: 3 nodes in namespaces', function () {
   this.timeout(120_000);
@@ -101,12 +102,6 @@ describe('session rotation under continuous registrations', function () {
     await mesh?.cleanup();
   });
 
-  const counter = (text: string, name: string, label: string): number => {
-    const re = new RegExp(`^${name}\\{[^}]*${label}[^}]*\\} (\\d+)`, 'm');
-    const m = re.exec(text);
-    return m ? Number(m[1]) : 0;
-  };
-
   it('rotates sessions at a short interval and refuses nothing meanwhile', async () => {
     const scrape = async () => (await mesh.curl(1, [`${mesh.node(0).url}/metrics`])).body;
     const before = await scrape();
@@ -116,12 +111,12 @@ describe('session rotation under continuous registrations', function () {
     const after = await scrape();
     const pinged = await ping;
     expect(pinged.received, pinged.output).to.equal(pinged.transmitted);
-    const rotated = counter(after, 'tunmesh_session_events_total', 'event="rotated"') - counter(before, 'tunmesh_session_events_total', 'event="rotated"');
+    const rotated = sampleValue(after, 'tunmesh_session_events_total', 'event="rotated"') - sampleValue(before, 'tunmesh_session_events_total', 'event="rotated"');
     expect(rotated, 'rotations in 15 s').to.be.at.least(2);
     for (const reason of ['unknown_key', 'bad_signature', 'expired', 'wrong_issuer']) {
-      expect(counter(after, 'tunmesh_auth_failures_total', `reason="${reason}"`), reason).to.equal(counter(before, 'tunmesh_auth_failures_total', `reason="${reason}"`));
+      expect(sampleValue(after, 'tunmesh_auth_failures_total', `reason="${reason}"`), reason).to.equal(sampleValue(before, 'tunmesh_auth_failures_total', `reason="${reason}"`));
     }
-    const failed = counter(after, 'tunmesh_registration_events_total', 'event="register_failed"') - counter(before, 'tunmesh_registration_events_total', 'event="register_failed"');
+    const failed = sampleValue(after, 'tunmesh_registration_events_total', 'event="register_failed"') - sampleValue(before, 'tunmesh_registration_events_total', 'event="register_failed"');
     expect(failed, 'registration failures during rotation').to.equal(0);
     expect(await mesh.fullMesh()).to.equal(true);
   });
