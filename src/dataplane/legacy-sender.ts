@@ -2,6 +2,8 @@
 //
 //   append(): copy the packet and its stamp into a bounded per-peer queue (queue_full beyond
 //             queueLimit): the JSON path allocates per packet anyway, it is the interop path.
+//             Before our session to the peer exists (it joined a moment ago) packets wait in the
+//             queue, and the packet expiration still applies to them.
 //   pump():   one request at a time per peer: take up to maxBatchSize packets, drop those older
 //             than the packet expiration (`expired`), POST one with the single route or several
 //             with the batch route (a 404 there switches to the single route for good), with a
@@ -48,18 +50,22 @@ export class LegacySender implements PeerTransport {
   }
 
   append(buf: Buffer, off: number, len: number): DropReason | null {
-    if (this.peer.session === null) return 'no_session';
-    if (this.queue.length >= this.deps.settings.queueLimit) return 'queue_full';
+    if (this.queue.length >= this.deps.settings.queueLimit) {
+      if (this.peer.session !== null) return 'queue_full';
+      this.queue = this.dropExpired(this.queue);
+      if (this.queue.length >= this.deps.settings.queueLimit) return 'no_session';
+    }
     this.queue.push({ data: Buffer.from(buf.subarray(off, off + len)), stamp: internalStamp() });
     return null;
   }
 
   flush(): void {
-    if (!this.sending && this.queue.length > 0) void this.pump();
+    if (!this.sending && this.queue.length > 0 && this.peer.session !== null) void this.pump();
   }
 
   update(peer: PeerRoute): void {
     this.peer = peer;
+    this.flush(); // packets that waited for the session
   }
 
   close(): void {

@@ -26,6 +26,8 @@ export interface MeshLabOptions {
   firstNode?: (i: number) => boolean;
   /** networking.ipv4.enable_broadcast on every node. */
   enableBroadcast?: boolean;
+  /** tunmesh.auth.legacy_pkcs1_interop on every node. */
+  legacyInterop?: boolean;
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
   baseLabels?: (i: number) => Record<string, string>;
 }
@@ -100,6 +102,7 @@ export class MeshLab {
           timing,
           firstNode: opts.firstNode ? opts.firstNode(i) : false,
           enableBroadcast: opts.enableBroadcast ?? false,
+          legacyInterop: opts.legacyInterop ?? false,
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
         };
         writeFileSync(node.configPath, labNodeConfigYaml(spec), { mode: 0o600 });

@@ -20,6 +20,8 @@ export interface LabNodeSpec {
   timing: LabTiming;
   firstNode: boolean;
   enableBroadcast?: boolean;
+  /** tunmesh.auth.legacy_pkcs1_interop: talk to original nodes. */
+  legacyInterop?: boolean;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
 }
@@ -87,7 +89,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       logging: { format: 'json' },
       process: { workers: s.workers },
       data_plane: { fast_path: s.fastPath },
-      auth: { session_overlap: t.sessionOverlap },
+      auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false },
       health: { first_node: s.firstNode },
       status_socket: s.statusSocket,
     },
