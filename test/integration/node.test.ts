@@ -126,6 +126,28 @@ describe('the tunmesh command line', function () {
     expect((await cli(['run', '--bogus'])).code).to.equal(2);
   });
 
+  it('says CAP_NET_ADMIN is missing, with exit 1 and no stack trace, when it cannot create the TUN', async () => {
+    const ns = `${uniquePrefix('tmc')}-n0`;
+    const dir = mkdtempSync(join(tmpdir(), 'tunmesh-cap-test-'));
+    try {
+      const creds = await makeLabCredentials(dir);
+      const config = readFileSync(join(FIXTURE_DIR, 'reference-v0.7.yaml'), 'utf8').replaceAll('@CERT@', creds.certPath).replaceAll('@KEY@', creds.keyPath);
+      writeFileSync(join(dir, 'config.yaml'), config);
+      await createNetns(ns);
+      // Root, but with every capability dropped: what a container without NET_ADMIN sees.
+      const r = await execInNetns(ns, 'setpriv', ['--inh-caps=-all', '--bounding-set=-all', process.execPath, CLI, 'run', '--config', join(dir, 'config.yaml')], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/cannot start: cannot create TUN device tun1.*CAP_NET_ADMIN/);
+      expect(r.stderr).to.not.match(/\n\s+at /);
+    } finally {
+      await deleteNetns(ns).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a missing config file with exit 2', async () => {
     const r = await cli(['run', '--config', '/nonexistent/tunmesh.yaml']);
     expect(r.code).to.equal(2);
