@@ -5,6 +5,7 @@ import https from 'node:https';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type Koa from 'koa';
 
+/** A problem with the API's listener or its TLS material, found at start-up. */
 export class TlsConfigError extends Error {
   constructor(message: string) {
     super(message);
@@ -67,9 +68,13 @@ export function createHttpsServer(tls: TlsMaterial, app: Koa): https.Server {
 
 export function listen(server: https.Server, port: number, host?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EADDRINUSE' ? 'another process is listening on it' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new TlsConfigError(`cannot listen on port ${port} (control_api.listen_port): ${why}`));
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
