@@ -1,0 +1,63 @@
+// The node's HTTPS API: the Koa app over the control plane and receive path, the fast-path
+// upgrade on the same port, and a bounded close.
+import type https from 'node:https';
+import type { TunmeshConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { createApp } from '../api/app.js';
+import { createHttpsServer, listen, type TlsMaterial } from '../api/server.js';
+import type { ReceivePath } from '../dataplane/receive.js';
+import type { NodeMetrics } from '../metrics/node.js';
+import type { LocalIdentity } from '../mesh/identity.js';
+import type { ControlPlane } from './control-plane.js';
+import { controlHandlers } from './control.js';
+import type { NodeViews } from './views.js';
+
+export interface ApiParts {
+  config: TunmeshConfig;
+  log: Logger;
+  tls: TlsMaterial;
+  self: LocalIdentity;
+  cp: ControlPlane;
+  rx: ReceivePath;
+  views: NodeViews;
+  metrics: NodeMetrics;
+}
+
+export async function startApi(a: ApiParts): Promise<https.Server> {
+  const { cp, metrics, log } = a;
+  const app = createApp(
+    {
+      auth: cp.authenticator,
+      health: () => a.views.health(),
+      metrics:
+        a.config.monitoring.method === 'prometheus' ? { contentType: metrics.contentType, render: () => metrics.render(a.views.workerSnapshots()) } : null,
+      control: controlHandlers({
+        self: a.self,
+        registry: cp.registry,
+        membership: cp.membership,
+        sessions: cp.sessions,
+        status: () => a.views.status(),
+        onSessionIssued: () => metrics.sessionEvents.labels('issued').inc(),
+      }),
+      packets: { receiveLegacy: (sender, packets) => a.rx.receiveLegacy(sender, packets) },
+    },
+    log,
+    (reason) => {
+      metrics.authFailures.labels(reason).inc();
+      log.warn('request refused', { component: 'auth', reason });
+    },
+  );
+  const server = createHttpsServer(a.tls, app);
+  server.on('upgrade', (req, socket, head) => a.rx.handleUpgrade(req, socket, head));
+  await listen(server, a.config.controlApi.listenPort);
+  log.info('API listening', { component: 'api', port: a.config.controlApi.listenPort, tls: '>=1.2' });
+  return server;
+}
+
+export function closeServer(server: https.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+    setTimeout(resolve, 3000).unref();
+  });
+}

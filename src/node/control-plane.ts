@@ -1,0 +1,92 @@
+// The control plane of a node, wired: registry, sessions, the peer API client, membership and
+// the request authenticator. Events land in metrics and logs; `onChange` tells the node that
+// what the data plane must know (peers, sessions) changed.
+import type { TunmeshConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { clusterKey } from '../auth/keys.js';
+import type { LocalIdentity } from '../mesh/identity.js';
+import { Registry, type RemoteNode } from '../mesh/registry.js';
+import { SessionManager, type NodeKeyPair } from '../mesh/session-manager.js';
+import { HttpClient } from '../mesh/http-client.js';
+import { HttpPeerApi, type PeerTarget } from '../mesh/peer-api.js';
+import { Membership } from '../mesh/membership.js';
+import { MeshAuthenticator } from '../mesh/authenticator.js';
+import type { MeshTiming } from '../mesh/timing.js';
+import { cidrContains } from '../tun/ipv4.js';
+import type { NodeMetrics } from '../metrics/node.js';
+import { bootstrapGroups } from './settings.js';
+
+export interface ControlPlane {
+  registry: Registry;
+  sessions: SessionManager;
+  membership: Membership;
+  authenticator: MeshAuthenticator;
+  http: HttpClient;
+}
+
+export interface ControlPlaneArgs {
+  config: TunmeshConfig;
+  self: LocalIdentity;
+  keyPair: NodeKeyPair;
+  caPem: Buffer;
+  metrics: NodeMetrics;
+  timing: MeshTiming;
+  log: Logger;
+  now: () => number;
+  onChange: () => void;
+}
+
+export const peerTarget = (n: RemoteNode): PeerTarget => ({ id: n.info.id, url: n.info.listen_url });
+
+export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
+  const { config, metrics, log, timing } = a;
+  const ownSubnet = config.networking.ipv4.nodeAddressCidr;
+  const registry = new Registry(
+    // The original's split: peers inside our own subnet re-register faster ("local").
+    (info) => (cidrContains(ownSubnet, info.node_addresses.ipv4.cidr.split('/')[0] as string) ? 'local' : 'mesh'),
+    { base: timing.groomInterval, max: Math.max(timing.groomInterval * 8, 60) },
+    {
+      added: () => metrics.registrationEvents.labels('joined').inc(),
+      removed: (node, why) => {
+        metrics.registrationEvents.labels('removed').inc();
+        sessions.forget(node.info.id);
+        metrics.dataPlane.forgetPeer(node.info.id);
+        log.info('node removed', { component: 'mesh', peer: node.info.id, why });
+      },
+      changed: a.onChange,
+    },
+  );
+  const sessions = new SessionManager(
+    a.self.id,
+    clusterKey(config.clustering.auth.secret),
+    a.keyPair,
+    timing,
+    config.clustering.auth.legacyPkcs1Interop,
+    {
+      rotated: (_peer, kind) => metrics.sessionEvents.labels(kind).inc(),
+      failed: () => metrics.sessionEvents.labels('failed').inc(),
+      changed: a.onChange,
+    },
+    log,
+    a.now,
+  );
+  const http = new HttpClient({ ca: a.caPem, verifyHostname: config.controlApi.ssl.verifyHostname, timeoutMs: timing.requestTimeout * 1000 });
+  const peerApi = new HttpPeerApi(http, sessions, timing);
+  sessions.attach(peerApi);
+  const membership = new Membership(
+    a.self,
+    registry,
+    peerApi,
+    timing,
+    bootstrapGroups(config),
+    {
+      // Open our session at once: the data plane needs it before the first packet.
+      onRegistered: (node) => void sessions.outboundKey(peerTarget(node)).catch(() => undefined),
+      event: (kind) => metrics.registrationEvents.labels(kind).inc(),
+      roundTrip: (seconds) => metrics.registrationRtt.observe(seconds),
+    },
+    log,
+    a.now,
+  );
+  return { registry, sessions, membership, authenticator: new MeshAuthenticator(sessions, registry, timing), http };
+}

@@ -1,0 +1,72 @@
+// What the main process tells the data plane: the settings workers start with, the state they
+// route by (rebuilt whole on every change, coalesced to one publication per tick), and where
+// the worker entry point lives.
+import { fileURLToPath } from 'node:url';
+import type { TunmeshConfig } from '../config/types.js';
+import type { DataPlaneSettings, DataPlaneState } from '../dataplane/contract.js';
+import type { RemoteNode } from '../mesh/registry.js';
+import type { ControlPlane } from './control-plane.js';
+
+/** The fast path when both ends offer it, else the original's JSON path. */
+export function pathOf(config: TunmeshConfig, node: RemoteNode): 'fast' | 'legacy' {
+  return config.dataPlane.fastPath && node.info.tunmesh?.fast_path === 1 ? 'fast' : 'legacy';
+}
+
+export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: ControlPlane): DataPlaneState {
+  const ipv4 = config.networking.ipv4;
+  return {
+    selfId,
+    addressCidr: ipv4.nodeAddressCidr,
+    networkCidr: ipv4.networkCidr,
+    enableBroadcast: ipv4.enableBroadcast,
+    mtu: config.networking.mtu,
+    peers: cp.registry.all().map((n) => {
+      const key = cp.sessions.outbound.get(n.info.id);
+      return {
+        id: n.info.id,
+        url: n.info.listen_url,
+        addressCidr: n.info.node_addresses.ipv4.cidr,
+        networkCidr: n.info.network_addresses.ipv4.cidr,
+        path: pathOf(config, n),
+        session: key ? { id: key.id, secretB64: key.key.export().toString('base64') } : null,
+      };
+    }),
+  };
+}
+
+export function dataPlaneSettings(config: TunmeshConfig, caPem: Buffer): DataPlaneSettings {
+  const t = config.process.timing;
+  return {
+    caPem: caPem.toString('utf8'),
+    verifyHostname: config.controlApi.ssl.verifyHostname,
+    requestTimeoutMs: t.requestTimeout * 1000,
+    maxBatchSize: config.controlApi.maxBatchSize,
+    queueLimit: config.dataPlane.queueLimit,
+    packetExpirationLocal: t.network.local.packetExpiration,
+    packetExpirationMesh: t.network.mesh.packetExpiration,
+    earlyValidityWindow: t.auth.earlyValidityWindow,
+    validityWindow: t.auth.validityWindow,
+    logLevel: config.logging.level,
+    logFormat: config.logging.format,
+  };
+}
+
+/** Workers run the compiled entry; under tsx (tests) the TypeScript one. */
+export function workerEntry(): { entry: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return { entry: fileURLToPath(new URL('../workers/worker.ts', import.meta.url)), execArgv: ['--import', 'tsx'] };
+  return { entry: fileURLToPath(new URL('../workers/worker.js', import.meta.url)), execArgv: [] };
+}
+
+/** Many changes in one tick (a registration opens a session, say) make one publication. */
+export function coalesced(publish: () => void): () => void {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    setImmediate(() => {
+      queued = false;
+      publish();
+    });
+  };
+}

@@ -1,0 +1,72 @@
+// Read-only views of a running node, shared by /health, /metrics, the status socket and the
+// peers gauge. Workers appear once the supervisor is attached (after the privilege drop).
+import type { TunmeshConfig } from '../config/types.js';
+import type { HealthReport } from '../api/contract.js';
+import type { LocalIdentity } from '../mesh/identity.js';
+import type { NodeMetrics } from '../metrics/node.js';
+import type { Supervisor } from '../workers/supervisor.js';
+import type { ControlPlane } from './control-plane.js';
+import { pathOf } from './data-plane.js';
+import { healthReport } from './health.js';
+import { statusReport, type PeerTraffic, type StatusReport } from './status.js';
+import { VERSION } from '../version.js';
+
+export class NodeViews {
+  supervisor: Supervisor | undefined;
+  private traffic: PeerTraffic = new Map();
+
+  constructor(
+    private readonly config: TunmeshConfig,
+    private readonly self: LocalIdentity,
+    private readonly startedAt: number,
+    private readonly cp: ControlPlane,
+    private readonly metrics: NodeMetrics,
+    private readonly now: () => number,
+  ) {}
+
+  workerSnapshots(): unknown[] {
+    return this.supervisor?.collectMetrics() ?? [];
+  }
+
+  health(): HealthReport {
+    return healthReport({
+      now: this.now(),
+      startedAt: this.startedAt,
+      startupGrace: this.config.process.timing.registrations.startupGrace,
+      firstNode: this.config.health.firstNode,
+      knownPeers: this.cp.registry.size,
+      bootstrapped: this.cp.membership.bootstrapped,
+      groomLoopAlive: true,
+      workersAlive: this.supervisor?.alive() ?? 0,
+      tunOpen: true,
+    });
+  }
+
+  status(): StatusReport {
+    return statusReport({
+      self: this.self,
+      version: VERSION,
+      startedAt: this.startedAt,
+      now: this.now(),
+      bootstrapped: this.cp.membership.bootstrapped,
+      ready: this.health().ready,
+      workers: this.supervisor?.alive() ?? 0,
+      registry: this.cp.registry,
+      sessions: this.cp.sessions,
+      pathOf: (n) => pathOf(this.config, n),
+      traffic: this.traffic,
+    });
+  }
+
+  /** Per-peer traffic for `tunmesh status`, summed over the processes (refreshed periodically). */
+  async refreshTraffic(): Promise<void> {
+    this.traffic = await this.metrics.peerTraffic(this.workerSnapshots());
+  }
+
+  /** tunmesh_peers: every state always has a series (0 included), so "no peers" is visible. */
+  updatePeerGauge(): void {
+    const counts: Record<string, number> = { up: 0, connecting: 0, failing: 0 };
+    for (const peer of this.status().peers) counts[peer.state] = (counts[peer.state] ?? 0) + 1;
+    for (const [state, n] of Object.entries(counts)) this.metrics.peers.labels(state).set(n);
+  }
+}
