@@ -95,7 +95,10 @@ function printKeep(mesh: MeshLab): void {
   const namespaces = [...mesh.nodes.map((n) => n.ns), mesh.lab.bridgeNs];
   writeFileSync(stop, `#!/bin/sh\nkill -TERM ${pids.join(' ')} 2>/dev/null\nsleep 3\n${namespaces.map((ns) => `ip netns del ${ns} 2>/dev/null`).join('\n')}\nrm -rf ${mesh.dir}\n`, { mode: 0o755 });
   say('--keep: the mesh is still running.');
-  for (const n of mesh.nodes) say(`  node${n.index}: ip netns exec ${n.ns} ping ${n.meshAddress}   status: node dist/cli/main.js status --socket ${n.statusSocket}`);
+  for (const n of mesh.nodes) {
+    const next = mesh.node((n.index + 1) % mesh.nodes.length);
+    say(`  node${n.index}: ip netns exec ${n.ns} ping ${next.meshAddress}   status: node dist/cli/main.js status --socket ${n.statusSocket}`);
+  }
   say(`stop it with: sh ${stop}`);
   mesh.detach();
   process.exit(0);
