@@ -35,6 +35,8 @@ export interface MembershipHooks {
   event(kind: 'bootstrap' | 'register_sent' | 'register_received' | 'register_failed' | 'groomed' | 'discovered'): void;
   /** Seconds a successful registration round trip took (TLS, auth and the peer's handling). */
   roundTrip(seconds: number): void;
+  /** With reload_config_on_bootstrap: the groups as the config file says now (undefined: keep). */
+  reloadGroups?(): BootstrapGroup[] | undefined;
 }
 
 export class Membership {
@@ -57,13 +59,35 @@ export class Membership {
     private readonly now: () => number,
   ) {
     this.startedAt = now();
-    this.groups = groups.map((group) => ({
+    this.groups = groups.map((group) => this.groupState(group));
+  }
+
+  private groupState(group: BootstrapGroup): GroupState {
+    return {
       group,
       done: group.urls.filter((u) => !this.isSelf(u)).length === 0,
       attempts: 0,
       nextAttempt: 0,
       registered: new Set<string>(),
-    }));
+    };
+  }
+
+  /**
+   * reload_config_on_bootstrap: take the groups as the config file now says, before a bootstrap
+   * attempt. A group keeps its progress; a new or changed group starts over.
+   */
+  private reloadGroups(): void {
+    const fresh = this.hooks.reloadGroups?.();
+    if (!fresh) return;
+    for (const group of fresh) {
+      const known = this.groups.find((g) => g.group.name === group.name);
+      if (!known) this.groups.push(this.groupState(group));
+      else if (known.group.urls.join(' ') !== group.urls.join(' ') || known.group.retries !== group.retries) {
+        const registered = known.registered;
+        Object.assign(known, this.groupState(group), { registered });
+        this.log.info('bootstrap group reloaded from config', { component: 'mesh', group: group.name, urls: group.urls });
+      }
+    }
   }
 
   get bootstrapped(): boolean {
@@ -183,6 +207,7 @@ export class Membership {
 
   /** 1. bootstrap: one attempt per due group, over its URLs until one answers. */
   private async bootstrap(now: number): Promise<void> {
+    if (this.groups.some((g) => !g.done && now >= g.nextAttempt)) this.reloadGroups();
     for (const state of this.groups) {
       const present = [...state.registered].some((id) => this.registry.get(id));
       if (state.done && state.registered.size > 0 && !present) {

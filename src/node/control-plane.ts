@@ -15,6 +15,8 @@ import type { MeshTiming } from '../mesh/timing.js';
 import { cidrContains } from '../tun/ipv4.js';
 import type { NodeMetrics } from '../metrics/node.js';
 import { bootstrapGroups } from './settings.js';
+import { loadConfig } from '../config/load.js';
+import type { BootstrapGroup } from '../mesh/membership.js';
 
 export interface ControlPlane {
   registry: Registry;
@@ -84,9 +86,21 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
       onRegistered: (node) => void sessions.outboundKey(peerTarget(node)).catch(() => undefined),
       event: (kind) => metrics.registrationEvents.labels(kind).inc(),
       roundTrip: (seconds) => metrics.registrationRtt.observe(seconds),
+      ...(config.clustering.reloadConfigOnBootstrap ? { reloadGroups: () => reloadBootstrapGroups(config, log) } : {}),
     },
     log,
     a.now,
   );
   return { registry, sessions, membership, authenticator: new MeshAuthenticator(sessions, registry, timing), http };
+}
+
+/** The original's reload_config_on_bootstrap: re-read the file; a bad file keeps the groups we have. */
+function reloadBootstrapGroups(config: TunmeshConfig, log: Logger): BootstrapGroup[] | undefined {
+  try {
+    // Files are not re-checked: after the privilege drop the key file may not be readable to us.
+    return bootstrapGroups(loadConfig(config.source, process.env, { checkFiles: false }));
+  } catch (err) {
+    log.warn('config reload before bootstrap failed; keeping the current bootstrap groups', { component: 'mesh', file: config.source, error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
 }

@@ -1,6 +1,8 @@
 // The control plane on real nodes: `tunmesh run` processes in network namespaces on a bridge,
 // real TLS, real tokens. Timings are shortened (groom 0.5 s, stale 4 s) so healing is quick.
 import { expect } from 'chai';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { uniquePrefix, waitFor, tsxArgs, pingFrom } from '../helpers/netns.js';
 import { sampleValue } from '../helpers/metrics.js';
@@ -138,5 +140,39 @@ describe('mesh control plane: 10 nodes', function () {
     console.log(`      full mesh of 10 in ${Date.now() - started} ms from process start`);
     const s = await mesh.status(9);
     expect(s.peers.filter((p) => p.state === 'up')).to.have.length(9);
+  });
+});
+
+describe('reload_config_on_bootstrap (the original option)', function () {
+  this.timeout(120_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmc'), nodes: 2, bootstrapFrom: [1], firstNode: (i) => i === 1, timing: { bootstrapRetry: 0.5 } });
+  });
+  after(async () => mesh?.cleanup());
+
+  const rewriteBootstrap = (url: string): void => {
+    const path = mesh.node(0).configPath;
+    const doc = parseYaml(readFileSync(path, 'utf8')) as { tun_mesh: { clustering: Record<string, unknown> } };
+    doc.tun_mesh.clustering.reload_config_on_bootstrap = true;
+    doc.tun_mesh.clustering.bootstrap_groups = { default: { bootstrap_node_urls: [url], bootstrap_retries: -1 } };
+    writeFileSync(path, stringifyYaml(doc));
+    chmodSync(path, 0o644);
+  };
+
+  it('picks up bootstrap URLs written into the file after start', async () => {
+    // The node drops to uid 65534 and must still be able to read its config to reload it.
+    chmodSync(mesh.dir, 0o755);
+    rewriteBootstrap('https://198.18.0.99:4567'); // nobody there
+    await mesh.start(1);
+    await mesh.start(0);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await mesh.status(0)).peers).to.have.length(0);
+    rewriteBootstrap(mesh.node(1).url);
+    const ms = await mesh.waitForFullMesh(40_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nnode0 log:\n${mesh.logTail(0, 3000)}`);
+    });
+    console.log(`      joined ${ms} ms after the config file was fixed`);
   });
 });
