@@ -49,3 +49,4 @@ export {
   type SessionTiming,
 } from './sessions.js';
 export { keyLookup, type KeyLookupOptions } from './lookup.js';
+export { ClusterKeys } from './cluster-keys.js';

@@ -97,6 +97,19 @@ function validateStringOrEmpty(value: unknown): void {
   if (typeof value !== 'string') throw new Error('must be a path, or an empty string to disable');
 }
 
+/** Extra cluster secrets: a list of strings as long as the secret itself must be. */
+function validateSecretList(value: unknown, entry: unknown): void {
+  const { minLength = 32 } = entryBounds(entry);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length < minLength)) {
+    throw new Error(`must be a list of secrets of at least ${minLength} characters each`);
+  }
+}
+
+/** From the environment: a comma-separated list. */
+function coerceList(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
 let registered = false;
 
 /** Registers our formats with convict (once per process; convict's format registry is global). */
@@ -109,5 +122,6 @@ export function registerConfigFormats(): void {
   convict.addFormat({ name: 'nonempty_string', validate: validateNonEmptyString });
   convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });
   convict.addFormat({ name: 'path_or_empty', validate: validateStringOrEmpty });
+  convict.addFormat({ name: 'secret_list', validate: validateSecretList, coerce: coerceList });
   registered = true;
 }

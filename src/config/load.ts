@@ -232,6 +232,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
         secret: t.clustering.auth.secret,
         pubKeySize: t.clustering.auth.pub_key_size,
         legacyPkcs1Interop: x.auth.legacy_pkcs1_interop,
+        additionalClusterSecrets: [...x.auth.additional_cluster_secrets],
         sessionOverlap: seconds(x.auth.session_overlap),
         maxClockSkew: seconds(x.auth.max_clock_skew),
       },

@@ -34,6 +34,7 @@
  * | TUNMESH_FAST_PATH              | tunmesh/data_plane/fast_path                           |
  * | TUNMESH_QUEUE_LIMIT            | tunmesh/data_plane/queue_limit                         |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
+ * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
  * | TUNMESH_STATUS_SOCKET          | tunmesh/status_socket                                  |
  *
@@ -96,7 +97,7 @@ export interface RawDocument {
     process: { gid: number | null; workers: number };
     networking: { mtu: number };
     data_plane: { fast_path: boolean; queue_limit: number };
-    auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming };
+    auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     status_socket: string;
   };
@@ -241,6 +242,10 @@ export const schema: convict.Schema<RawDocument> = {
       legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),
       session_overlap: timing('How long the previous session secret stays valid after rotation', 30, { min: 0 }),
       max_clock_skew: timing('Tolerated clock difference between nodes when checking tokens', 5, { min: 0, max: 300 }),
+      additional_cluster_secrets: {
+        doc: 'Cluster secrets also accepted when checking cluster tokens, never used to sign (rotating the secret without a partition)',
+        format: 'secret_list', minLength: 32, default: [], sensitive: true, env: 'TUNMESH_ADDITIONAL_CLUSTER_SECRETS',
+      },
     },
     health: {
       first_node: bool('Report ready at once, without registrations (the first node of a cluster)', false, 'TUNMESH_FIRST_NODE'),

@@ -33,6 +33,8 @@ export interface TunmeshConfig {
       readonly pubKeySize: number;
       /** extension: allow PKCS#1 v1.5 key wrap toward original nodes. */
       readonly legacyPkcs1Interop: boolean;
+      /** extension: secrets also accepted on cluster tokens, never used to sign (secret rotation). */
+      readonly additionalClusterSecrets: readonly string[];
       /** extension: seconds the previous session secret stays valid after rotation. */
       readonly sessionOverlap: number;
       /** extension: seconds of clock difference tolerated when checking tokens. */

@@ -28,6 +28,8 @@ export interface MeshLabOptions {
   enableBroadcast?: boolean;
   /** tunmesh.auth.legacy_pkcs1_interop on every node. */
   legacyInterop?: boolean;
+  /** Per node: its cluster secret and the extra ones it accepts (default: the lab's secret alone). */
+  clusterSecrets?: (i: number, labSecret: string) => { secret: string; additional?: string[] };
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
   baseLabels?: (i: number) => Record<string, string>;
 }
@@ -93,7 +95,8 @@ export class MeshLab {
           port,
           certPath: creds.certPath,
           keyPath: creds.keyPath,
-          secret: creds.secret,
+          secret: opts.clusterSecrets ? opts.clusterSecrets(i, creds.secret).secret : creds.secret,
+          additionalClusterSecrets: opts.clusterSecrets?.(i, creds.secret).additional ?? [],
           statusSocket: node.statusSocket,
           device: 'tm0',
           workers: opts.workers ?? 1,

@@ -22,6 +22,8 @@ export interface LabNodeSpec {
   enableBroadcast?: boolean;
   /** tunmesh.auth.legacy_pkcs1_interop: talk to original nodes. */
   legacyInterop?: boolean;
+  /** tunmesh.auth.additional_cluster_secrets (rotation). */
+  additionalClusterSecrets?: string[];
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
 }
@@ -89,7 +91,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       logging: { format: 'json' },
       process: { workers: s.workers },
       data_plane: { fast_path: s.fastPath },
-      auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false },
+      auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
       status_socket: s.statusSocket,
     },

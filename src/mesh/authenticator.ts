@@ -3,7 +3,7 @@
 // we issued to the token's issuer. Answers are signed with the key family that authenticated
 // the request: the cluster key, or our outbound session key toward the requester.
 import { parseAuthHeader } from '../auth/header.js';
-import { signToken, verifyToken, type KeyLookup } from '../auth/tokens.js';
+import { signToken, verifyToken } from '../auth/tokens.js';
 import { formatAuthHeader } from '../auth/header.js';
 import { ReplayCache } from '../auth/replay.js';
 import { AuthError } from '../auth/errors.js';
@@ -14,7 +14,6 @@ import type { MeshTiming } from './timing.js';
 
 export class MeshAuthenticator implements Authenticator {
   private readonly replay: ReplayCache;
-  private readonly clusterLookup: KeyLookup;
 
   constructor(
     private readonly sessions: SessionManager,
@@ -22,25 +21,25 @@ export class MeshAuthenticator implements Authenticator {
     private readonly timing: MeshTiming,
   ) {
     this.replay = new ReplayCache({ skewSeconds: timing.maxClockSkew });
-    const cluster = sessions.clusterKey;
-    this.clusterLookup = (id) => (id === cluster.id ? { key: cluster } : undefined);
   }
 
   async authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string): Promise<RequestAuth> {
     const token = parseAuthHeader(header);
-    const verified = await verifyToken(token, {
-      keys: mode === 'cluster' ? this.clusterLookup : this.sessions.anyInboundKey,
+    const options = {
       audience: this.sessions.selfId,
       body,
       maxClockSkew: this.timing.maxClockSkew,
       ...(expectedPeer ? { issuer: expectedPeer } : {}),
-      ...(mode === 'cluster' ? { replayCache: this.replay } : {}),
-    });
+    };
+    const verified =
+      mode === 'cluster'
+        ? await this.sessions.cluster.verify(token, { ...options, replayCache: this.replay })
+        : await verifyToken(token, { ...options, keys: this.sessions.anyInboundKey });
     return { mode, peerId: verified.issuer, keyId: verified.keyId };
   }
 
   async signResponse(auth: RequestAuth, body: string): Promise<string> {
-    let key = this.sessions.clusterKey;
+    let key = this.sessions.cluster.signing;
     if (auth.mode === 'session') {
       const peer = this.registry.get(auth.peerId);
       if (!peer) throw new AuthError('unknown_key', `no route back to ${auth.peerId} to sign the answer`);

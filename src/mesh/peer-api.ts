@@ -3,6 +3,7 @@
 import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
 import { signToken, verifyToken, type KeyLookup } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
+import type { ClusterKeys } from '../auth/cluster-keys.js';
 import { HttpClient, type HttpResponse } from './http-client.js';
 import type { MeshTiming } from './timing.js';
 import {
@@ -36,7 +37,8 @@ export class PeerRefused extends Error {
 /** Where request and response keys come from: auth state owned by the session manager. */
 export interface KeySource {
   selfId: string;
-  clusterKey: AuthKey;
+  /** The cluster secret that signs, and those also accepted (rotation). */
+  cluster: ClusterKeys;
   /** Our outbound session key toward a peer, opening one when needed. */
   outboundKey(peer: PeerTarget): Promise<AuthKey>;
   /** Keys that may sign a peer's session-token answers (what we issued it). */
@@ -79,7 +81,7 @@ export class HttpPeerApi implements PeerApi {
 
   /** Sign a session-token request to a peer (used by the legacy packet path too). */
   async authorization(peer: PeerTarget, body: string, mode: TokenMode): Promise<string> {
-    const key = mode === 'cluster' ? this.keys.clusterKey : await this.keys.outboundKey(peer);
+    const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
     const token = await signToken({
       key,
       issuer: this.keys.selfId,
@@ -105,15 +107,11 @@ export class HttpPeerApi implements PeerApi {
   private async verifyAnswer(peer: PeerTarget, res: HttpResponse, mode: TokenMode): Promise<void> {
     const header = res.headers.authorization;
     const token = parseAuthHeader(Array.isArray(header) ? header[0] : header);
-    const cluster = this.keys.clusterKey;
-    await verifyToken(token, {
-      keys: mode === 'cluster' ? (id) => (id === cluster.id ? { key: cluster } : undefined) : this.keys.inboundKeys(peer.id),
-      audience: this.keys.selfId,
-      issuer: peer.id,
-      body: res.body,
-      maxClockSkew: this.timing.maxClockSkew,
-    });
+    const options = { audience: this.keys.selfId, issuer: peer.id, body: res.body, maxClockSkew: this.timing.maxClockSkew };
+    if (mode === 'cluster') await this.keys.cluster.verify(token, options);
+    else await verifyToken(token, { ...options, keys: this.keys.inboundKeys(peer.id) });
   }
+
 }
 
 function join(base: string, path: string): string {

@@ -6,6 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import type { AuthKey } from '../auth/keys.js';
+import type { ClusterKeys } from '../auth/cluster-keys.js';
 import type { KeyLookup } from '../auth/tokens.js';
 import { InboundSessions, OutboundSessions } from '../auth/sessions.js';
 import { parsePeerPublicKey, wrapSecret, unwrapSecret, type WrapScheme } from '../auth/rsa.js';
@@ -39,7 +40,7 @@ export class SessionManager implements KeySource {
 
   constructor(
     readonly selfId: string,
-    readonly clusterKey: AuthKey,
+    readonly cluster: ClusterKeys,
     private readonly keyPair: NodeKeyPair,
     timing: MeshTiming,
     private readonly legacyInterop: boolean,

@@ -3,7 +3,7 @@
 // what the data plane must know (peers, sessions) changed.
 import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { clusterKey } from '../auth/keys.js';
+import { ClusterKeys } from '../auth/cluster-keys.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import { Registry, type RemoteNode } from '../mesh/registry.js';
 import { SessionManager, type NodeKeyPair } from '../mesh/session-manager.js';
@@ -60,7 +60,7 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
   );
   const sessions = new SessionManager(
     a.self.id,
-    clusterKey(config.clustering.auth.secret),
+    new ClusterKeys(config.clustering.auth.secret, config.clustering.auth.additionalClusterSecrets),
     a.keyPair,
     timing,
     config.clustering.auth.legacyPkcs1Interop,

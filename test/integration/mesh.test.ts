@@ -176,3 +176,29 @@ describe('reload_config_on_bootstrap (the original option)', function () {
     console.log(`      joined ${ms} ms after the config file was fixed`);
   });
 });
+
+describe('rotating the cluster secret without a partition', function () {
+  this.timeout(120_000);
+  const next = 'the-next-cluster-secret-0123456789abcdef';
+  const stranger = 'a-secret-this-mesh-does-not-accept-0123';
+  let mesh: MeshLab;
+
+  before(async () => {
+    // Mid-rotation: node 0 has done step 1 (accepts the new secret), node 1 step 2 (signs with
+    // it, still accepts the old one). Node 2 holds a secret neither accepts.
+    mesh = await MeshLab.create({
+      tag: uniquePrefix('tms'),
+      nodes: 3,
+      clusterSecrets: (i, old) => [{ secret: old, additional: [next] }, { secret: next, additional: [old] }, { secret: stranger }][i] as { secret: string; additional?: string[] },
+    });
+    await mesh.startAll();
+  });
+  after(async () => mesh?.cleanup());
+
+  it('lets a node on the old secret and a node on the new one form a mesh, and keeps a stranger out', async () => {
+    await mesh.waitForFullMesh(30_000, [0, 1]);
+    const scrape = (await mesh.curl(1, [`${mesh.node(0).url}/metrics`])).body;
+    expect(sampleValue(scrape, 'tunmesh_auth_failures_total', 'reason="bad_signature"')).to.be.at.least(1);
+    expect((await mesh.status(2)).peers.filter((p) => p.state === 'up')).to.have.length(0);
+  });
+});
