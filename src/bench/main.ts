@@ -48,12 +48,22 @@ export interface ScenarioResult {
   rssBytes?: { main: number; workers: number; processes: number } | null;
 }
 
+/**
+ * Both nodes share this machine, so each gets half of it: the product's default (a worker per
+ * CPU, on a machine of its own) would put twice the processes on the cores a node really has.
+ */
+function workersPerNode(): number {
+  return Math.max(1, Math.floor(availableParallelism() / 2));
+}
+
 const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--pings N] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
-  --workers   tunmesh data-plane workers (default 0 = one per CPU)`;
+  --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
+              CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
+              the product's default on a machine of its own)`;
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], workers: 0, pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '' };
+  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
