@@ -6,6 +6,9 @@
 //   main ◀─metrics── worker       prom-client JSON every few seconds (aggregated in main)
 //   main ◀─session_rejected── worker   a peer refused our key: main renegotiates and republishes
 
+/** How often a worker sends its prom-client snapshot (so its counters lag by up to this). */
+export const WORKER_METRICS_INTERVAL_MS = 2000;
+
 export interface PeerRoute {
   id: string;
   /** https://host:port as advertised. */

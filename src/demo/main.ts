@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { MeshLab } from '../lab/mesh-lab.js';
 import { pingFrom, uniquePrefix } from '../lab/netns.js';
 import { formatStatus } from '../cli/status-command.js';
+import { WORKER_METRICS_INTERVAL_MS } from '../dataplane/contract.js';
 
 const NODES = 3;
 const TRANSFER_BYTES = 8 * 1024 * 1024;
@@ -75,6 +76,8 @@ async function demo(keep: boolean): Promise<number> {
       if (!t.intact) throw new Error('the far end received different bytes');
     }
     say('[5/5] status (tunmesh status --socket <node socket>)');
+    // Workers report their counters every 2 s: let the last transfer's reach the status view.
+    await new Promise((r) => setTimeout(r, WORKER_METRICS_INTERVAL_MS + 1000));
     for (const n of mesh.nodes) say(formatStatus(await mesh.status(n.index)));
     ok = true;
   } catch (err) {

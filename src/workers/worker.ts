@@ -2,7 +2,7 @@
 // and sends what it reads to the peers the main process names in its `state` messages.
 // It exits 0 on `shutdown`, or when the IPC channel closes (the main process died).
 import { Registry } from 'prom-client';
-import type { DataPlaneSettings, MainToWorker, WorkerToMain } from '../dataplane/contract.js';
+import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
 import { SessionSigner } from '../dataplane/session-token.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DataPlaneMetrics } from '../metrics/dataplane.js';
@@ -11,7 +11,6 @@ import { SendPath } from './send.js';
 
 /** stdio[4] of the fork: 0-2 inherited, 3 the IPC channel. */
 export const WORKER_QUEUE_FD = 4;
-export const METRICS_INTERVAL_MS = 2000;
 
 const index = Number(process.argv[2] ?? 0);
 const registry = new Registry();
@@ -64,4 +63,4 @@ setInterval(() => {
     .getMetricsAsJSON()
     .then((json) => tell({ type: 'metrics', worker: index, metrics: json }))
     .catch((err: unknown) => log.warn('metrics collection failed', { error: String(err) }));
-}, METRICS_INTERVAL_MS).unref();
+}, WORKER_METRICS_INTERVAL_MS).unref();
