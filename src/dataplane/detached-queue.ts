@@ -4,15 +4,8 @@
 import { loadAddon } from '../tun/addon.js';
 import { TunError } from '../tun/errors.js';
 
-interface DetachAddon {
-  detachQueue?: (fd: number) => void;
-}
-
 export function detachQueue(fd: number): void {
-  const addon = loadAddon() as unknown as DetachAddon;
-  if (addon.detachQueue === undefined) {
-    throw new TunError('TUN_ADDON_MISSING', 'the native TUN addon has no detachQueue(): rebuild it (npm run install)');
-  }
+  const addon = loadAddon();
   try {
     addon.detachQueue(fd);
   } catch (err) {

@@ -1,18 +1,10 @@
 // The original's metric names (reference §8): unprefixed gauges, derived at scrape time from
 // tunmesh's counters so there is one source of truth and existing dashboards keep working.
 import { Gauge, Registry } from 'prom-client';
+import { samplesOf, type MetricFamily } from './samples.js';
 
-type metric = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
-
-type Sample = { value: number; labels: Record<string, string | number> };
-
-function samples(all: metric[], name: string): Sample[] {
-  const found = all.find((m) => m.name === name) as unknown as { values?: Sample[] } | undefined;
-  return found?.values ?? [];
-}
-
-function sum(all: metric[], name: string): number {
-  return samples(all, name).reduce((acc, s) => acc + s.value, 0);
+function sum(all: MetricFamily[], name: string): number {
+  return samplesOf(all, name).reduce((acc, s) => acc + s.value, 0);
 }
 
 const TOTALS: Array<[legacy: string, source: string]> = [
@@ -34,19 +26,19 @@ const PER_PEER: Array<[legacy: string, source: string, label: string]> = [
   ['remote_tx_bytes_by_dest_node', 'tunmesh_peer_tx_bytes_total', 'dest_node_id'],
 ];
 
-export function legacyMetrics(all: metric[], opts: { startStamp: number; perPeer: boolean }): Registry {
+export function legacyMetrics(all: MetricFamily[], opts: { startStamp: number; perPeer: boolean }): Registry {
   const registry = new Registry();
   const registers = [registry];
   new Gauge({ name: 'start_stamp', help: 'Node start time (original name)', registers }).set(opts.startStamp);
   const drops = new Gauge({ name: 'dropped_packets', help: 'Dropped packets by reason (original name)', labelNames: ['reason'], registers });
-  for (const s of samples(all, 'tunmesh_dropped_packets_total')) drops.set({ reason: String(s.labels.reason) }, s.value);
+  for (const s of samplesOf(all, 'tunmesh_dropped_packets_total')) drops.set({ reason: String(s.labels.reason) }, s.value);
   for (const [legacy, source] of TOTALS) {
     new Gauge({ name: legacy, help: `Original name for the sum of ${source}`, registers }).set(sum(all, source));
   }
   if (opts.perPeer) {
     for (const [legacy, source, label] of PER_PEER) {
       const g = new Gauge({ name: legacy, help: `Original per-node name for ${source}`, labelNames: [label], registers });
-      for (const s of samples(all, source)) g.set({ [label]: String(s.labels.peer) }, s.value);
+      for (const s of samplesOf(all, source)) g.set({ [label]: String(s.labels.peer) }, s.value);
     }
   }
   return registry;

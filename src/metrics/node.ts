@@ -5,8 +5,9 @@
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataPlaneMetrics } from './dataplane.js';
 import { legacyMetrics } from './legacy.js';
+import { samplesOf, type MetricFamily } from './samples.js';
 
-type MetricJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>[number];
+type MetricJson = MetricFamily;
 
 export interface NodeMetricsOptions {
   nodeId: string;
@@ -88,8 +89,7 @@ export class NodeMetrics {
     ];
     for (const list of all) {
       for (const [name, field] of fields) {
-        const family = list.find((m) => m.name === name) as unknown as { values?: Array<{ value: number; labels: Record<string, string | number> }> } | undefined;
-        for (const v of family?.values ?? []) {
+        for (const v of samplesOf(list, name)) {
           const peer = String(v.labels.peer);
           const entry = out.get(peer) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
           entry[field] += v.value;

@@ -51,6 +51,8 @@ export interface TunAddon {
     result: Uint32Array,
   ): number;
   Reader: NativeReaderConstructor;
+  /** TUNSETQUEUE + IFF_DETACH_QUEUE: the queue still writes but is never handed packets. */
+  detachQueue(fd: number): void;
 }
 
 // Relative to this file, so it resolves from src/tun/*.ts (tsx) and dist/tun/*.js alike.
