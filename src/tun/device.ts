@@ -13,6 +13,7 @@
 // instead of silently attaching to someone else's device of the same name.
 
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { loadAddon } from './addon.js';
 import { TunError, tunOpenError } from './errors.js';
 import { ipv4ToString, parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
@@ -117,6 +118,7 @@ async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ip
   // `brd +`: the subnet's broadcast address is a local broadcast, so broadcasts from peers
   // (delivered by tunmesh, unlike the original) are accepted by the kernel.
   await runIp(['addr', 'replace', addr, 'brd', '+', 'dev', name], timeoutMs);
+  disableIpv6(name);
   await runIp(['link', 'set', 'dev', name, 'up'], timeoutMs);
   // The address's own prefix already routes its subnet into the device; a wider mesh network
   // needs its own route. `src` makes locally originated mesh traffic carry our mesh address.
@@ -127,6 +129,19 @@ async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ip
     // from, every node).
     const brd = ipv4ToString(route.broadcast);
     await runIp(['route', 'replace', 'broadcast', brd, 'dev', name, 'table', 'local', 'scope', 'link', 'src', ipv4ToString(address.address)], timeoutMs);
+  }
+}
+
+/**
+ * The mesh carries IPv4 only (as the original): without this the kernel sends IPv6 router
+ * solicitations and MLD reports into the device, each a wasted wake-up and an `unsupported` drop.
+ * Best effort: with IPv6 off system-wide the file does not exist.
+ */
+function disableIpv6(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+  } catch {
+    // no IPv6 on this host or in this namespace: nothing to silence
   }
 }
 

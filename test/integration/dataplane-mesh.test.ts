@@ -48,6 +48,8 @@ describe('data plane: 3-node mesh over the fast path', function () {
       { timeoutMs: 10_000, intervalMs: 500, what: 'no_route drops to be counted' },
     );
     expect((await mesh.curl(1, [`${mesh.node(0).url}/health`])).status).to.equal(200);
+    // IPv6 is off on the device: no kernel IPv6 chatter reaches the data plane.
+    expect(sampleValue((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_dropped_packets_total', 'reason="unsupported"')).to.equal(0);
   });
 
   it('replaces a worker killed with SIGKILL and traffic resumes', async () => {
@@ -62,6 +64,17 @@ describe('data plane: 3-node mesh over the fast path', function () {
       intervalMs: 200,
       what: 'pings from node1 after its worker restarted',
     });
+    await pingAllPairs(mesh);
+  });
+
+  it('keeps traffic between two nodes flowing while a third is killed and restarted', async () => {
+    const ping = pingFrom(mesh.node(0).ns, mesh.node(1).meshAddress, { count: 40, intervalS: 0.1, timeoutS: 2 });
+    await new Promise((r) => setTimeout(r, 500));
+    await mesh.stop(2, 'SIGKILL');
+    await mesh.start(2);
+    const r = await ping;
+    expect(r.received, r.output).to.equal(r.transmitted);
+    await mesh.waitForFullMesh(20_000);
     await pingAllPairs(mesh);
   });
 });
