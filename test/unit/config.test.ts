@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ConfigError } from '../../src/config/errors.js';
 import { exampleConfigYaml } from '../../src/config/example.js';
 import { configFromObject, loadConfig } from '../../src/config/load.js';
@@ -254,16 +255,29 @@ describe('config loading', () => {
       expect(expectConfigError(() => loadConfig(scalar, {})).message).to.match(/scalar\.yaml.*expected a YAML mapping.*"just a string"/);
     });
 
-    it('names an unreadable key file', function () {
-      if (process.getuid?.() === 0) this.skip(); // root reads any file
+    it('names an unreadable key file', () => {
       const path = materialize('reference-v0.7.yaml', tls);
-      chmodSync(tls.key, 0o000);
-      try {
-        const err = expectConfigError(() => loadConfig(path, {}));
-        expect(err.message).to.contain(`tun_mesh/control_api/ssl/key_file_path: file ${tls.key} is not readable`);
-      } finally {
-        chmodSync(tls.key, 0o600);
+      if (process.getuid?.() !== 0) {
+        chmodSync(tls.key, 0o000);
+        try {
+          const err = expectConfigError(() => loadConfig(path, {}));
+          expect(err.message).to.contain(`tun_mesh/control_api/ssl/key_file_path: file ${tls.key} is not readable`);
+        } finally {
+          chmodSync(tls.key, 0o600);
+        }
+        return;
       }
+      // Root reads any file: check as an unprivileged user instead (key 0600 root, the rest readable).
+      chmodSync(tls.dir, 0o755);
+      chmodSync(path, 0o644);
+      chmodSync(tls.cert, 0o644);
+      const r = spawnSync(
+        'setpriv',
+        ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', 'test/fixtures/run-config-check.ts', 'check', path],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.contain(`tun_mesh/control_api/ssl/key_file_path: file ${tls.key} is not readable`);
     });
 
     it('rejects bad base_labels and bootstrap URLs entry by entry', () => {
