@@ -39,7 +39,11 @@ export class DataPlaneMetrics {
     };
     this.drops = counter('tunmesh_dropped_packets_total', 'Packets dropped, by reason', ['reason']);
     this.reconnects = counter('tunmesh_channel_reconnects_total', 'Fast-path channel (re)connections opened to a peer', ['peer']);
-    for (const reason of DROP_REASONS) this.dropHandles.set(reason, this.drops.labels(reason));
+    for (const reason of DROP_REASONS) {
+      const handle = this.drops.labels(reason);
+      handle.inc(0); // every reason has a series from the start: "zero drops" is not "no data"
+      this.dropHandles.set(reason, handle);
+    }
   }
 
   readFromTun(packets: number, bytes: number): void {

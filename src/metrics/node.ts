@@ -2,7 +2,8 @@
 // latest snapshot of every worker's registry are summed with prom-client's aggregator
 // (workers are child_process forks, so clusterMetrics() does not apply), then the
 // original's unprefixed gauges are derived from the sums so existing dashboards keep working.
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process.js';
 import { DataPlaneMetrics } from './dataplane.js';
 import { legacyMetrics } from './legacy.js';
 import { samplesOf, type MetricFamily } from './samples.js';
@@ -34,10 +35,7 @@ export class NodeMetrics {
     const registers = [this.registry];
     const certNotAfter = opts.certNotAfter;
     this.labels = { ...opts.baseLabels, node_id: opts.nodeId };
-    collectDefaultMetrics({ register: this.registry, prefix: 'tunmesh_main_' });
-    // prom-client names three gauges `*_total` (promtool: "non-counter metrics should not have
-    // _total suffix"); their per-type twins without the suffix carry the same numbers.
-    for (const kind of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`tunmesh_main_nodejs_active_${kind}_total`);
+    collectProcessMetrics(this.registry, 'tunmesh_main_');
     this.dataPlane = new DataPlaneMetrics(this.registry);
     new Gauge({ name: 'tunmesh_build_info', help: 'Build information (always 1)', labelNames: ['version', 'node_version'], registers }).set(
       { version: opts.version, node_version: process.version },

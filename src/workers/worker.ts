@@ -6,6 +6,7 @@ import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type MainToWorker, 
 import { SessionSigner } from '../dataplane/session-token.js';
 import { createLogger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DataPlaneMetrics } from '../metrics/dataplane.js';
+import { collectProcessMetrics } from '../metrics/process.js';
 import { DEFAULT_BATCH_SIZE, TunQueue } from '../tun/queue.js';
 import { SendPath } from './send.js';
 
@@ -15,6 +16,7 @@ export const WORKER_QUEUE_FD = 4;
 const index = Number(process.argv[2] ?? 0);
 const registry = new Registry();
 const metrics = new DataPlaneMetrics(registry);
+collectProcessMetrics(registry, 'tunmesh_worker_');
 let settings: DataPlaneSettings | undefined;
 let send: SendPath | undefined;
 let log = createLogger('info');
