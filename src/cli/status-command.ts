@@ -40,7 +40,7 @@ export function formatStatus(s: StatusReport): string {
     `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
     '',
   ];
-  const header = ['PEER', 'ADDRESS', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'TX PKTS', 'TX', 'RX PKTS', 'RX'];
+  const header = ['PEER', 'ADDRESS', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'RX PKTS', 'RX'];
   const rows = s.peers.map((p) => [
     p.id.slice(0, 8),
     p.address,
@@ -49,6 +49,7 @@ export function formatStatus(s: StatusReport): string {
     p.outboundSessionAgeSeconds === null ? '-' : `${p.outboundSessionAgeSeconds}s`,
     `${p.lastHeardSecondsAgo}s ago`,
     p.registrationRttMs === null ? '-' : `${p.registrationRttMs} ms`,
+    `${p.channelsUp}/${s.workers}`,
     String(p.txPackets),
     human(p.txBytes),
     String(p.rxPackets),

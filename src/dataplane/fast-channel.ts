@@ -146,6 +146,7 @@ export class FastChannel implements PeerTransport {
     socket.setTimeout(0);
     socket.on('data', () => undefined); // the peer sends nothing on this channel; keep it flowing
     this.open = true;
+    this.counters.channelUp.set(1);
     this.attempt = 0;
     this.deps.metrics.reconnect(this.peer.id);
     this.deps.log.debug('fast channel open', { peer: this.peer.id });
@@ -156,6 +157,7 @@ export class FastChannel implements PeerTransport {
     if (this.socket !== socket) return;
     this.socket = null;
     this.open = false;
+    this.counters.channelUp.set(0);
     this.used = this.batchStart; // an unsent batch goes with the connection
     this.batchPackets = this.batchBytes = 0;
     if (this.closed) return;

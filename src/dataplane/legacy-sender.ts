@@ -109,12 +109,15 @@ export class LegacySender implements PeerTransport {
         this.settle(status, batch.slice(i, i + 1));
       }
     } catch (err) {
+      this.counters.channelUp.set(0);
       this.deps.metrics.drop('exception', batch.length);
       this.deps.log.debug('legacy packet send failed', { peer: this.peer.id, error: err instanceof Error ? err.message : String(err) });
     }
   }
 
   private settle(status: number, sent: Queued[]): void {
+    // The JSON path has no connection: "up" means the peer took the last packets we posted.
+    this.counters.channelUp.set(status >= 200 && status < 300 ? 1 : 0);
     if (status >= 200 && status < 300) {
       this.counters.txPackets.inc(sent.length);
       this.counters.txBytes.inc(sent.reduce((n, q) => n + q.data.length, 0));

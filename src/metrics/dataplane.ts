@@ -1,7 +1,7 @@
 // Data-plane counters, created in every process that moves packets (workers and the main
 // process's receive path) and summed in the main process at scrape time (aggregate.ts).
 // Hot-path callers count per batch, through per-peer handles fetched once, never per packet.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { DROP_REASONS, type DropReason } from '../dataplane/contract.js';
 
 export interface PeerCounters {
@@ -9,6 +9,8 @@ export interface PeerCounters {
   txBytes: { inc(n: number): void };
   rxPackets: { inc(n: number): void };
   rxBytes: { inc(n: number): void };
+  /** 1 while this process's data channel to the peer works, 0 while it is down. */
+  channelUp: { set(v: number): void };
 }
 
 export class DataPlaneMetrics {
@@ -17,6 +19,7 @@ export class DataPlaneMetrics {
   private readonly peer: { txPackets: Counter; txBytes: Counter; rxPackets: Counter; rxBytes: Counter };
   private readonly drops: Counter;
   private readonly reconnects: Counter;
+  private readonly channelUp: Gauge;
   private readonly dropHandles = new Map<DropReason, { inc(n: number): void }>();
   private readonly peerHandles = new Map<string, PeerCounters>();
 
@@ -38,6 +41,9 @@ export class DataPlaneMetrics {
       rxBytes: counter('tunmesh_peer_rx_bytes_total', 'Bytes of packets received from a peer', ['peer']),
     };
     this.drops = counter('tunmesh_dropped_packets_total', 'Packets dropped, by reason', ['reason']);
+    // Summed over the workers: how many of them have a working channel to the peer. Tells an idle
+    // peer (channels up, no traffic) from an unreachable one (channels down).
+    this.channelUp = new Gauge({ name: 'tunmesh_peer_channels_up', help: 'Data-plane channels to a peer that currently work (one per worker)', labelNames: ['peer'], registers: [registry], aggregator: 'sum' });
     this.reconnects = counter('tunmesh_channel_reconnects_total', 'Fast-path channel (re)connections opened to a peer', ['peer']);
     for (const reason of DROP_REASONS) {
       const handle = this.drops.labels(reason);
@@ -73,7 +79,9 @@ export class DataPlaneMetrics {
         txBytes: this.peer.txBytes.labels(peerId),
         rxPackets: this.peer.rxPackets.labels(peerId),
         rxBytes: this.peer.rxBytes.labels(peerId),
+        channelUp: this.channelUp.labels(peerId),
       };
+      handles.channelUp.set(0);
       this.peerHandles.set(peerId, handles);
     }
     return handles;
@@ -83,5 +91,6 @@ export class DataPlaneMetrics {
   forgetPeer(peerId: string): void {
     if (!this.peerHandles.delete(peerId)) return;
     for (const c of [this.peer.txPackets, this.peer.txBytes, this.peer.rxPackets, this.peer.rxBytes]) c.remove(peerId);
+    this.channelUp.remove(peerId);
   }
 }

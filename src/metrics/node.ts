@@ -10,6 +10,15 @@ import { samplesOf, type MetricFamily } from './samples.js';
 
 type MetricJson = MetricFamily;
 
+/** One peer's traffic and working data channels, summed over the node's processes. */
+export interface PeerTrafficView {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+  channelsUp: number;
+}
+
 export interface NodeMetricsOptions {
   nodeId: string;
   version: string;
@@ -75,11 +84,12 @@ export class NodeMetrics {
   }
 
   /** Per-peer packet and byte totals (for `tunmesh status`), summed over all processes. */
-  async peerTraffic(workerSnapshots: unknown[]): Promise<Map<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>> {
+  async peerTraffic(workerSnapshots: unknown[]): Promise<Map<string, PeerTrafficView>> {
     const own = await this.registry.getMetricsAsJSON();
     const all = [own, ...workerSnapshots.filter(isMetricList)] as MetricJson[][];
-    const out = new Map<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>();
-    const fields: Array<[string, 'txPackets' | 'txBytes' | 'rxPackets' | 'rxBytes']> = [
+    const out = new Map<string, PeerTrafficView>();
+    const fields: Array<[string, keyof PeerTrafficView]> = [
+      ['tunmesh_peer_channels_up', 'channelsUp'],
       ['tunmesh_peer_tx_packets_total', 'txPackets'],
       ['tunmesh_peer_tx_bytes_total', 'txBytes'],
       ['tunmesh_peer_rx_packets_total', 'rxPackets'],
@@ -89,7 +99,7 @@ export class NodeMetrics {
       for (const [name, field] of fields) {
         for (const v of samplesOf(list, name)) {
           const peer = String(v.labels.peer);
-          const entry = out.get(peer) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
+          const entry = out.get(peer) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, channelsUp: 0 };
           entry[field] += v.value;
           out.set(peer, entry);
         }

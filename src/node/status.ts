@@ -3,6 +3,7 @@
 import type { Registry, RemoteNode } from '../mesh/registry.js';
 import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
+import type { PeerTrafficView } from '../metrics/node.js';
 
 export interface PeerStatus {
   id: string;
@@ -16,6 +17,8 @@ export interface PeerStatus {
   /** Last registration round trip, milliseconds (null before the first). */
   registrationRttMs: number | null;
   failures: number;
+  /** Workers whose data channel to the peer works (fast: connected; original path: last POST accepted). */
+  channelsUp: number;
   txPackets: number;
   txBytes: number;
   rxPackets: number;
@@ -35,7 +38,7 @@ export interface StatusReport {
   peers: PeerStatus[];
 }
 
-export type PeerTraffic = Map<string, { txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
+export type PeerTraffic = Map<string, PeerTrafficView>;
 
 export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['state'] {
   if (node.faults.consecutiveFailures > 0) return 'failing';
@@ -43,7 +46,7 @@ export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['st
 }
 
 export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, now: number): PeerStatus {
-  const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
+  const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, channelsUp: 0 };
   const age = sessions.outbound.ageSeconds(node.info.id, now);
   return {
     id: node.info.id,

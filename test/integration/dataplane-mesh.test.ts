@@ -33,6 +33,18 @@ describe('data plane: 3-node mesh over the fast path', function () {
     await pingAllPairs(mesh);
   });
 
+  it('reports every peer\'s data channel as up in the status and metrics', async () => {
+    await waitFor(
+      async () => {
+        const s = await mesh.status(0);
+        return s.peers.length === 2 && s.peers.every((p) => p.channelsUp === s.workers);
+      },
+      { timeoutMs: 10_000, intervalMs: 250, what: 'node 0 to report its channels up (workers report every 2 s)' },
+    );
+    const scrape = (await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body;
+    expect(sampleValue(scrape, 'tunmesh_peer_channels_up', `peer="${(await mesh.status(1)).id}"`)).to.equal(1);
+  });
+
   it('carries 8 MiB of TCP intact to the far end', async () => {
     const t = await mesh.transfer(0, 2, 8 * 1024 * 1024);
     expect(t.intact).to.equal(true);
