@@ -40,7 +40,7 @@ export function formatStatus(s: StatusReport): string {
     `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
     '',
   ];
-  const header = ['PEER', 'ADDRESS', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'RX PKTS', 'RX'];
+  const header = ['PEER', 'ADDRESS', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'TX/s', 'RX PKTS', 'RX', 'RX/s'];
   const rows = s.peers.map((p) => [
     p.id.slice(0, 8),
     p.address,
@@ -52,8 +52,10 @@ export function formatStatus(s: StatusReport): string {
     `${p.channelsUp}/${s.workers}`,
     String(p.txPackets),
     human(p.txBytes),
+    `${human(p.txBytesPerSecond)}/s`,
     String(p.rxPackets),
     human(p.rxBytes),
+    `${human(p.rxBytesPerSecond)}/s`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();

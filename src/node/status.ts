@@ -4,6 +4,7 @@ import type { Registry, RemoteNode } from '../mesh/registry.js';
 import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import type { PeerTrafficView } from '../metrics/node.js';
+import type { PeerRate } from './rates.js';
 
 export interface PeerStatus {
   id: string;
@@ -23,6 +24,9 @@ export interface PeerStatus {
   txBytes: number;
   rxPackets: number;
   rxBytes: number;
+  /** Bytes per second over the last ~10 s. */
+  txBytesPerSecond: number;
+  rxBytesPerSecond: number;
 }
 
 export interface StatusReport {
@@ -45,7 +49,7 @@ export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['st
   return hasSession && node.lastSent > 0 ? 'up' : 'connecting';
 }
 
-export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, now: number): PeerStatus {
+export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number): PeerStatus {
   const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, channelsUp: 0 };
   const age = sessions.outbound.ageSeconds(node.info.id, now);
   return {
@@ -60,6 +64,8 @@ export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fa
     registrationRttMs: node.rttSeconds === undefined ? null : Math.round(node.rttSeconds * 10000) / 10,
     failures: node.faults.consecutiveFailures,
     ...t,
+    txBytesPerSecond: Math.round(rate.txBytesPerSecond),
+    rxBytesPerSecond: Math.round(rate.rxBytesPerSecond),
   };
 }
 
@@ -75,6 +81,7 @@ export function statusReport(args: {
   sessions: SessionManager;
   pathOf: (node: RemoteNode) => 'fast' | 'legacy';
   traffic: PeerTraffic;
+  rateOf: (peerId: string) => PeerRate;
 }): StatusReport {
   const { self, now } = args;
   return {
@@ -87,6 +94,6 @@ export function statusReport(args: {
     bootstrapped: args.bootstrapped,
     ready: args.ready,
     workers: args.workers,
-    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, now)),
+    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now)),
   };
 }

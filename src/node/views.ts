@@ -10,10 +10,12 @@ import { pathOf } from './data-plane.js';
 import { healthReport } from './health.js';
 import { statusReport, type PeerTraffic, type StatusReport } from './status.js';
 import { VERSION } from '../version.js';
+import { RateWindow } from './rates.js';
 
 export class NodeViews {
   supervisor: Supervisor | undefined;
   private traffic: PeerTraffic = new Map();
+  private readonly rates = new RateWindow();
 
   constructor(
     private readonly config: TunmeshConfig,
@@ -55,12 +57,14 @@ export class NodeViews {
       sessions: this.cp.sessions,
       pathOf: (n) => pathOf(this.config, n),
       traffic: this.traffic,
+      rateOf: (peerId) => this.rates.rate(peerId),
     });
   }
 
   /** Per-peer traffic for `tunmesh status`, summed over the processes (refreshed periodically). */
   async refreshTraffic(): Promise<void> {
     this.traffic = await this.metrics.peerTraffic(this.workerSnapshots());
+    this.rates.add(this.now(), this.traffic);
   }
 
   /** tunmesh_peers: every state always has a series (0 included), so "no peers" is visible. */

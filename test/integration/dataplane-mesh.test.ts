@@ -49,6 +49,14 @@ describe('data plane: 3-node mesh over the fast path', function () {
     const t = await mesh.transfer(0, 2, 8 * 1024 * 1024);
     expect(t.intact).to.equal(true);
     console.log(`      fast path TCP: ${t.mbps.toFixed(0)} Mbit/s`);
+    // tunmesh status shows it as a send rate toward node 2 (averaged over ~10 s).
+    const to2 = (await mesh.status(2)).id;
+    const rate = await waitFor(async () => (await mesh.status(0)).peers.find((p) => p.id === to2 && p.txBytesPerSecond > 100_000)?.txBytesPerSecond, {
+      timeoutMs: 10_000,
+      intervalMs: 250,
+      what: 'a send rate toward node 2 in the status',
+    });
+    console.log(`      status send rate toward node 2: ${(rate / 1e6).toFixed(2)} MB/s over the window`);
   });
 
   it('drops a packet to an unknown mesh address with a no_route counter and stays healthy', async () => {
