@@ -21,6 +21,8 @@ interface Options {
   quick: boolean;
   scenarios: ScenarioName[];
   workers: number;
+  /** tunmesh.networking.mtu for the tunmesh scenarios (undefined: the default, 1500). */
+  mtu?: number;
   pings: number;
   tcpSeconds: number;
   udpSeconds: number;
@@ -56,11 +58,12 @@ function workersPerNode(): number {
   return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--pings N] [--no-json]
+const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
   --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
               CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
-              the product's default on a machine of its own)`;
+              the product's default on a machine of its own)
+  --mtu       tunnel MTU of the tunmesh scenarios (tunmesh.networking.mtu, 576..9000; default 1500)`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '' };
@@ -77,6 +80,7 @@ function parseArgs(argv: string[]): Options {
       for (const n of names) if (!ALL.includes(n as ScenarioName)) throw new Error(`unknown scenario ${n}\n${USAGE}`);
       o.scenarios = ALL.filter((s) => names.includes(s));
     } else if (a === '--workers') o.workers = Number(next());
+    else if (a === '--mtu') o.mtu = Number(next());
     else if (a === '--pings') o.pings = Math.max(50, Number(next()));
     else if (a === '--no-json') o.out = null;
     else if (a === '--help' || a === '-h') {
@@ -89,6 +93,7 @@ function parseArgs(argv: string[]): Options {
     o.udpSeconds = 2;
   }
   if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 64) throw new Error('--workers must be 0..64');
+  if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 9000)) throw new Error('--mtu must be 576..9000');
   return o;
 }
 
@@ -276,7 +281,7 @@ async function main(): Promise<number> {
       let tunnel: Tunnel | null = null;
       try {
         if (name === 'tunmesh-fast' || name === 'tunmesh-legacy') {
-          tunnel = await startTunmesh(pair, dir, creds, { fastPath: name === 'tunmesh-fast', workers: o.workers, tag: name, timeoutMs: 30_000 });
+          tunnel = await startTunmesh(pair, dir, creds, { fastPath: name === 'tunmesh-fast', workers: o.workers, tag: name, timeoutMs: 30_000, ...(o.mtu ? { mtu: o.mtu } : {}) });
         } else if (name === 'wireguard-go') {
           tunnel = await startWireguard(pair, dir, randomBytes(2).toString('hex'), 15_000);
         }

@@ -116,7 +116,7 @@ export async function startTunmesh(
   pair: VethPair,
   dir: string,
   creds: LabCredentials,
-  opts: { fastPath: boolean; workers: number; tag: string; timeoutMs: number },
+  opts: { fastPath: boolean; workers: number; tag: string; timeoutMs: number; mtu?: number },
 ): Promise<Tunnel> {
   const mains: ChildProcess[] = [];
   const sockets: string[] = [];
@@ -148,6 +148,7 @@ export async function startTunmesh(
           logLevel: 'warn',
           timing: { ...QUICK_TIMING, groomInterval: 2, reregistration: 5, stale: 30 },
           firstNode: false,
+          ...(opts.mtu ? { mtu: opts.mtu } : {}),
         }),
         { mode: 0o600 },
       );

@@ -24,6 +24,8 @@ export interface LabNodeSpec {
   legacyInterop?: boolean;
   /** tunmesh.auth.additional_cluster_secrets (rotation). */
   additionalClusterSecrets?: string[];
+  /** tunmesh.networking.mtu (default 1500). */
+  mtu?: number;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
 }
@@ -90,6 +92,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
     tunmesh: {
       logging: { format: 'json' },
       process: { workers: s.workers },
+      ...(s.mtu ? { networking: { mtu: s.mtu } } : {}),
       data_plane: { fast_path: s.fastPath },
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
