@@ -28,6 +28,8 @@ export interface MeshLabOptions {
   enableBroadcast?: boolean;
   /** tunmesh.auth.legacy_pkcs1_interop on every node. */
   legacyInterop?: boolean;
+  /** tunmesh.networking.mtu on every node. */
+  mtu?: number;
   /** Per node: its cluster secret and the extra ones it accepts (default: the lab's secret alone). */
   clusterSecrets?: (i: number, labSecret: string) => { secret: string; additional?: string[] };
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
@@ -106,6 +108,7 @@ export class MeshLab {
           firstNode: opts.firstNode ? opts.firstNode(i) : false,
           enableBroadcast: opts.enableBroadcast ?? false,
           legacyInterop: opts.legacyInterop ?? false,
+          ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
         };
         writeFileSync(node.configPath, labNodeConfigYaml(spec), { mode: 0o600 });

@@ -171,3 +171,25 @@ describe('data plane: broadcast (a known gap of the original)', function () {
     });
   }
 });
+
+describe('data plane: a 9000-byte tunnel MTU on every node', function () {
+  this.timeout(120_000);
+  let mesh: MeshLab;
+
+  before(async () => {
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmu'), nodes: 2, mtu: 9000 });
+    await mesh.startAll();
+    await mesh.waitForFullMesh(30_000);
+  });
+  after(async () => mesh?.cleanup());
+
+  it('carries 8000-byte pings unfragmented (DF set) both ways, and TCP intact', async () => {
+    for (const [from, to] of [[0, 1], [1, 0]] as const) {
+      const r = await mesh.exec(from, 'ping', ['-n', '-c', '3', '-i', '0.2', '-s', '8000', '-M', 'do', '-w', '5', mesh.node(to).meshAddress]);
+      expect(r.stdout, r.stdout + r.stderr).to.match(/3 received/);
+    }
+    const t = await mesh.transfer(0, 1, 8 * 1024 * 1024);
+    expect(t.intact).to.equal(true);
+    console.log(`      TCP at MTU 9000: ${t.mbps.toFixed(0)} Mbit/s`);
+  });
+});
