@@ -6,6 +6,9 @@
 /** Bytes of the length prefix. */
 export const FRAME_HEADER = 2;
 
+/** The longest frame the u16 prefix can carry. Policy (the MTU) is the receiver's business. */
+export const MAX_FRAME = 0xffff;
+
 /** Appends one frame for src[off, off+len) at dst[at]; returns the new end. The caller checked room. */
 export function writeFrame(dst: Buffer, at: number, src: Buffer, off: number, len: number): number {
   dst[at] = len >>> 8;
@@ -29,8 +32,12 @@ export class FrameReader {
   private held = 0;
   private heldFrameLength = 0;
 
-  /** maxFrame: the largest packet accepted (the MTU); longer or empty frames are malformed. */
-  constructor(private readonly maxFrame: number) {
+  /**
+   * maxFrame: the longest frame kept (default: anything the prefix can say). An empty or longer
+   * frame is malformed and ends the stream; a packet merely above the MTU is a valid frame that
+   * the receiver drops on its own (`oversized`), keeping the channel.
+   */
+  constructor(private readonly maxFrame: number = MAX_FRAME) {
     this.partial = Buffer.allocUnsafeSlow(FRAME_HEADER + maxFrame);
   }
 

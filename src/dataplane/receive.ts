@@ -7,9 +7,9 @@
 //   2. frames       each chunk read from the TLS socket is split into `[u16 length][packet]`
 //                   frames in place (FrameReader: zero-copy offsets into the chunk; only a frame
 //                   cut between two chunks is reassembled, in one preallocated buffer). A frame of
-//                   length 0 or above the MTU is `malformed`: the channel is closed, the node
-//                   carries on.
-//   3. checks       per packet, the original's rules (checks.ts): the source must be a known node
+//                   length 0 is `malformed`: the channel is closed, the node carries on.
+//   3. checks       per packet: longer than our MTU is `oversized` (dropped, channel kept: a
+//                   peer may have a larger MTU); then the original's rules (checks.ts): the source must be a known node
 //                   (`no_return_route`), that node must be the sender (`route_conflict`), the
 //                   destination us or an allowed broadcast (`misrouted`).
 //   4. TUN write    the accepted packets of a chunk go to the kernel in ONE writeBatch on the
@@ -116,9 +116,8 @@ class Channel implements FrameSink {
     readonly socket: Duplex,
     private readonly rx: Receiver,
     private readonly counters: PeerCounters,
-    mtu: number,
   ) {
-    this.reader = new FrameReader(mtu);
+    this.reader = new FrameReader();
   }
 
   frame(buf: Buffer, off: number, len: number): void {
@@ -213,6 +212,8 @@ class Receiver implements ReceivePath {
 
   /** Step 3: the original's checks, then into the TUN batch. */
   accept(peerId: string, buf: Buffer, off: number, len: number): void {
+    // Above our MTU (a peer configured with a larger one): this packet goes, the channel stays.
+    if (len > this.mtu) return this.dropOne('oversized');
     const reason = this.table === null ? 'no_return_route' : checkInbound(this.table, peerId, buf, off, len);
     if (reason === null) this.batch.add(buf, off, len);
     else this.dropOne(reason);
@@ -234,7 +235,7 @@ class Receiver implements ReceivePath {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\n\r\n`);
     const noDelay = (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay;
     noDelay?.call(socket, true);
-    const ch = new Channel(peerId, socket, this, this.opts.metrics.forPeer(peerId), this.mtu);
+    const ch = new Channel(peerId, socket, this, this.opts.metrics.forPeer(peerId));
     let set = this.open.get(peerId);
     if (set === undefined) this.open.set(peerId, (set = new Set()));
     set.add(ch);

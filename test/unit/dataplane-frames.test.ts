@@ -56,7 +56,7 @@ describe('dataplane frames', () => {
     expect(sink.packets).to.deep.equal(packets);
   });
 
-  it('refuses a zero-length frame and a frame longer than the MTU', () => {
+  it('refuses a zero-length frame and a frame longer than its maxFrame', () => {
     expect(new FrameReader(MTU).push(Buffer.from([0, 0, 1, 2]), collector())).to.equal(false);
     const big = Buffer.alloc(4);
     big.writeUInt16BE(MTU + 1, 0);
@@ -65,5 +65,13 @@ describe('dataplane frames', () => {
     const reader = new FrameReader(MTU);
     expect(reader.push(big.subarray(0, 1), collector())).to.equal(true);
     expect(reader.push(big.subarray(1), collector())).to.equal(false);
+  });
+
+  it('by default keeps any frame the u16 prefix can describe (the MTU is the receiver\'s policy)', () => {
+    const frame = Buffer.alloc(2 + 9000, 0xab);
+    frame.writeUInt16BE(9000, 0);
+    const sink = collector();
+    expect(new FrameReader().push(frame, sink)).to.equal(true);
+    expect(sink.packets.map((p) => p.length)).to.deep.equal([9000]);
   });
 });
