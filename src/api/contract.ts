@@ -16,6 +16,11 @@ export interface RequestAuth {
 export interface Authenticator {
   /** Verify the Authorization header over the exact body; throws AuthError on any failure. */
   authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string): Promise<RequestAuth>;
+  /**
+   * Make sure an answer to this request can be signed (for a session request: our outbound
+   * session toward the requester), before the handler changes any state.
+   */
+  prepareAnswer(auth: RequestAuth): Promise<void>;
   /** The Authorization header value that signs a response body for the requester. */
   signResponse(auth: RequestAuth, body: string): Promise<string>;
 }

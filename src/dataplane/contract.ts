@@ -57,7 +57,8 @@ export type MainToWorker =
 export type WorkerToMain =
   | { type: 'ready'; worker: number }
   | { type: 'metrics'; worker: number; metrics: unknown }
-  | { type: 'session_rejected'; worker: number; peerId: string };
+  /** A peer refused requests signed with our session `sessionId`. */
+  | { type: 'session_rejected'; worker: number; peerId: string; sessionId: string };
 
 /** Why a packet was dropped: the original's reasons plus tunmesh's own. */
 export const DROP_REASONS = [

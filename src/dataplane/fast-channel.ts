@@ -131,6 +131,7 @@ export class FastChannel implements PeerTransport {
   }
 
   private async upgrade(socket: TLSSocket): Promise<void> {
+    const sessionId = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, '');
     if (auth === null) throw new ChannelError('no session');
     const { host, port } = peerEndpoint(this.peer.url);
@@ -140,7 +141,7 @@ export class FastChannel implements PeerTransport {
     );
     const status = await readStatus(socket);
     if (status !== 101) {
-      if (status === 401 || status === 403) this.deps.onRejected(this.peer.id);
+      if (status === 401 || status === 403) this.deps.onRejected(this.peer.id, sessionId);
       throw new ChannelError(`upgrade refused with HTTP ${status}`, status);
     }
     socket.setTimeout(0);

@@ -32,6 +32,8 @@ export class LegacySender implements PeerTransport {
   private sending = false;
   private batchRoute = true;
   private closed = false;
+  /** The session the request in flight was signed with (one request at a time per peer). */
+  private signedWith = '';
   private readonly agent: Agent;
   private readonly counters: PeerCounters;
   private readonly expiration: number;
@@ -109,6 +111,7 @@ export class LegacySender implements PeerTransport {
         this.settle(status, batch.slice(i, i + 1));
       }
     } catch (err) {
+      if (this.closed) return; // the peer left and its counters are gone: nothing to count
       this.counters.channelUp.set(0);
       this.deps.metrics.drop('exception', batch.length);
       this.deps.log.debug('legacy packet send failed', { peer: this.peer.id, error: err instanceof Error ? err.message : String(err) });
@@ -116,6 +119,7 @@ export class LegacySender implements PeerTransport {
   }
 
   private settle(status: number, sent: Queued[]): void {
+    if (this.closed) return;
     // The JSON path has no connection: "up" means the peer took the last packets we posted.
     this.counters.channelUp.set(status >= 200 && status < 300 ? 1 : 0);
     if (status >= 200 && status < 300) {
@@ -124,10 +128,11 @@ export class LegacySender implements PeerTransport {
       return;
     }
     this.deps.metrics.drop('exception', sent.length);
-    if (status >= 400 && status < 500) this.deps.onRejected(this.peer.id);
+    if (status >= 400 && status < 500) this.deps.onRejected(this.peer.id, this.signedWith);
   }
 
   private async post(path: string, body: string): Promise<number> {
+    this.signedWith = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, body);
     if (auth === null) throw new Error('no session');
     const { host, port } = peerEndpoint(this.peer.url);

@@ -140,6 +140,7 @@ class Receiver implements ReceivePath {
   private readonly tun: TunQueue;
   private table: RouteTable<PeerRoute> | null = null;
   private mtu = DEFAULT_MTU;
+  private closed = false;
   private readonly open = new Map<string, Set<Channel>>();
   private readonly drops = new Map<DropReason, number>();
 
@@ -167,6 +168,7 @@ class Receiver implements ReceivePath {
   }
 
   receiveLegacy(senderId: string, packets: unknown[]): void {
+    if (this.closed) return this.opts.metrics.drop('node_close', packets.length);
     const counters = this.opts.metrics.forPeer(senderId);
     const maxAge = (this.opts.packetExpiration ?? 0.1) + RECEIVE_CLOCK_TOLERANCE_S;
     const now = Date.now() / 1000;
@@ -205,6 +207,8 @@ class Receiver implements ReceivePath {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     for (const set of this.open.values()) for (const ch of set) ch.socket.destroy();
     this.open.clear();
     this.tun.close();
@@ -231,6 +235,8 @@ class Receiver implements ReceivePath {
   }
 
   private accepted(peerId: string, socket: Duplex, head: Buffer): void {
+    // The token check is async: the node may have stopped meanwhile.
+    if (this.closed) return void socket.destroy();
     if (socket.destroyed) return;
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\n\r\n`);
     const noDelay = (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay;

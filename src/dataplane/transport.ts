@@ -26,7 +26,7 @@ export interface TransportDeps {
   signer: SessionSigner;
   metrics: DataPlaneMetrics;
   /** The peer refused our session: main renegotiates. */
-  onRejected(peerId: string): void;
+  onRejected(peerId: string, sessionId: string): void;
   log: Logger;
 }
 

@@ -7,6 +7,7 @@ import { signToken, verifyToken } from '../auth/tokens.js';
 import { formatAuthHeader } from '../auth/header.js';
 import { ReplayCache } from '../auth/replay.js';
 import { AuthError } from '../auth/errors.js';
+import type { AuthKey } from '../auth/keys.js';
 import type { AuthMode, Authenticator, RequestAuth } from '../api/contract.js';
 import type { SessionManager } from './session-manager.js';
 import type { Registry } from './registry.js';
@@ -38,13 +39,20 @@ export class MeshAuthenticator implements Authenticator {
     return { mode, peerId: verified.issuer, keyId: verified.keyId };
   }
 
+  async prepareAnswer(auth: RequestAuth): Promise<void> {
+    await this.answerKey(auth);
+  }
+
+  /** Cluster answers are signed with the cluster key; session answers with our key toward the requester. */
+  private async answerKey(auth: RequestAuth): Promise<AuthKey> {
+    if (auth.mode === 'cluster') return this.sessions.cluster.signing;
+    const peer = this.registry.get(auth.peerId);
+    if (!peer) throw new AuthError('unknown_key', `no route back to ${auth.peerId} to sign the answer`);
+    return this.sessions.outboundKey({ id: peer.info.id, url: peer.info.listen_url });
+  }
+
   async signResponse(auth: RequestAuth, body: string): Promise<string> {
-    let key = this.sessions.cluster.signing;
-    if (auth.mode === 'session') {
-      const peer = this.registry.get(auth.peerId);
-      if (!peer) throw new AuthError('unknown_key', `no route back to ${auth.peerId} to sign the answer`);
-      key = await this.sessions.outboundKey({ id: peer.info.id, url: peer.info.listen_url });
-    }
+    const key = await this.answerKey(auth);
     const token = await signToken({
       key,
       issuer: this.sessions.selfId,

@@ -43,8 +43,8 @@ export interface KeySource {
   outboundKey(peer: PeerTarget): Promise<AuthKey>;
   /** Keys that may sign a peer's session-token answers (what we issued it). */
   inboundKeys(peerId: string): KeyLookup;
-  /** A session-authenticated request failed with a 4xx: drop our outbound session. */
-  outboundRejected(peerId: string): void;
+  /** A request signed with outbound session `sessionId` failed with a 4xx: drop that session. */
+  outboundRejected(peerId: string, sessionId: string): void;
 }
 
 export interface PeerApi {
@@ -81,6 +81,10 @@ export class HttpPeerApi implements PeerApi {
 
   /** Sign a session-token request to a peer (used by the legacy packet path too). */
   async authorization(peer: PeerTarget, body: string, mode: TokenMode): Promise<string> {
+    return (await this.signed(peer, body, mode)).header;
+  }
+
+  private async signed(peer: PeerTarget, body: string, mode: TokenMode): Promise<{ header: string; keyId: string }> {
     const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
     const token = await signToken({
       key,
@@ -90,13 +94,14 @@ export class HttpPeerApi implements PeerApi {
       earlyValidity: this.timing.earlyValidityWindow,
       validity: this.timing.validityWindow,
     });
-    return formatAuthHeader(token);
+    return { header: formatAuthHeader(token), keyId: key.id };
   }
 
   private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode): Promise<unknown> {
-    const res = await this.http.request('POST', join(peer.url, path), body, { authorization: await this.authorization(peer, body, mode) });
+    const { header, keyId } = await this.signed(peer, body, mode);
+    const res = await this.http.request('POST', join(peer.url, path), body, { authorization: header });
     if (res.status !== 200) {
-      if (mode === 'session' && res.status >= 400 && res.status < 500) this.keys.outboundRejected(peer.id);
+      if (mode === 'session' && res.status >= 400 && res.status < 500) this.keys.outboundRejected(peer.id, keyId);
       throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));
     }
     await this.verifyAnswer(peer, res, mode);

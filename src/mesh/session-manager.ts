@@ -36,6 +36,8 @@ export class SessionManager implements KeySource {
   readonly outbound: OutboundSessions;
   private readonly pending = new Map<string, Promise<AuthKey>>();
   private readonly openedAt = new Map<string, number>();
+  /** One ticket per negotiation in flight; forget() takes it, so a late answer stores nothing. */
+  private readonly inFlight = new Map<string, symbol>();
   private api: PeerApi | undefined;
 
   constructor(
@@ -81,10 +83,13 @@ export class SessionManager implements KeySource {
     if (!this.api) throw new Error('session manager used before attach()');
     const rotating = this.outbound.get(peer.id, this.now()) !== undefined;
     const request: InitSessionRequest = { public_key: this.keyPair.publicKeyDerB64, wrap: OAEP };
+    const ticket = Symbol(peer.id);
+    this.inFlight.set(peer.id, ticket);
     try {
       const answer = await this.api.initSession(peer, request, rotating ? 'session' : 'cluster');
       const scheme = this.answerScheme(peer.id, answer);
       const secret = unwrapSecret(this.keyPair.privateKey, answer.secret, scheme);
+      if (this.inFlight.get(peer.id) !== ticket) throw new MeshError('unknown_sender', `peer ${peer.id} left while its session opened`);
       this.outbound.set(peer.id, { id: answer.id, secret }, this.now());
       this.openedAt.set(peer.id, this.now());
       this.events.rotated(peer.id, rotating ? 'rotated' : 'opened');
@@ -95,6 +100,8 @@ export class SessionManager implements KeySource {
       this.events.failed(peer.id);
       this.log.warn('session negotiation failed', { component: 'auth', peer: peer.id, error: describe(err) });
       throw err;
+    } finally {
+      if (this.inFlight.get(peer.id) === ticket) this.inFlight.delete(peer.id);
     }
   }
 
@@ -147,13 +154,20 @@ export class SessionManager implements KeySource {
     return found ? { key: found.key, peerId: found.peerId } : undefined;
   };
 
-  outboundRejected(peerId: string): void {
-    if (this.outbound.get(peerId, this.now())) this.log.info('peer refused our session, will renegotiate', { component: 'auth', peer: peerId });
+  /**
+   * A peer refused a request signed with our session `sessionId`. Only that session goes: several
+   * workers report the same refusal, and a later report must not drop the key that replaced it.
+   */
+  outboundRejected(peerId: string, sessionId: string): void {
+    const current = this.outbound.get(peerId, this.now());
+    if (current?.id !== sessionId) return;
+    this.log.info('peer refused our session, will renegotiate', { component: 'auth', peer: peerId, session: sessionId });
     this.outbound.drop(peerId);
     this.events.changed(peerId);
   }
 
   forget(peerId: string): void {
+    this.inFlight.delete(peerId);
     this.outbound.drop(peerId);
     this.inbound.forget(peerId);
     this.openedAt.delete(peerId);

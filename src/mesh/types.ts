@@ -51,8 +51,8 @@ function obj(v: unknown, what: string): Obj {
   return v as Obj;
 }
 
-function str(v: unknown, what: string, pattern?: RegExp): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 2048 || (pattern && !pattern.test(v))) invalid(what);
+function str(v: unknown, what: string, pattern?: RegExp, maxLength = 2048): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > maxLength || (pattern && !pattern.test(v))) invalid(what);
   return v;
 }
 
@@ -111,6 +111,8 @@ export function parseNodeIdentity(v: unknown): { id: string; listen_url: string 
 }
 
 export const MAX_REMOTE_NODES = 4096;
+/** Base64 of a DER RSA public key of up to 16384 bits, with room to spare. */
+export const MAX_PUBLIC_KEY_CHARS = 4096;
 
 export function parseRegistration(v: unknown): Registration {
   const o = obj(v, 'registration');
@@ -125,7 +127,8 @@ export function parseRegistration(v: unknown): Registration {
 
 export function parseInitSessionRequest(v: unknown): InitSessionRequest {
   const o = obj(v, 'init_session request');
-  const req: InitSessionRequest = { public_key: str(o.public_key, 'public_key') };
+  // A 16384-bit key (the largest pub_key_size) is ~2.8 KB of base64 DER.
+  const req: InitSessionRequest = { public_key: str(o.public_key, 'public_key', undefined, MAX_PUBLIC_KEY_CHARS) };
   if (typeof o.wrap === 'string') req.wrap = o.wrap;
   return req;
 }

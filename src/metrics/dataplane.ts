@@ -92,5 +92,6 @@ export class DataPlaneMetrics {
     if (!this.peerHandles.delete(peerId)) return;
     for (const c of [this.peer.txPackets, this.peer.txBytes, this.peer.rxPackets, this.peer.rxBytes]) c.remove(peerId);
     this.channelUp.remove(peerId);
+    this.reconnects.remove(peerId);
   }
 }

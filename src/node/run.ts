@@ -121,7 +121,11 @@ async function startServices(s: Started): Promise<RunningNode> {
   s.cleanup.push(() => rx.close());
   const views = new NodeViews(config, self, s.startedAt, cp, metrics, now);
   const server = await startApi({ config, log, tls: s.tls, self, cp, rx, views, metrics });
-  s.cleanup.push(() => closeServer(server));
+  // Upgraded fast channels are not the server's to close: end them first, or close() waits.
+  s.cleanup.push(() => {
+    rx.close();
+    return closeServer(server);
+  });
   if (config.statusSocket) {
     const statusServer = await serveStatusSocket(config.statusSocket, config.process.uid, config.process.gid, () => views.status());
     s.cleanup.push(() => new Promise<void>((resolve) => statusServer.close(() => resolve())));
@@ -159,7 +163,7 @@ async function startServices(s: Started): Promise<RunningNode> {
 function onWorkerMessage(cp: ControlPlane, msg: WorkerToMain): void {
   if (msg.type !== 'session_rejected') return;
   const node = cp.registry.get(msg.peerId);
-  cp.sessions.outboundRejected(msg.peerId);
+  cp.sessions.outboundRejected(msg.peerId, msg.sessionId);
   if (node) void cp.sessions.outboundKey(peerTarget(node)).catch(() => undefined);
 }
 

@@ -40,7 +40,7 @@ function onMessage(msg: MainToWorker): void {
           exit(1);
         });
         const signer = new SessionSigner(msg.state.selfId, settings.earlyValidityWindow, settings.validityWindow);
-        const onRejected = (peerId: string): void => tell({ type: 'session_rejected', worker: index, peerId });
+        const onRejected = (peerId: string, sessionId: string): void => tell({ type: 'session_rejected', worker: index, peerId, sessionId });
         send = new SendPath(queue, { settings, signer, metrics, onRejected, log });
         send.setState(msg.state);
         tell({ type: 'ready', worker: index });

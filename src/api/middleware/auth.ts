@@ -11,7 +11,8 @@ export interface AuthState extends BodyState {
   auth: RequestAuth;
 }
 
-export function requireAuth(auth: Authenticator, mode: AuthMode, onFailure: (reason: string) => void): Koa.Middleware {
+/** signsAnswer: false for routes that answer 204 (packets): no session back is needed. */
+export function requireAuth(auth: Authenticator, mode: AuthMode, onFailure: (reason: string) => void, signsAnswer = true): Koa.Middleware {
   return async (ctx, next) => {
     const state = ctx.state as AuthState;
     const expectedPeer = typeof ctx.params?.sender_id === 'string' ? (ctx.params.sender_id as string) : undefined;
@@ -21,6 +22,12 @@ export function requireAuth(auth: Authenticator, mode: AuthMode, onFailure: (rea
       const reason = err instanceof AuthError ? err.reason : 'malformed_token';
       onFailure(reason);
       throw new HttpError(401, 'Unauthorized', reason);
+    }
+    try {
+      if (signsAnswer) await auth.prepareAnswer(state.auth);
+    } catch {
+      // We could not open our own session back to the requester: refuse before doing anything.
+      throw new HttpError(503, 'Cannot sign an answer to this node yet; retry', 'no_session_back');
     }
     await next();
     if (ctx.status === 200 && ctx.body !== undefined && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) {

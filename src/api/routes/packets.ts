@@ -12,7 +12,7 @@ const RX = '/tunmesh/control/v0/packet/rx/:sender_id';
 
 export function packetRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => void): Router {
   const router = new Router();
-  const session = requireAuth(deps.auth, 'session', onAuthFailure);
+  const session = requireAuth(deps.auth, 'session', onAuthFailure, false);
   const sender = (ctx: Koa.Context): string => (ctx.state as AuthState).auth.peerId;
 
   router.post(RX, session, async (ctx) => {
