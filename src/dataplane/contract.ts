@@ -19,6 +19,8 @@ export interface PeerRoute {
   networkCidr: string;
   /** 'fast': length-prefixed frames over an upgraded TLS channel; 'legacy': the original's JSON POSTs. */
   path: 'fast' | 'legacy';
+  /** The original's split, decided by the registry: 'local' peers share our subnet. */
+  scope: 'local' | 'mesh';
   /** Our outbound session toward the peer; null until negotiated (packets to it are dropped). */
   session: { id: string; secretB64: string } | null;
 }

@@ -11,7 +11,6 @@
 //   answers:  2xx sent; another 4xx means the peer refused our session (`session_rejected` to
 //             main) and the batch is dropped `exception`, as is any failed send.
 import { Agent, request } from 'node:https';
-import { parseIpv4Cidr, cidrContains } from '../tun/ipv4.js';
 import type { PeerCounters } from '../metrics/dataplane.js';
 import type { DropReason, PeerRoute } from './contract.js';
 import { encodeLegacyPacket, internalStamp, stampSeconds } from './legacy-packet.js';
@@ -41,14 +40,11 @@ export class LegacySender implements PeerTransport {
   constructor(
     private peer: PeerRoute,
     private readonly deps: TransportDeps,
-    selfAddressCidr: string,
   ) {
     const { host } = peerEndpoint(peer.url);
     this.agent = new Agent({ keepAlive: true, maxSockets: 1, ...peerTlsOptions(deps.settings, host) });
     this.counters = deps.metrics.forPeer(peer.id);
-    // The original's local/mesh split: a peer inside our own subnet is "local".
-    const local = cidrContains(parseIpv4Cidr(selfAddressCidr), parseIpv4Cidr(peer.addressCidr).address);
-    this.expiration = local ? deps.settings.packetExpirationLocal : deps.settings.packetExpirationMesh;
+    this.expiration = peer.scope === 'local' ? deps.settings.packetExpirationLocal : deps.settings.packetExpirationMesh;
   }
 
   append(buf: Buffer, off: number, len: number): DropReason | null {

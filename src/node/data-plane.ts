@@ -28,6 +28,7 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
         addressCidr: n.info.node_addresses.ipv4.cidr,
         networkCidr: n.info.network_addresses.ipv4.cidr,
         path: pathOf(config, n),
+        scope: n.scope,
         session: key ? { id: key.id, secretB64: key.key.export().toString('base64') } : null,
       };
     }),

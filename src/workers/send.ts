@@ -83,7 +83,7 @@ export class SendPath {
     }
     existing?.close();
     const deps: TransportDeps = { ...this.deps, selfId: state.selfId, mtu: state.mtu };
-    const t = peer.path === 'fast' ? new FastChannel(peer, deps) : new LegacySender(peer, deps, state.addressCidr);
+    const t = peer.path === 'fast' ? new FastChannel(peer, deps) : new LegacySender(peer, deps);
     this.transports.set(peer.id, t);
     return t;
   }

@@ -5,7 +5,7 @@ import { BROADCAST, RouteTable } from '../../src/dataplane/route-table.js';
 import { ipv4FromString } from '../../src/tun/ipv4.js';
 
 function peer(id: string, address: string): PeerRoute {
-  return { id, url: 'https://198.18.0.2:4567', addressCidr: address, networkCidr: '198.19.0.0/16', path: 'fast', session: null };
+  return { id, url: 'https://198.18.0.2:4567', addressCidr: address, networkCidr: '198.19.0.0/16', path: 'fast', scope: 'mesh', session: null };
 }
 
 function state(enableBroadcast: boolean): DataPlaneState {
