@@ -9,7 +9,7 @@
  * every key of its kind.
  */
 import convict from 'convict';
-import { parseIpv4Cidr } from './cidr.js';
+import { tryParseIpv4Cidr } from '../tun/ipv4.js';
 import { checkTimingBounds, DEFAULT_TIMING_BOUNDS, parseTiming, TimingError } from './timing.js';
 
 /** Extra fields our schema entries may carry for the formats below. */
@@ -46,7 +46,7 @@ function validateTiming(value: unknown, entry: unknown): void {
 
 function validateCidr(value: unknown): void {
   requirePresent(value, 'an IPv4 CIDR like 198.19.1.0/24');
-  if (typeof value !== 'string' || parseIpv4Cidr(value) === null) {
+  if (typeof value !== 'string' || tryParseIpv4Cidr(value) === null) {
     throw new Error('must be an IPv4 CIDR like 198.19.1.0/24');
   }
 }

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
-import { cidrContains, parseIpv4Cidr } from './cidr.js';
+import { cidrWithin, tryParseIpv4Cidr } from '../tun/ipv4.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { registerConfigFormats } from './formats.js';
 import { baseLabels, bootstrapGroups } from './maps.js';
@@ -176,9 +176,9 @@ function dropShadowedProblems(problems: readonly ConfigProblem[]): ConfigProblem
 
 function checkCrossFieldRules(raw: RawDocument, checkFiles: boolean, problems: ConfigProblem[]): void {
   const { ipv4 } = raw.tun_mesh.networking;
-  const network = typeof ipv4.network_cidr === 'string' ? parseIpv4Cidr(ipv4.network_cidr) : null;
-  const node = typeof ipv4.node_address_cidr === 'string' ? parseIpv4Cidr(ipv4.node_address_cidr) : null;
-  if (network !== null && node !== null && !cidrContains(network, node)) {
+  const network = typeof ipv4.network_cidr === 'string' ? tryParseIpv4Cidr(ipv4.network_cidr) : null;
+  const node = typeof ipv4.node_address_cidr === 'string' ? tryParseIpv4Cidr(ipv4.node_address_cidr) : null;
+  if (network !== null && node !== null && !cidrWithin(network, node)) {
     problems.push({
       path: 'tun_mesh/networking/ipv4/node_address_cidr',
       message: `must lie inside tun_mesh/networking/ipv4/network_cidr (${ipv4.network_cidr}), got ${showValue(ipv4.node_address_cidr)}`,

@@ -1,6 +1,7 @@
 // Protocol shapes of the original's control plane (reference §3), typed once and validated
 // here, at the edge. Everything past these parsers trusts the types.
 import { MeshError } from './errors.js';
+import { tryParseIpv4Cidr } from '../tun/ipv4.js';
 
 export interface NodeInfo {
   id: string;
@@ -38,7 +39,6 @@ export interface InitSessionResponse {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 type Obj = Record<string, unknown>;
 
@@ -60,11 +60,10 @@ export function isUuid(v: string): boolean {
   return UUID.test(v);
 }
 
+/** The parser the route table uses: a CIDR that passes here cannot throw in a worker later. */
 function cidr(v: unknown, what: string): string {
-  const s = str(v, what, CIDR);
-  const m = CIDR.exec(s) as RegExpExecArray;
-  const octets = m.slice(1, 5).map(Number);
-  if (octets.some((o) => o > 255) || Number(m[5]) > 32) invalid(what);
+  const s = str(v, what);
+  if (tryParseIpv4Cidr(s) === null) invalid(what);
   return s;
 }
 

@@ -102,6 +102,26 @@ export function parseIpv4Cidr(cidr: string): Ipv4Cidr {
   return { address, prefix, mask, network, broadcast: (network | ~mask) >>> 0 };
 }
 
+/**
+ * For untrusted text (config values, peers' registrations): "a.b.c.d/p" only, null when it is not
+ * one. The same parser the TUN setup and the route table use, so nothing accepted here can fail
+ * there later.
+ */
+export function tryParseIpv4Cidr(text: string): Ipv4Cidr | null {
+  if (!text.includes('/')) return null;
+  try {
+    return parseIpv4Cidr(text);
+  } catch (err) {
+    if (err instanceof TunError) return null;
+    throw err;
+  }
+}
+
+/** Whether `inner` (an address with its prefix) lies wholly inside `outer`. */
+export function cidrWithin(outer: Ipv4Cidr, inner: Ipv4Cidr): boolean {
+  return inner.prefix >= outer.prefix && ((inner.address & outer.mask) >>> 0) === outer.network;
+}
+
 /** Canonical "network/prefix" form, e.g. 198.19.1.1/24 -> 198.19.1.0/24. */
 export function cidrNetworkString(c: Ipv4Cidr): string {
   return `${ipv4ToString(c.network)}/${c.prefix}`;
