@@ -13,6 +13,7 @@ import { makeLabCredentials } from '../lab/certs.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { fmt, median, parseIperfTcp, parseIperfUdp, parsePingTimes, percentile, ratio, renderTable, type TcpResult, type UdpResult } from './stats.js';
 import { CLI, UNDERLAY, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
+import { errorMessage } from '../log/error-message.js';
 
 type ScenarioName = 'veth' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
 const ALL: ScenarioName[] = ['veth', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
@@ -288,7 +289,7 @@ async function main(): Promise<number> {
         const target = tunnel === null ? UNDERLAY[1] : tunnel.addresses[1];
         results.push(await measure(pair, target, tunnel, o, name));
       } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
+        const msg = errorMessage(err);
         progress(`${name}: FAILED: ${msg}`);
         results.push({ name, error: msg });
       } finally {
@@ -327,7 +328,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`bench: ${errorMessage(err)}`);
       process.exit(1);
     },
   );

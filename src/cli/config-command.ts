@@ -11,6 +11,7 @@ import { ConfigError } from '../config/errors.js';
 import { EXAMPLE_SECRET, exampleConfigYaml } from '../config/example.js';
 import { loadConfig } from '../config/load.js';
 import type { TunmeshConfig } from '../config/types.js';
+import { errorMessage } from '../log/error-message.js';
 
 export interface CommandIo {
   stdout: (s: string) => void;
@@ -68,7 +69,7 @@ function check(path: string, io: CommandIo, env: NodeJS.ProcessEnv): number {
       io.stderr(`${err.message}\n`);
       return EXIT_INVALID;
     }
-    io.stderr(`tunmesh config check: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`tunmesh config check: unexpected error: ${errorMessage(err)}\n`);
     return EXIT_UNEXPECTED;
   }
   io.stdout(`ok: ${path}\n${summary(config)}`);

@@ -5,6 +5,7 @@ import { runConfigCommand } from './config-command.js';
 import { runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
 import { VERSION } from '../version.js';
+import { errorMessage } from '../log/error-message.js';
 
 export const USAGE = `tunmesh ${VERSION} - self-healing Layer-3 mesh VPN sidecar
 
@@ -51,7 +52,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    io.stderr(`tunmesh: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr(`tunmesh: ${errorMessage(err)}\n`);
     process.exitCode = 1;
   },
 );

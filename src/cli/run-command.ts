@@ -4,6 +4,7 @@ import { ConfigError } from '../config/errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { startNode, type RunningNode } from '../node/run.js';
 import type { CommandIo } from './config-command.js';
+import { errorMessage } from '../log/error-message.js';
 
 const DEFAULT_CONFIG_PATH = '/etc/tunmesh/config.yaml';
 /** A stop that hangs must not keep an orchestrator waiting for its kill timeout. */
@@ -47,7 +48,7 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
   try {
     node = await startNode(config, log);
   } catch (err) {
-    log.error(`cannot start: ${err instanceof Error ? err.message : String(err)}`, { component: 'node' });
+    log.error(`cannot start: ${errorMessage(err)}`, { component: 'node' });
     log.debug('start failure detail', { component: 'node', error: err instanceof Error ? err.stack : String(err) });
     return 1;
   }
@@ -69,7 +70,7 @@ function waitForSignals(node: RunningNode, log: Logger): Promise<number> {
       node.stop().then(
         () => resolve(code),
         (err: unknown) => {
-          log.error('shutdown failed', { component: 'node', error: err instanceof Error ? err.message : String(err) });
+          log.error('shutdown failed', { component: 'node', error: errorMessage(err) });
           resolve(1);
         },
       );

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { StatusReport } from '../node/status.js';
 import type { CommandIo } from './config-command.js';
+import { errorMessage } from '../log/error-message.js';
 
 const DEFAULT_SOCKET = '/run/tunmesh/status.sock';
 
@@ -80,7 +81,7 @@ export async function statusCommand(args: string[], io: CommandIo): Promise<numb
   try {
     status = await fetchStatus(socket);
   } catch (err) {
-    io.stderr(`tunmesh status: cannot reach the node at ${socket}: ${err instanceof Error ? err.message : String(err)}\n(is it running? pass --socket PATH if tunmesh.status_socket is set)\n`);
+    io.stderr(`tunmesh status: cannot reach the node at ${socket}: ${errorMessage(err)}\n(is it running? pass --socket PATH if tunmesh.status_socket is set)\n`);
     return 1;
   }
   io.stdout(json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));

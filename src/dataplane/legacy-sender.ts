@@ -16,6 +16,7 @@ import type { DropReason, PeerRoute } from './contract.js';
 import { encodeLegacyPacket, internalStamp, stampSeconds } from './legacy-packet.js';
 import { peerTlsOptions } from './tls-options.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
+import { errorMessage } from '../log/error-message.js';
 
 export const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
 
@@ -110,7 +111,7 @@ export class LegacySender implements PeerTransport {
       if (this.closed) return; // the peer left and its counters are gone: nothing to count
       this.counters.channelUp.set(0);
       this.deps.metrics.drop('exception', batch.length);
-      this.deps.log.debug('legacy packet send failed', { peer: this.peer.id, error: err instanceof Error ? err.message : String(err) });
+      this.deps.log.debug('legacy packet send failed', { peer: this.peer.id, error: errorMessage(err) });
     }
   }
 

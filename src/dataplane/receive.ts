@@ -30,6 +30,7 @@ import { DataPlaneError } from './errors.js';
 import { FrameReader, type FrameSink } from './frames.js';
 import { decodeLegacyPacket, stampSeconds } from './legacy-packet.js';
 import { RouteTable } from './route-table.js';
+import { errorMessage } from '../log/error-message.js';
 
 /** Frames handed to one writeBatch at most (a 64 KiB chunk of minimal packets is ~1600). */
 const MAX_WRITE_BATCH = 2048;
@@ -162,7 +163,7 @@ class Receiver implements ReceivePath {
       .authenticate(req.headers.authorization, Buffer.alloc(0), 'session', peerId)
       .then((auth) => this.accepted(auth.peerId, socket, head))
       .catch((err: unknown) => {
-        this.opts.log.info('fast channel refused', { peer: peerId, error: err instanceof Error ? err.message : String(err) });
+        this.opts.log.info('fast channel refused', { peer: peerId, error: errorMessage(err) });
         refuse(socket, 401, 'Unauthorized');
       });
   }

@@ -11,6 +11,7 @@ import { MeshLab } from '../lab/mesh-lab.js';
 import { pingFrom, uniquePrefix } from '../lab/netns.js';
 import { formatStatus } from '../cli/status-command.js';
 import { WORKER_METRICS_INTERVAL_MS } from '../dataplane/contract.js';
+import { errorMessage } from '../log/error-message.js';
 
 const NODES = 3;
 const TRANSFER_BYTES = 8 * 1024 * 1024;
@@ -81,7 +82,7 @@ async function demo(keep: boolean): Promise<number> {
     for (const n of mesh.nodes) say(formatStatus(await mesh.status(n.index)));
     ok = true;
   } catch (err) {
-    process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n(node logs: ${mesh.dir})\n`);
+    process.stderr.write(`demo failed: ${errorMessage(err)}\n(node logs: ${mesh.dir})\n`);
   } finally {
     if (keep && ok) printKeep(mesh);
     else {

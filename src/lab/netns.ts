@@ -11,6 +11,7 @@
 
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { errorMessage } from '../log/error-message.js';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 
@@ -319,7 +320,7 @@ export async function createBridgeLab(prefix: string, n: number): Promise<Lab> {
       await waitFor(() => [...pids].every((pid) => !isAlive(pid)), { timeoutMs: 3000, what: 'lab processes to die' }).catch(() => undefined);
       const errors: string[] = [];
       for (const ns of [...nodes.map((x) => x.ns), bridgeNs]) {
-        await deleteNetns(ns).catch((err: unknown) => errors.push(err instanceof Error ? err.message : String(err)));
+        await deleteNetns(ns).catch((err: unknown) => errors.push(errorMessage(err)));
       }
       if (errors.length > 0) throw new Error(`lab ${prefix} cleanup: ${errors.join('; ')}`);
     },

@@ -13,6 +13,7 @@ import type { Registry, RemoteNode } from './registry.js';
 import type { MeshTiming } from './timing.js';
 import { MeshError } from './errors.js';
 import { PeerRefused, type PeerApi } from './peer-api.js';
+import { errorMessage } from '../log/error-message.js';
 
 export interface BootstrapGroup {
   name: string;
@@ -163,7 +164,7 @@ export class Membership {
       return this.accepted(answer, (performance.now() - started) / 1000);
     } catch (err) {
       this.hooks.event('register_failed');
-      this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: describe(err) });
+      this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: errorMessage(err) });
       return undefined;
     }
   }
@@ -201,7 +202,7 @@ export class Membership {
     } catch (err) {
       node.faults.fail(this.now());
       this.hooks.event('register_failed');
-      this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, failures: node.faults.consecutiveFailures, error: describe(err) });
+      this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, failures: node.faults.consecutiveFailures, error: errorMessage(err) });
     }
   }
 
@@ -260,7 +261,7 @@ export class Membership {
       if (known && known.lastSent > 0) return known;
       return await this.registerFresh({ id: who.id, url: who.listen_url }, 'bootstrap');
     } catch (err) {
-      this.log.warn('bootstrap URL unreachable', { component: 'mesh', url, error: describe(err) });
+      this.log.warn('bootstrap URL unreachable', { component: 'mesh', url, error: errorMessage(err) });
       return undefined;
     }
   }
@@ -276,7 +277,7 @@ export class Membership {
       await Promise.all(this.registry.all().filter((n) => this.reregistrationDue(n, now)).map((n) => this.registerTo(n)));
       if (this.discovered.size > 0) await this.contactDiscovered();
     } catch (err) {
-      this.log.error('grooming failed', { component: 'mesh', error: describe(err) });
+      this.log.error('grooming failed', { component: 'mesh', error: errorMessage(err) });
     } finally {
       this.grooming = false;
       if (!this.stopped) this.timer = setTimeout(() => void this.groom(), this.timing.groomInterval * 1000);
@@ -310,8 +311,4 @@ export function sameUrl(a: string, b: string): boolean {
   } catch {
     return a === b;
   }
-}
-
-export function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -14,7 +14,7 @@ import { MeshError } from './errors.js';
 import type { KeySource, PeerApi, PeerTarget } from './peer-api.js';
 import type { InitSessionRequest, InitSessionResponse } from './types.js';
 import type { MeshTiming } from './timing.js';
-import { describe } from './membership.js';
+import { errorMessage } from '../log/error-message.js';
 
 export const OAEP: WrapScheme = 'oaep-sha256';
 export const LEGACY: WrapScheme = 'pkcs1';
@@ -98,7 +98,7 @@ export class SessionManager implements KeySource {
       return this.outbound.get(peer.id, this.now()) as AuthKey;
     } catch (err) {
       this.events.failed(peer.id);
-      this.log.warn('session negotiation failed', { component: 'auth', peer: peer.id, error: describe(err) });
+      this.log.warn('session negotiation failed', { component: 'auth', peer: peer.id, error: errorMessage(err) });
       throw err;
     } finally {
       if (this.inFlight.get(peer.id) === ticket) this.inFlight.delete(peer.id);
@@ -120,7 +120,7 @@ export class SessionManager implements KeySource {
     try {
       parsePeerPublicKey(request.public_key); // refuse a bad key before replacing the current one
     } catch (err) {
-      throw new MeshError('invalid', `public_key: ${describe(err)}`);
+      throw new MeshError('invalid', `public_key: ${errorMessage(err)}`);
     }
     const session = this.inbound.issue(peerId, this.now());
     const wrapped = wrapSecret(request.public_key, session.secret, scheme);

@@ -12,5 +12,3 @@ export interface MeshTiming {
   sessionOverlap: number;
   maxClockSkew: number;
 }
-
-export const nowSeconds = (): number => Date.now() / 1000;

@@ -5,7 +5,7 @@ import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { ClusterKeys } from '../auth/cluster-keys.js';
 import type { LocalIdentity } from '../mesh/identity.js';
-import { Registry, type RemoteNode } from '../mesh/registry.js';
+import { Registry, addressOf, type RemoteNode } from '../mesh/registry.js';
 import { SessionManager, type NodeKeyPair } from '../mesh/session-manager.js';
 import { HttpClient } from '../mesh/http-client.js';
 import { HttpPeerApi, type PeerTarget } from '../mesh/peer-api.js';
@@ -17,6 +17,7 @@ import type { NodeMetrics } from '../metrics/node.js';
 import { bootstrapGroups } from './settings.js';
 import { loadConfig } from '../config/load.js';
 import type { BootstrapGroup } from '../mesh/membership.js';
+import { errorMessage } from '../log/error-message.js';
 
 export interface ControlPlane {
   registry: Registry;
@@ -45,7 +46,7 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
   const ownSubnet = config.networking.ipv4.nodeAddressCidr;
   const registry = new Registry(
     // The original's split: peers inside our own subnet re-register faster ("local").
-    (info) => (cidrContains(ownSubnet, info.node_addresses.ipv4.cidr.split('/')[0] as string) ? 'local' : 'mesh'),
+    (info) => (cidrContains(ownSubnet, addressOf(info)) ? 'local' : 'mesh'),
     { base: timing.groomInterval, max: Math.max(timing.groomInterval * 8, 60) },
     {
       added: () => metrics.registrationEvents.labels('joined').inc(),
@@ -100,7 +101,7 @@ function reloadBootstrapGroups(config: TunmeshConfig, log: Logger): BootstrapGro
     // Files are not re-checked: after the privilege drop the key file may not be readable to us.
     return bootstrapGroups(loadConfig(config.source, process.env, { checkFiles: false }));
   } catch (err) {
-    log.warn('config reload before bootstrap failed; keeping the current bootstrap groups', { component: 'mesh', file: config.source, error: err instanceof Error ? err.message : String(err) });
+    log.warn('config reload before bootstrap failed; keeping the current bootstrap groups', { component: 'mesh', file: config.source, error: errorMessage(err) });
     return undefined;
   }
 }

@@ -2,7 +2,7 @@
 // membership or the session manager. No HTTP here (src/api owns that).
 import type { ControlHandlers, RequestAuth } from '../api/contract.js';
 import type { Membership } from '../mesh/membership.js';
-import type { Registry } from '../mesh/registry.js';
+import { addressOf, type Registry } from '../mesh/registry.js';
 import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import { MeshError } from '../mesh/errors.js';
@@ -32,7 +32,7 @@ export function controlHandlers(deps: ControlDeps): ControlHandlers {
     },
     registrations: () => ({
       nodes: deps.registry.all().map((n) => n.info),
-      addresses: Object.fromEntries(deps.registry.all().map((n) => [n.info.node_addresses.ipv4.cidr.split('/')[0], n.info.id])),
+      addresses: Object.fromEntries(deps.registry.all().map((n) => [addressOf(n.info), n.info.id])),
     }),
     status: () => deps.status(),
   };

@@ -1,5 +1,7 @@
 // Drop from root to the configured uid/gid once everything that needs root is done (TUN
 // opened and configured, key files read, port bound), as the original does.
+import { errorMessage } from '../log/error-message.js';
+
 export class PrivilegeError extends Error {
   constructor(message: string) {
     super(message);
@@ -16,7 +18,7 @@ export function dropPrivileges(uid: number, gid: number): 'dropped' | 'unchanged
     process.setgid(gid);
     process.setuid(uid);
   } catch (err) {
-    throw new PrivilegeError(`cannot drop privileges to uid ${uid} gid ${gid}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new PrivilegeError(`cannot drop privileges to uid ${uid} gid ${gid}: ${errorMessage(err)}`);
   }
   return 'dropped';
 }

@@ -13,7 +13,6 @@ import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
 import { generateNodeKeyPair } from '../auth/rsa.js';
 import { createIdentity, type LocalIdentity } from '../mesh/identity.js';
-import { describe } from '../mesh/membership.js';
 import type { MeshTiming } from '../mesh/timing.js';
 import type { NodeKeyPair } from '../mesh/session-manager.js';
 import { NodeMetrics } from '../metrics/node.js';
@@ -29,6 +28,8 @@ import { serveStatusSocket } from './status-socket.js';
 import { dropPrivileges } from './privileges.js';
 import { meshTiming } from './settings.js';
 import { VERSION } from '../version.js';
+import { nowSeconds as now } from '../auth/clock.js';
+import { errorMessage } from '../log/error-message.js';
 
 export interface RunningNode {
   id: string;
@@ -38,8 +39,6 @@ export interface RunningNode {
 
 /** Bounded wait for the workers to exit on stop. */
 const WORKER_STOP_MS = 5000;
-
-const now = (): number => Date.now() / 1000;
 
 type Undo = () => Promise<void> | void;
 
@@ -171,7 +170,7 @@ function onWorkerMessage(cp: ControlPlane, msg: WorkerToMain): void {
 function startHousekeeping(s: Started, cp: ControlPlane, views: NodeViews): void {
   const timer = setInterval(
     () => {
-      void cp.sessions.rotateDue(cp.registry.all().map(peerTarget)).catch((err) => s.log.warn('rotation failed', { component: 'auth', error: describe(err) }));
+      void cp.sessions.rotateDue(cp.registry.all().map(peerTarget)).catch((err) => s.log.warn('rotation failed', { component: 'auth', error: errorMessage(err) }));
       void views.refreshTraffic();
     },
     Math.max(1, Math.min(s.timing.groomInterval, 5)) * 1000,
@@ -189,6 +188,6 @@ async function undoAll(s: Started): Promise<void> {
   for (const undo of s.cleanup.splice(0).reverse()) {
     await Promise.resolve()
       .then(undo)
-      .catch((err: unknown) => s.log.warn('shutdown step failed', { component: 'node', error: describe(err) }));
+      .catch((err: unknown) => s.log.warn('shutdown step failed', { component: 'node', error: errorMessage(err) }));
   }
 }

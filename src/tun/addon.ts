@@ -3,6 +3,7 @@
 
 import { createRequire } from 'node:module';
 import { TunError } from './errors.js';
+import { errorMessage } from '../log/error-message.js';
 
 export interface NativeOpenResult {
   fd: number;
@@ -70,7 +71,7 @@ export function loadAddon(): TunAddon {
     throw new TunError(
       'TUN_ADDON_MISSING',
       `cannot load the native TUN addon (${ADDON_PATH} from ${import.meta.url}): ` +
-        `${err instanceof Error ? err.message : String(err)}; build it with npm install (or npm run install)`,
+        `${errorMessage(err)}; build it with npm install (or npm run install)`,
       { cause: err },
     );
   }
