@@ -140,10 +140,10 @@ describe('config loading', () => {
         TUNMESH_AUTH_SECRET: 'ffffffffffffffffffffffffffffffffffff',
         TUNMESH_LOG_LEVEL: 'debug',
         TUNMESH_LISTEN_PORT: '5000',
-        TUNMESH_ADVERTISE_URL: 'https://10.0.0.9:5000',
-        TUNMESH_NETWORK_CIDR: '10.0.0.0/8',
-        TUNMESH_NODE_ADDRESS_CIDR: '10.1.2.3/16',
-        TUNMESH_BOOTSTRAP_URLS: 'https://10.0.0.1:5000, https://10.0.0.2:5000',
+        TUNMESH_ADVERTISE_URL: 'https://198.18.7.9:5000',
+        TUNMESH_NETWORK_CIDR: '198.19.0.0/16',
+        TUNMESH_NODE_ADDRESS_CIDR: '198.19.2.3/24',
+        TUNMESH_BOOTSTRAP_URLS: 'https://198.18.7.1:5000, https://198.18.7.2:5000',
         TUNMESH_UID: '4242',
         TUNMESH_MTU: '1380',
         TUNMESH_FAST_PATH: 'false',
@@ -153,10 +153,10 @@ describe('config loading', () => {
       expect(config.clustering.auth.secret).to.equal(env.TUNMESH_AUTH_SECRET);
       expect(config.logging.level).to.equal('debug');
       expect(config.controlApi.listenPort).to.equal(5000);
-      expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://10.0.0.9:5000');
-      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '10.0.0.0/8', nodeAddressCidr: '10.1.2.3/16', enableBroadcast: true });
+      expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://198.18.7.9:5000');
+      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.0.0/16', nodeAddressCidr: '198.19.2.3/24', enableBroadcast: true });
       expect(config.clustering.bootstrapGroups['default']).to.deep.equal({
-        bootstrapNodeUrls: ['https://10.0.0.1:5000', 'https://10.0.0.2:5000'], bootstrapRetries: -1,
+        bootstrapNodeUrls: ['https://198.18.7.1:5000', 'https://198.18.7.2:5000'], bootstrapRetries: -1,
       });
       expect(config.process.uid).to.equal(4242);
       expect(config.process.gid, 'gid follows the overridden uid').to.equal(4242);
