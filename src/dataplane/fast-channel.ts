@@ -70,19 +70,23 @@ export class FastChannel implements PeerTransport {
       this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
       this.used = this.batchStart = 0;
     }
-    this.used = writeFrame(this.slab, this.used, buf, off, len);
-    this.batchPackets++;
-    this.batchBytes += len;
+    this.frame(buf, off, len);
     return null;
   }
 
   /** Before the 101: frame into the slab, unsent, within CONNECTING_LIMIT_BYTES. */
   private holdWhileOpening(buf: Buffer, off: number, len: number): DropReason | null {
-    if (this.used + FRAME_HEADER + len - this.batchStart > CONNECTING_LIMIT_BYTES || this.used + FRAME_HEADER + len > this.slab.length) return 'queue_full';
+    const end = this.used + FRAME_HEADER + len;
+    if (end - this.batchStart > CONNECTING_LIMIT_BYTES || end > this.slab.length) return 'queue_full';
+    this.frame(buf, off, len);
+    return null;
+  }
+
+  /** One packet into the pending batch (the caller checked room). */
+  private frame(buf: Buffer, off: number, len: number): void {
     this.used = writeFrame(this.slab, this.used, buf, off, len);
     this.batchPackets++;
     this.batchBytes += len;
-    return null;
   }
 
   flush(): void {
