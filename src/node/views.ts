@@ -8,7 +8,7 @@ import type { Supervisor } from '../workers/supervisor.js';
 import type { ControlPlane } from './control-plane.js';
 import { pathOf } from './data-plane.js';
 import { healthReport } from './health.js';
-import { statusReport, type PeerTraffic, type StatusReport } from './status.js';
+import { peerState, statusReport, type PeerTraffic, type StatusReport } from './status.js';
 import { VERSION } from '../version.js';
 import { RateWindow } from './rates.js';
 
@@ -70,7 +70,11 @@ export class NodeViews {
   /** tunmesh_peers: every state always has a series (0 included), so "no peers" is visible. */
   updatePeerGauge(): void {
     const counts: Record<string, number> = { up: 0, connecting: 0, failing: 0 };
-    for (const peer of this.status().peers) counts[peer.state] = (counts[peer.state] ?? 0) + 1;
+    const now = this.now();
+    for (const node of this.cp.registry.all()) {
+      const state = peerState(node, this.cp.sessions.outbound.ageSeconds(node.info.id, now) !== undefined);
+      counts[state] = (counts[state] ?? 0) + 1;
+    }
     for (const [state, n] of Object.entries(counts)) this.metrics.peers.labels(state).set(n);
   }
 }
