@@ -130,6 +130,12 @@ describe('dataplane (two namespaces, real TUN, real TLS)', function () {
     return /rtt [^\n]*/.exec(r.output)?.[0] ?? r.output;
   }
 
+  /** A raw fast-path client from A to B: upgrade with this session, then send `hex`. */
+  function rawClient(sessionId: string, secretB64: string, hex: string): ProcessOutput {
+    const args = tsxArgs(fixture('dataplane-raw-client.ts'), lab.nodes[1]!.address, String(PORT), ids[0], ids[1], sessionId, secretB64, hex);
+    return new ProcessOutput(lab.spawn(0, process.execPath, args));
+  }
+
   describe('fast path', () => {
     before(() => startNodes('fast'));
 
@@ -171,9 +177,7 @@ describe('dataplane (two namespaces, real TUN, real TLS)', function () {
     it('closes a channel that sends an empty frame, counts it as malformed, and keeps working', async () => {
       const malformedBefore = await metric(nodes[1]!, 'tunmesh_dropped_packets_total', { reason: 'malformed' });
       const s = sessions[0]!;
-      const client = new ProcessOutput(
-        lab.spawn(0, process.execPath, tsxArgs(fixture('dataplane-raw-client.ts'), lab.nodes[1]!.address, String(PORT), ids[0], ids[1], s.id, s.secretB64, '0000')),
-      );
+      const client = rawClient(s.id, s.secretB64, '0000');
       await client.waitForLine(/^STATUS 101$/, { timeoutMs: 15_000 });
       await client.waitForLine(/^CLOSED$/, { timeoutMs: 15_000 });
       expect(await metric(nodes[1]!, 'tunmesh_dropped_packets_total', { reason: 'malformed' })).to.equal(malformedBefore + 1);
@@ -186,9 +190,7 @@ describe('dataplane (two namespaces, real TUN, real TLS)', function () {
       // One 2000-byte frame (the receiver's MTU is 1500), then an empty frame: the second one
       // closes the channel, which proves the first did not.
       const hex = '07d0' + 'ab'.repeat(2000) + '0000';
-      const client = new ProcessOutput(
-        lab.spawn(0, process.execPath, tsxArgs(fixture('dataplane-raw-client.ts'), lab.nodes[1]!.address, String(PORT), ids[0], ids[1], s.id, s.secretB64, hex)),
-      );
+      const client = rawClient(s.id, s.secretB64, hex);
       await client.waitForLine(/^STATUS 101$/, { timeoutMs: 15_000 });
       await client.waitForLine(/^CLOSED$/, { timeoutMs: 15_000 });
       expect(await metric(nodes[1]!, 'tunmesh_dropped_packets_total', { reason: 'oversized' })).to.equal(oversizedBefore + 1);
@@ -196,9 +198,7 @@ describe('dataplane (two namespaces, real TUN, real TLS)', function () {
     });
 
     it('refuses an upgrade with a token from an unknown session', async () => {
-      const client = new ProcessOutput(
-        lab.spawn(0, process.execPath, tsxArgs(fixture('dataplane-raw-client.ts'), lab.nodes[1]!.address, String(PORT), ids[0], ids[1], randomUUID(), randomBytes(64).toString('base64'), '')),
-      );
+      const client = rawClient(randomUUID(), randomBytes(64).toString('base64'), '');
       await client.waitForLine(/^STATUS 401$/, { timeoutMs: 15_000 });
     });
   });
