@@ -3,6 +3,7 @@
 // Route handlers only translate between the two.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Capabilities } from '../mesh/capabilities.js';
 
 export type AuthMode = 'cluster' | 'session';
 
@@ -11,6 +12,8 @@ export interface RequestAuth {
   mode: AuthMode;
   peerId: string;
   keyId: string;
+  /** The sender's signed capability claim; null: an original node. */
+  capabilities: Capabilities | null;
 }
 
 export interface Authenticator {

@@ -21,7 +21,9 @@ export type AuthErrorReason =
   | 'malformed_token'
   | 'wrong_issuer'
   /** An RSA key or wrapped secret could not be used (bad DER, too small, failed decryption). */
-  | 'bad_key';
+  | 'bad_key'
+  /** A node that proved it is tunmesh (capability claim) later signed without the claim. */
+  | 'downgrade';
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';

@@ -69,6 +69,11 @@ export interface SignTokenOptions {
   earlyValidity: number;
   /** `process.timing.auth.validity_window`: exp = iat + this. */
   validity: number;
+  /**
+   * Private claims written after the original's seven (its verifier ignores claims it does not
+   * know). Under the MAC like the rest: nobody without the key can add, strip or change them.
+   */
+  extraClaims?: Readonly<Record<string, unknown>>;
 }
 
 /** A key found for a token's `sub`, with the peer it was issued to when it is a session key. */
@@ -101,6 +106,8 @@ export interface VerifiedToken {
   /** The key that verified the token: `Cluster Auth` or a session id. */
   keyId: string;
   claims: TokenClaims;
+  /** Claims beyond the original's seven, as signed (e.g. tunmesh's capability claim). */
+  extraClaims: Readonly<Record<string, unknown>>;
 }
 
 interface TokenParts {
@@ -124,8 +131,22 @@ export async function signToken(options: SignTokenOptions): Promise<string> {
     sig: bodySignature(options.body),
     sub: options.key.id,
   };
-  const payload = new TextEncoder().encode(JSON.stringify(claims));
+  const payload = new TextEncoder().encode(JSON.stringify({ ...claims, ...checkedExtraClaims(options.extraClaims) }));
   return new CompactSign(payload).setProtectedHeader({ alg: TOKEN_ALGORITHM }).sign(options.key.key);
+}
+
+const STANDARD_CLAIMS: ReadonlySet<string> = new Set(['iss', 'iat', 'nbf', 'exp', 'aud', 'sig', 'sub']);
+
+/** Extra claims may add to the token, never override what the original checks. */
+function checkedExtraClaims(extra: Readonly<Record<string, unknown>> | undefined): Readonly<Record<string, unknown>> {
+  if (extra === undefined) return {};
+  const clash = Object.keys(extra).find((name) => STANDARD_CLAIMS.has(name));
+  if (clash !== undefined) throw new Error(`extra claim ${clash} would override a standard claim`);
+  return extra;
+}
+
+function extraClaimsOf(claims: TokenClaims): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(claims).filter(([name]) => !STANDARD_CLAIMS.has(name)));
 }
 
 /** Verifies a token for a received body; throws `AuthError` and nothing else. */
@@ -153,7 +174,7 @@ async function verifyOrThrow(token: string, options: VerifyTokenOptions): Promis
   checkIssuer(claims, found.peerId, options.issuer);
   checkBody(claims, options.body);
   checkReplay(token, claims, now, skew, options.replayCache);
-  return { issuer: claims.iss, keyId: claims.sub, claims };
+  return { issuer: claims.iss, keyId: claims.sub, claims, extraClaims: extraClaimsOf(claims) };
 }
 
 function splitToken(token: string): TokenParts {

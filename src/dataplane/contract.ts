@@ -36,6 +36,8 @@ export interface DataPlaneState {
 }
 
 export interface DataPlaneSettings {
+  /** Claims every token we sign carries (our capabilities: mesh/capabilities.ts). */
+  tokenClaims: Readonly<Record<string, unknown>>;
   /** PEM of the CA that verifies peers (our cert when none is configured). */
   caPem: string;
   verifyHostname: boolean;

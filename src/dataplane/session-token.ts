@@ -10,6 +10,7 @@ export class SessionSigner {
     private readonly selfId: string,
     private readonly earlyValidity: number,
     private readonly validity: number,
+    private readonly extraClaims: Readonly<Record<string, unknown>>,
   ) {}
 
   /** The `Authorization` value for a request to `peer` carrying `body`; null without a session. */
@@ -28,6 +29,7 @@ export class SessionSigner {
       body,
       earlyValidity: this.earlyValidity,
       validity: this.validity,
+      extraClaims: this.extraClaims,
     });
     return formatAuthHeader(token);
   }

@@ -1,5 +1,10 @@
-// The YAML config of one lab node: the original's format plus a `tunmesh:` block.
+// The YAML config of one lab node: the original's format plus a `tunmesh:` block. The `tun_mesh:`
+// part is also what a real original node is given (src/lab/original.ts drops the `tunmesh:`
+// block), so it must stay within what the original's loader accepts.
 import { stringify } from 'yaml';
+
+/** tun_mesh.process.uid of every lab node: both kinds drop to it after opening the TUN. */
+export const LAB_PROCESS_UID = 65534;
 
 export interface LabNodeSpec {
   index: number;
@@ -72,11 +77,13 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       monitoring: {
         method: 'prometheus',
         enable_node_packet_metrics: true,
-        ...(s.baseLabels ? { prometheus: { base_labels: s.baseLabels } } : {}),
+        // Always present: the original reads base_labels unguarded when method is prometheus
+        // and its API process dies on a missing map (tunmesh's default is the same {}).
+        prometheus: { base_labels: s.baseLabels ?? {} },
       },
       networking: { tun_device_id: s.device, ipv4: { network_cidr: s.networkCidr, node_address_cidr: s.meshAddressCidr, enable_broadcast: s.enableBroadcast ?? false } },
       process: {
-        uid: 65534,
+        uid: LAB_PROCESS_UID,
         timing: {
           auth: { session_max_age: t.sessionMaxAge, validity_window: t.validityWindow, early_validity_window: t.earlyValidityWindow },
           registrations: {
@@ -98,5 +105,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       health: { first_node: s.firstNode },
       status_socket: s.statusSocket,
     },
-  });
+    // No `&a1`/`*a1` for the shared local/mesh timing object: the original loads the file with
+    // Ruby's YAML.safe_load, which refuses aliases.
+  }, { aliasDuplicateObjects: false });
 }

@@ -1,7 +1,8 @@
 // Request authentication for the API (api/middleware/auth.ts calls this and nothing else):
 // cluster routes take the shared-secret token once (replay cache); session routes take a key
 // we issued to the token's issuer. Answers are signed with the key family that authenticated
-// the request: the cluster key, or our outbound session key toward the requester.
+// the request: the cluster key, or our outbound session key toward the requester. Every token
+// carries our capability claim, and a claim-less token from a known tunmesh node is refused.
 import { parseAuthHeader } from '../auth/header.js';
 import { signToken, verifyToken } from '../auth/tokens.js';
 import { formatAuthHeader } from '../auth/header.js';
@@ -12,6 +13,7 @@ import type { AuthMode, Authenticator, RequestAuth } from '../api/contract.js';
 import type { SessionManager } from './session-manager.js';
 import type { Registry } from './registry.js';
 import type { MeshTiming } from './timing.js';
+import { capabilitiesOf } from './capabilities.js';
 
 export class MeshAuthenticator implements Authenticator {
   private readonly replay: ReplayCache;
@@ -36,7 +38,9 @@ export class MeshAuthenticator implements Authenticator {
       mode === 'cluster'
         ? await this.sessions.cluster.verify(token, { ...options, replayCache: this.replay })
         : await verifyToken(token, { ...options, keys: this.sessions.anyInboundKey });
-    return { mode, peerId: verified.issuer, keyId: verified.keyId };
+    const capabilities = capabilitiesOf(verified.extraClaims);
+    this.registry.checkCapabilities(verified.issuer, capabilities);
+    return { mode, peerId: verified.issuer, keyId: verified.keyId, capabilities };
   }
 
   async prepareAnswer(auth: RequestAuth): Promise<void> {
@@ -60,6 +64,7 @@ export class MeshAuthenticator implements Authenticator {
       body,
       earlyValidity: this.timing.earlyValidityWindow,
       validity: this.timing.validityWindow,
+      extraClaims: this.sessions.tokenClaims,
     });
     return formatAuthHeader(token);
   }

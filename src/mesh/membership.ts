@@ -5,14 +5,17 @@
 //   3. discover   - every node named in a `remote` list that we do not know is contacted
 //   4. groom      - every groom_interval: re-register when due, drop nodes not heard from
 //                   within the stale threshold, retry bootstrap, contact discovered nodes
+//   5. re-adopt   - a known node that refuses our re-registration (401/404) may have restarted
+//                   with a new id at the same URL: ask its URL who is there and register to that
 // Failures back off per peer (fault-tracker.ts); nothing here throws out of the loop.
 import type { Logger } from '../log/logger.js';
 import type { Registration, NodeInfo } from './types.js';
+import type { Capabilities } from './capabilities.js';
 import type { LocalIdentity } from './identity.js';
 import type { Registry, RemoteNode } from './registry.js';
 import type { MeshTiming } from './timing.js';
 import { MeshError } from './errors.js';
-import { PeerRefused, type PeerApi } from './peer-api.js';
+import { PeerRefused, type PeerApi, type PeerTarget, type Signed } from './peer-api.js';
 import { errorMessage } from '../log/error-message.js';
 
 export interface BootstrapGroup {
@@ -110,14 +113,14 @@ export class Membership {
     return { local: this.self.info, remote: this.registry.all().map((n) => n.info), stamp: Math.floor(this.now()) };
   }
 
-  /** 2. answer: a registration arrived, authenticated as `senderId`. */
-  receive(senderId: string, reg: Registration): Registration {
+  /** 2. answer: a registration arrived, authenticated as `senderId` with these capabilities. */
+  receive(senderId: string, capabilities: Capabilities | null, reg: Registration): Registration {
     if (reg.local.id === this.self.id) throw new MeshError('registration_to_self', 'Registration to self');
     if (reg.local.id !== senderId) throw new MeshError('invalid', 'Registration local.id differs from the token issuer');
     const isNew = !this.registry.get(senderId);
-    const node = this.registry.heardFrom(reg.local, this.now());
+    const node = this.registry.heardFrom(reg.local, capabilities, this.now());
     this.hooks.event('register_received');
-    if (isNew) this.log.info('node joined', { component: 'mesh', peer: senderId, url: reg.local.listen_url, address: reg.local.node_addresses.ipv4.cidr });
+    if (isNew) this.logJoined(node);
     this.learn(reg.remote);
     // Register back at once so the new node does not wait a groom interval to hear from us.
     if (node.lastSent === 0) void this.registerTo(node);
@@ -154,14 +157,25 @@ export class Membership {
     );
   }
 
-  /** Register with the cluster token to a node we do not know yet; true when it answered. */
-  private async registerFresh(target: { id: string; url: string }, why: string): Promise<RemoteNode | undefined> {
+  private logJoined(node: RemoteNode): void {
+    this.log.info('node joined', {
+      component: 'mesh',
+      peer: node.info.id,
+      url: node.info.listen_url,
+      address: node.info.node_addresses.ipv4.cidr,
+      kind: node.capabilities ? 'tunmesh' : 'original',
+    });
+  }
+
+  /** Register with the cluster token to a node we do not know yet; the node when it answered. */
+  private async registerFresh(target: PeerTarget, why: string): Promise<RemoteNode | undefined> {
     try {
       const started = performance.now();
       const answer = await this.api.register(target, this.registration(), 'cluster');
-      this.hooks.roundTrip((performance.now() - started) / 1000);
-      if (answer.local.id !== target.id) throw new MeshError('invalid', `answered as ${answer.local.id}, expected ${target.id}`);
-      return this.accepted(answer, (performance.now() - started) / 1000);
+      const rtt = (performance.now() - started) / 1000;
+      this.hooks.roundTrip(rtt);
+      if (answer.value.local.id !== target.id) throw new MeshError('invalid', `answered as ${answer.value.local.id}, expected ${target.id}`);
+      return this.accepted(answer, rtt);
     } catch (err) {
       this.hooks.event('register_failed');
       this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: errorMessage(err) });
@@ -169,30 +183,33 @@ export class Membership {
     }
   }
 
-  private accepted(answer: Registration, rttSeconds: number): RemoteNode {
-    const isNew = !this.registry.get(answer.local.id);
-    const node = this.registry.heardFrom(answer.local, this.now());
+  private accepted(answer: Signed<Registration>, rttSeconds: number): RemoteNode {
+    const { local, remote } = answer.value;
+    const isNew = !this.registry.get(local.id);
+    const node = this.registry.heardFrom(local, answer.capabilities, this.now());
     node.lastSent = this.now();
     node.rttSeconds = rttSeconds;
     node.faults.succeed();
-    if (isNew) this.log.info('node joined', { component: 'mesh', peer: node.info.id, url: node.info.listen_url, address: node.info.node_addresses.ipv4.cidr });
+    if (isNew) this.logJoined(node);
     this.hooks.event('register_sent');
     this.hooks.onRegistered(node);
-    this.learn(answer.remote);
+    this.learn(remote);
     return node;
   }
 
-  /** Re-register with a known node: session token, falling back to the cluster token on 404. */
+  /** Re-register with a known node: session token; on 401/404, see who is at its URL (5. re-adopt). */
   async registerTo(node: RemoteNode): Promise<void> {
     const target = { id: node.info.id, url: node.info.listen_url };
     try {
-      let answer: Registration;
       const started = performance.now();
+      let answer: Signed<Registration>;
       try {
         answer = await this.api.register(target, this.registration(), node.lastSent === 0 ? 'cluster' : 'session');
       } catch (err) {
-        // 404: it groomed us; 401: it also dropped the session keys it issued us.
+        // 404: it groomed us; 401: it dropped the session keys it issued us, or the node at this
+        // URL is no longer the one we knew (a restart keeps the URL and draws a new id).
         if (!(err instanceof PeerRefused) || (err.status !== 404 && err.status !== 401)) throw err;
+        if (await this.readopt(target)) return;
         this.log.info('peer forgot us, registering again', { component: 'mesh', peer: target.id });
         answer = await this.api.register(target, this.registration(), 'cluster');
       }
@@ -204,6 +221,21 @@ export class Membership {
       this.hooks.event('register_failed');
       this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, failures: node.faults.consecutiveFailures, error: errorMessage(err) });
     }
+  }
+
+  /**
+   * 5. re-adopt: when another node now answers at a known node's URL, register to it at once
+   * (its entry replaces the old id, which has the same URL: registry.replaceRestarted) rather
+   * than knock at the old id until grooming drops it. True when someone new was there.
+   */
+  private async readopt(old: PeerTarget): Promise<boolean> {
+    const who = await this.api.nodeInfo(old.url);
+    if (who.id === old.id || who.id === this.self.id) return false;
+    this.log.info('a new node answers at a known URL, registering to it', { component: 'mesh', url: old.url, old: old.id, peer: who.id });
+    const adopted = await this.registerFresh({ id: who.id, url: who.listen_url }, 'restarted');
+    if (!adopted) throw new MeshError('invalid', `could not register to ${who.id}, the new node at ${old.url}`);
+    if (this.registry.get(old.id)) this.registry.remove(old.id, `replaced by ${who.id} at ${old.url}`);
+    return true;
   }
 
   /** 1. bootstrap: one attempt per due group, over its URLs until one answers. */

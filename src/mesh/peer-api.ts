@@ -1,11 +1,12 @@
 // The original's control routes, as a client: every request carries a token signed over its
 // exact body, and every 200 JSON answer must carry a token signed over the answer's bytes.
 import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
-import { signToken, verifyToken, type KeyLookup } from '../auth/tokens.js';
+import { signToken, verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
 import { HttpClient, type HttpResponse } from './http-client.js';
 import type { MeshTiming } from './timing.js';
+import { capabilitiesOf, type Capabilities } from './capabilities.js';
 import {
   parseNodeIdentity,
   parseRegistration,
@@ -37,6 +38,8 @@ export class PeerRefused extends Error {
 /** Where request and response keys come from: auth state owned by the session manager. */
 export interface KeySource {
   selfId: string;
+  /** Claims every token we sign carries (our capabilities). */
+  tokenClaims: Readonly<Record<string, unknown>>;
   /** The cluster secret that signs, and those also accepted (rotation). */
   cluster: ClusterKeys;
   /** Our outbound session key toward a peer, opening one when needed. */
@@ -47,10 +50,16 @@ export interface KeySource {
   outboundRejected(peerId: string, sessionId: string): void;
 }
 
+/** A signed answer and the capabilities its token announced (null: an original node). */
+export interface Signed<T> {
+  value: T;
+  capabilities: Capabilities | null;
+}
+
 export interface PeerApi {
   nodeInfo(url: string): Promise<{ id: string; listen_url: string }>;
-  register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Registration>;
-  initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<InitSessionResponse>;
+  register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Signed<Registration>>;
+  initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<Signed<InitSessionResponse>>;
 }
 
 const CONTROL = '/tunmesh/control/v0';
@@ -69,14 +78,16 @@ export class HttpPeerApi implements PeerApi {
     return parseNodeIdentity(parseBody(url, res));
   }
 
-  async register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Registration> {
+  async register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Signed<Registration>> {
     const path = mode === 'cluster' ? `${CONTROL}/registrations/register` : `${CONTROL}/registrations/register/${this.keys.selfId}`;
-    return parseRegistration(await this.signedPost(peer, path, JSON.stringify(reg), mode));
+    const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode);
+    return { value: parseRegistration(answer.body), capabilities: answer.capabilities };
   }
 
-  async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<InitSessionResponse> {
+  async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<Signed<InitSessionResponse>> {
     const path = mode === 'cluster' ? `${AUTH}/init_session` : `${AUTH}/init_session/${this.keys.selfId}`;
-    return parseInitSessionResponse(await this.signedPost(peer, path, JSON.stringify(req), mode));
+    const answer = await this.signedPost(peer, path, JSON.stringify(req), mode);
+    return { value: parseInitSessionResponse(answer.body), capabilities: answer.capabilities };
   }
 
   /** Sign a session-token request to a peer (used by the legacy packet path too). */
@@ -93,28 +104,29 @@ export class HttpPeerApi implements PeerApi {
       body,
       earlyValidity: this.timing.earlyValidityWindow,
       validity: this.timing.validityWindow,
+      extraClaims: this.keys.tokenClaims,
     });
     return { header: formatAuthHeader(token), keyId: key.id };
   }
 
-  private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode): Promise<unknown> {
+  private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode): Promise<{ body: unknown; capabilities: Capabilities | null }> {
     const { header, keyId } = await this.signed(peer, body, mode);
     const res = await this.http.request('POST', join(peer.url, path), body, { authorization: header });
     if (res.status !== 200) {
       if (mode === 'session' && res.status >= 400 && res.status < 500) this.keys.outboundRejected(peer.id, keyId);
       throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));
     }
-    await this.verifyAnswer(peer, res, mode);
-    return parseBody(peer.url, res);
+    const verified = await this.verifyAnswer(peer, res, mode);
+    return { body: parseBody(peer.url, res), capabilities: capabilitiesOf(verified.extraClaims) };
   }
 
   /** The answer must be signed by the peer, for us, over these exact bytes. */
-  private async verifyAnswer(peer: PeerTarget, res: HttpResponse, mode: TokenMode): Promise<void> {
+  private async verifyAnswer(peer: PeerTarget, res: HttpResponse, mode: TokenMode): Promise<VerifiedToken> {
     const header = res.headers.authorization;
     const token = parseAuthHeader(Array.isArray(header) ? header[0] : header);
     const options = { audience: this.keys.selfId, issuer: peer.id, body: res.body, maxClockSkew: this.timing.maxClockSkew };
-    if (mode === 'cluster') await this.keys.cluster.verify(token, options);
-    else await verifyToken(token, { ...options, keys: this.keys.inboundKeys(peer.id) });
+    if (mode === 'cluster') return this.keys.cluster.verify(token, options);
+    return verifyToken(token, { ...options, keys: this.keys.inboundKeys(peer.id) });
   }
 
 }

@@ -5,11 +5,15 @@
 import type { NodeInfo } from './types.js';
 import { MeshError } from './errors.js';
 import { FaultTracker } from './fault-tracker.js';
+import { AuthError } from '../auth/errors.js';
+import type { Capabilities } from './capabilities.js';
 
 export type PeerScope = 'local' | 'mesh';
 
 export interface RemoteNode {
   info: NodeInfo;
+  /** From its signed token claim; null: an original node. */
+  capabilities: Capabilities | null;
   scope: PeerScope;
   /** When we first learned the node (seconds). */
   since: number;
@@ -34,7 +38,8 @@ export class Registry {
 
   constructor(
     private readonly scopeOf: (info: NodeInfo) => PeerScope,
-    private readonly faultBackoff: { base: number; max: number },
+    /** Backoff after failed re-registrations, by scope (seconds). */
+    private readonly faultBackoff: (scope: PeerScope) => { base: number; max: number },
     private readonly events: RegistryEvents,
   ) {}
 
@@ -54,25 +59,43 @@ export class Registry {
     return this.addresses.get(address);
   }
 
-  /** Learn or refresh a node from a registration it sent or answered. */
-  heardFrom(info: NodeInfo, now: number): RemoteNode {
+  /**
+   * Refuses a token without the capability claim from a node that has signed with it before:
+   * ids are per process, so a tunmesh node never turns into an original one. Whoever strips the
+   * claim breaks the MAC; only a key holder could send such a token, and it is refused here too.
+   */
+  checkCapabilities(id: string, capabilities: Capabilities | null): void {
+    if (capabilities === null && this.nodes.get(id)?.capabilities) {
+      throw new AuthError('downgrade', `node ${id} announced tunmesh capabilities before and now signs without them`);
+    }
+  }
+
+  /** Learn or refresh a node from a registration it sent or answered (its token's capabilities). */
+  heardFrom(info: NodeInfo, capabilities: Capabilities | null, now: number): RemoteNode {
     const known = this.nodes.get(info.id);
     if (known) {
       if (known.info.node_addresses.ipv4.cidr !== info.node_addresses.ipv4.cidr) {
         throw new MeshError('conflict', `Node ${info.id} changed its node address`);
       }
+      this.checkCapabilities(info.id, capabilities);
+      const upgraded = known.capabilities === null && capabilities !== null;
       known.info = info;
+      known.capabilities = capabilities;
       known.lastHeard = now;
+      if (upgraded) this.events.changed(); // its data path may change
       return known;
     }
     this.replaceRestarted(info);
+    const scope = this.scopeOf(info);
+    const backoff = this.faultBackoff(scope);
     const node: RemoteNode = {
       info,
-      scope: this.scopeOf(info),
+      capabilities,
+      scope,
       since: now,
       lastHeard: now,
       lastSent: 0,
-      faults: new FaultTracker(this.faultBackoff.base, this.faultBackoff.max),
+      faults: new FaultTracker(backoff.base, backoff.max),
     };
     this.nodes.set(info.id, node);
     this.claimAddress(node);

@@ -2,7 +2,8 @@
 //   outbound: keys peers issued to us, opened with init_session and rotated before they expire
 //   inbound:  keys we issued to peers; the previous one stays valid for a short overlap
 // The 64-byte secret travels wrapped under the requester's RSA key: RSA-OAEP (SHA-256) between
-// tunmesh nodes; PKCS#1 v1.5 only toward an original node and only with legacy interop on.
+// tunmesh nodes; PKCS#1 v1.5 only toward an original node and only with legacy interop on. Which
+// one is decided by the signed capability claim of the other side's token (capabilities.ts).
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import type { AuthKey } from '../auth/keys.js';
@@ -10,14 +11,12 @@ import type { ClusterKeys } from '../auth/cluster-keys.js';
 import type { KeyLookup } from '../auth/tokens.js';
 import { InboundSessions, OutboundSessions } from '../auth/sessions.js';
 import { parsePeerPublicKey, wrapSecret, unwrapSecret, type WrapScheme } from '../auth/rsa.js';
+import { wrapSchemeFor, type Capabilities } from './capabilities.js';
 import { MeshError } from './errors.js';
 import type { KeySource, PeerApi, PeerTarget } from './peer-api.js';
 import type { InitSessionRequest, InitSessionResponse } from './types.js';
 import type { MeshTiming } from './timing.js';
 import { errorMessage } from '../log/error-message.js';
-
-export const OAEP: WrapScheme = 'oaep-sha256';
-export const LEGACY: WrapScheme = 'pkcs1';
 
 export interface NodeKeyPair {
   publicKeyDerB64: string;
@@ -42,10 +41,13 @@ export class SessionManager implements KeySource {
 
   constructor(
     readonly selfId: string,
+    readonly tokenClaims: Readonly<Record<string, unknown>>,
     readonly cluster: ClusterKeys,
     private readonly keyPair: NodeKeyPair,
     timing: MeshTiming,
     private readonly legacyInterop: boolean,
+    /** Throws AuthError('downgrade') for a claim-less answer from a node known as tunmesh. */
+    private readonly checkCapabilities: (peerId: string, capabilities: Capabilities | null) => void,
     private readonly events: SessionEvents,
     private readonly log: Logger,
     private readonly now: () => number,
@@ -82,12 +84,12 @@ export class SessionManager implements KeySource {
   private async initSession(peer: PeerTarget): Promise<AuthKey> {
     if (!this.api) throw new Error('session manager used before attach()');
     const rotating = this.outbound.get(peer.id, this.now()) !== undefined;
-    const request: InitSessionRequest = { public_key: this.keyPair.publicKeyDerB64, wrap: OAEP };
+    const request: InitSessionRequest = { public_key: this.keyPair.publicKeyDerB64 };
     const ticket = Symbol(peer.id);
     this.inFlight.set(peer.id, ticket);
     try {
-      const answer = await this.api.initSession(peer, request, rotating ? 'session' : 'cluster');
-      const scheme = this.answerScheme(peer.id, answer);
+      const { value: answer, capabilities } = await this.api.initSession(peer, request, rotating ? 'session' : 'cluster');
+      const scheme = this.answerScheme(peer.id, capabilities);
       const secret = unwrapSecret(this.keyPair.privateKey, answer.secret, scheme);
       if (this.inFlight.get(peer.id) !== ticket) throw new MeshError('unknown_sender', `peer ${peer.id} left while its session opened`);
       this.outbound.set(peer.id, { id: answer.id, secret }, this.now());
@@ -105,18 +107,22 @@ export class SessionManager implements KeySource {
     }
   }
 
-  /** An answer without our `wrap` extension comes from an original node: PKCS#1 v1.5. */
-  private answerScheme(peerId: string, answer: InitSessionResponse): WrapScheme {
-    if (answer.wrap === OAEP) return OAEP;
-    if (!this.legacyInterop) {
-      throw new MeshError('invalid', `peer ${peerId} wrapped the session secret with PKCS#1 v1.5; enable tunmesh.auth.legacy_pkcs1_interop to talk to original nodes`);
-    }
-    return LEGACY;
+  /** The answer's signed claim says how its secret was wrapped: none means an original, PKCS#1 v1.5. */
+  private answerScheme(peerId: string, capabilities: Capabilities | null): WrapScheme {
+    this.checkCapabilities(peerId, capabilities);
+    const scheme = wrapSchemeFor(capabilities, this.legacyInterop);
+    if (scheme !== undefined) return scheme;
+    throw new MeshError(
+      'invalid',
+      capabilities === null
+        ? `peer ${peerId} is an original node and wraps session secrets with PKCS#1 v1.5; enable tunmesh.auth.legacy_pkcs1_interop to talk to original nodes`
+        : `peer ${peerId} offers no key-wrap scheme we accept (${capabilities.wrap.join(', ') || 'none'})`,
+    );
   }
 
-  /** Server side of init_session: issue a fresh inbound key for `peerId`, wrapped for it. */
-  issue(peerId: string, request: InitSessionRequest): InitSessionResponse {
-    const scheme = this.requestScheme(peerId, request);
+  /** Server side of init_session: issue a fresh inbound key for `peerId`, wrapped as its token's claim asks. */
+  issue(peerId: string, request: InitSessionRequest, capabilities: Capabilities | null): InitSessionResponse {
+    const scheme = this.requestScheme(peerId, capabilities);
     try {
       parsePeerPublicKey(request.public_key); // refuse a bad key before replacing the current one
     } catch (err) {
@@ -125,19 +131,17 @@ export class SessionManager implements KeySource {
     const session = this.inbound.issue(peerId, this.now());
     const wrapped = wrapSecret(request.public_key, session.secret, scheme);
     this.log.info('session issued', { component: 'auth', peer: peerId, session: session.id, wrap: scheme });
-    const answer: InitSessionResponse = { id: session.id, secret: wrapped };
-    if (scheme === OAEP) answer.wrap = OAEP;
-    return answer;
+    return { id: session.id, secret: wrapped };
   }
 
-  private requestScheme(peerId: string, request: InitSessionRequest): WrapScheme {
-    if (request.wrap === OAEP) return OAEP;
-    if (request.wrap === undefined && this.legacyInterop) return LEGACY;
+  private requestScheme(peerId: string, capabilities: Capabilities | null): WrapScheme {
+    const scheme = wrapSchemeFor(capabilities, this.legacyInterop);
+    if (scheme !== undefined) return scheme;
     throw new MeshError(
       'invalid',
-      request.wrap === undefined
+      capabilities === null
         ? `node ${peerId} asks for a PKCS#1 v1.5 wrapped secret (an original node); legacy interop is disabled (tunmesh.auth.legacy_pkcs1_interop)`
-        : `unsupported wrap scheme ${request.wrap}`,
+        : `node ${peerId} offers no key-wrap scheme we accept (${capabilities.wrap.join(', ') || 'none'})`,
     );
   }
 

@@ -1,5 +1,9 @@
 // Protocol shapes of the original's control plane (reference §3), typed once and validated
 // here, at the edge. Everything past these parsers trusts the types.
+//
+// These are exactly the original's structs: it refuses any unknown field with a 500, so tunmesh
+// adds nothing to them (its capabilities travel in a signed token claim: capabilities.ts). We
+// ignore unknown fields on the way in, so a later version may send more to us.
 import { MeshError } from './errors.js';
 import { tryParseIpv4Cidr } from '../tun/ipv4.js';
 
@@ -8,15 +12,6 @@ export interface NodeInfo {
   listen_url: string;
   network_addresses: { ipv4: { cidr: string } };
   node_addresses: { ipv4: { cidr: string } };
-  /** tunmesh extension (ignored by the original): features this node offers. */
-  tunmesh?: NodeFeatures;
-}
-
-export interface NodeFeatures {
-  /** Fast-path protocol version this node accepts on its TLS port (0 or absent: none). */
-  fast_path?: number;
-  /** Key-wrap schemes this node can unwrap, best first. */
-  wrap?: string[];
 }
 
 export interface Registration {
@@ -27,15 +22,11 @@ export interface Registration {
 
 export interface InitSessionRequest {
   public_key: string;
-  /** tunmesh extension: the wrap scheme the requester wants ("oaep-sha256"); absent from originals. */
-  wrap?: string;
 }
 
 export interface InitSessionResponse {
   id: string;
   secret: string;
-  /** tunmesh extension: the scheme actually used. */
-  wrap?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -79,28 +70,16 @@ function httpsUrl(v: unknown, what: string): string {
   return s;
 }
 
-function features(v: unknown): NodeFeatures | undefined {
-  if (v === undefined || v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const f = v as Obj;
-  const out: NodeFeatures = {};
-  if (typeof f.fast_path === 'number' && Number.isInteger(f.fast_path)) out.fast_path = f.fast_path;
-  if (Array.isArray(f.wrap)) out.wrap = f.wrap.filter((w): w is string => typeof w === 'string').slice(0, 8);
-  return out;
-}
-
 export function parseNodeInfo(v: unknown, what = 'node info'): NodeInfo {
   const o = obj(v, what);
   const net = obj(obj(o.network_addresses, `${what}.network_addresses`).ipv4, `${what}.network_addresses.ipv4`);
   const node = obj(obj(o.node_addresses, `${what}.node_addresses`).ipv4, `${what}.node_addresses.ipv4`);
-  const info: NodeInfo = {
+  return {
     id: str(o.id, `${what}.id`, UUID).toLowerCase(),
     listen_url: httpsUrl(o.listen_url, `${what}.listen_url`),
     network_addresses: { ipv4: { cidr: cidr(net.cidr, `${what}.network_addresses.ipv4.cidr`) } },
     node_addresses: { ipv4: { cidr: cidr(node.cidr, `${what}.node_addresses.ipv4.cidr`) } },
   };
-  const f = features(o.tunmesh);
-  if (f) info.tunmesh = f;
-  return info;
 }
 
 /** node_info GET answers carry at least id and listen_url. */
@@ -127,14 +106,10 @@ export function parseRegistration(v: unknown): Registration {
 export function parseInitSessionRequest(v: unknown): InitSessionRequest {
   const o = obj(v, 'init_session request');
   // A 16384-bit key (the largest pub_key_size) is ~2.8 KB of base64 DER.
-  const req: InitSessionRequest = { public_key: str(o.public_key, 'public_key', undefined, MAX_PUBLIC_KEY_CHARS) };
-  if (typeof o.wrap === 'string') req.wrap = o.wrap;
-  return req;
+  return { public_key: str(o.public_key, 'public_key', undefined, MAX_PUBLIC_KEY_CHARS) };
 }
 
 export function parseInitSessionResponse(v: unknown): InitSessionResponse {
   const o = obj(v, 'init_session response');
-  const res: InitSessionResponse = { id: str(o.id, 'init_session.id', UUID), secret: str(o.secret, 'init_session.secret') };
-  if (typeof o.wrap === 'string') res.wrap = o.wrap;
-  return res;
+  return { id: str(o.id, 'init_session.id', UUID), secret: str(o.secret, 'init_session.secret') };
 }

@@ -47,7 +47,9 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
   const registry = new Registry(
     // The original's split: peers inside our own subnet re-register faster ("local").
     (info) => (cidrContains(ownSubnet, addressOf(info)) ? 'local' : 'mesh'),
-    { base: timing.groomInterval, max: Math.max(timing.groomInterval * 8, 60) },
+    // Never back off longer than one re-registration interval: a peer that restarted (new id,
+    // same URL) is re-adopted at the first re-registration after it is back.
+    (scope) => ({ base: timing.groomInterval, max: Math.max(timing.groomInterval, timing[scope].reregistrationInterval) }),
     {
       added: () => metrics.registrationEvents.labels('joined').inc(),
       removed: (node, why) => {
@@ -61,10 +63,12 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
   );
   const sessions = new SessionManager(
     a.self.id,
+    a.self.tokenClaims,
     new ClusterKeys(config.clustering.auth.secret, config.clustering.auth.additionalClusterSecrets),
     a.keyPair,
     timing,
     config.clustering.auth.legacyPkcs1Interop,
+    (peerId, capabilities) => registry.checkCapabilities(peerId, capabilities),
     {
       rotated: (_peer, kind) => metrics.sessionEvents.labels(kind).inc(),
       failed: () => metrics.sessionEvents.labels('failed').inc(),

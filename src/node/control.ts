@@ -21,12 +21,12 @@ export interface ControlDeps {
 export function controlHandlers(deps: ControlDeps): ControlHandlers {
   return {
     nodeInfo: () => deps.self.info,
-    register: async (auth: RequestAuth, payload: unknown) => deps.membership.receive(auth.peerId, parseRegistration(payload)),
+    register: async (auth: RequestAuth, payload: unknown) => deps.membership.receive(auth.peerId, auth.capabilities, parseRegistration(payload)),
     initSession: async (auth: RequestAuth, payload: unknown) => {
       const request = parseInitSessionRequest(payload);
       // As the original: a sender registers before it asks for a session.
       if (!deps.registry.get(auth.peerId)) throw new MeshError('unknown_sender', `Node ${auth.peerId} is not registered`);
-      const answer = deps.sessions.issue(auth.peerId, request);
+      const answer = deps.sessions.issue(auth.peerId, request, auth.capabilities);
       deps.onSessionIssued();
       return answer;
     },

@@ -6,10 +6,11 @@ import type { TunmeshConfig } from '../config/types.js';
 import type { DataPlaneSettings, DataPlaneState } from '../dataplane/contract.js';
 import type { RemoteNode } from '../mesh/registry.js';
 import type { ControlPlane } from './control-plane.js';
+import { fastPathWith } from '../mesh/capabilities.js';
 
-/** The fast path when both ends offer it, else the original's JSON path. */
+/** The fast path when both ends offer it (the peer in its signed claim), else the original's JSON path. */
 export function pathOf(config: TunmeshConfig, node: RemoteNode): 'fast' | 'legacy' {
-  return config.dataPlane.fastPath && node.info.tunmesh?.fast_path === 1 ? 'fast' : 'legacy';
+  return fastPathWith(node.capabilities, config.dataPlane.fastPath) ? 'fast' : 'legacy';
 }
 
 export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: ControlPlane): DataPlaneState {
@@ -35,9 +36,10 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
   };
 }
 
-export function dataPlaneSettings(config: TunmeshConfig, caPem: Buffer): DataPlaneSettings {
+export function dataPlaneSettings(config: TunmeshConfig, caPem: Buffer, tokenClaims: Readonly<Record<string, unknown>>): DataPlaneSettings {
   const t = config.process.timing;
   return {
+    tokenClaims,
     caPem: caPem.toString('utf8'),
     verifyHostname: config.controlApi.ssl.verifyHostname,
     requestTimeoutMs: t.requestTimeout * 1000,

@@ -66,7 +66,6 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     networkCidr: ipv4.networkCidr,
     nodeAddressCidr: ipv4.nodeAddressCidr,
     fastPath: config.dataPlane.fastPath,
-    wrap: ['oaep-sha256'],
   });
   log.info('starting node', { component: 'node', id: self.id, url: self.info.listen_url, address: ipv4.nodeAddressCidr, version: VERSION });
   const tls = loadTlsMaterial(config.controlApi.ssl.certFilePath, config.controlApi.ssl.keyFilePath);
@@ -137,7 +136,7 @@ async function startServices(s: Started): Promise<RunningNode> {
   const supervisor = startWorkers({
     count: config.process.workers,
     queueFds: s.tun.queueFds.slice(0, config.process.workers),
-    settings: dataPlaneSettings(config, s.caPem),
+    settings: dataPlaneSettings(config, s.caPem, self.tokenClaims),
     ...workerEntry(),
     log,
     onMessage: (msg) => onWorkerMessage(cp, msg),

@@ -39,7 +39,7 @@ function onMessage(msg: MainToWorker): void {
           log.error('TUN queue failed', { error: err.message });
           exit(1);
         });
-        const signer = new SessionSigner(msg.state.selfId, settings.earlyValidityWindow, settings.validityWindow);
+        const signer = new SessionSigner(msg.state.selfId, settings.earlyValidityWindow, settings.validityWindow, settings.tokenClaims);
         const onRejected = (peerId: string, sessionId: string): void => tell({ type: 'session_rejected', worker: index, peerId, sessionId });
         send = new SendPath(queue, { settings, signer, metrics, onRejected, log });
         send.setState(msg.state);
