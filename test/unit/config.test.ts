@@ -93,7 +93,8 @@ describe('config loading', () => {
     expect(config.controlApi.listenPort).to.equal(4567);
     expect(config.controlApi.maxBatchSize).to.equal(64);
     expect(config.networking.tunDeviceId).to.equal('tun1');
-    expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: [], bootstrapRetries: 0 } });
+    // The original's default for bootstrap_retries is -1 (retry forever).
+    expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: [], bootstrapRetries: -1 } });
   });
 
   it('reads the tunmesh extension block', () => {
