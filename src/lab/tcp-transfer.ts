@@ -8,6 +8,8 @@
 // pacing needs.
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const CHUNK = 64 * 1024;
 const SLACK_S = 60;
@@ -85,8 +87,9 @@ function client(host: string, port: number, total: number, rate: number | undefi
   sock.on('connect', () => (rate === undefined ? pumpUnpaced(sock, total, onChunk) : pumpPaced(sock, total, rate, onChunk)));
   sock.on('close', () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    process.stdout.write(JSON.stringify({ bytes: sent, sha256: hash.digest('hex'), seconds, mbps: (sent * 8) / seconds / 1e6 }) + '\n');
-    process.exit(0); // a paced client's timer must not hold the process
+    const line = JSON.stringify({ bytes: sent, sha256: hash.digest('hex'), seconds, mbps: (sent * 8) / seconds / 1e6 }) + '\n';
+    // A paced client's tick timer must not keep the process alive after the socket is gone.
+    process.stdout.write(line, () => process.exit(0));
   });
   sock.on('error', (err) => {
     process.stderr.write(`transfer failed: ${err.message}\n`);
@@ -118,6 +121,4 @@ function main(argv: string[]): void {
 }
 
 // Imported by MeshLab for clientTimeoutS(); runs only as a script.
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\.ts$/, '.js').split('/').pop() ?? '\0') && /tcp-transfer\.[jt]s$/.test(process.argv[1])) {
-  main(process.argv.slice(2));
-}
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

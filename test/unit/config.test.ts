@@ -172,7 +172,7 @@ describe('config loading', () => {
       delete (tm['clustering']!['auth'] as Record<string, unknown>)['secret'];
       const config = configFromObject(obj, { TUNMESH_AUTH_SECRET: SECRET, TUNMESH_BOOTSTRAP_URLS: '' });
       expect(config.clustering.auth.secret).to.equal(SECRET);
-      expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: [], bootstrapRetries: 0 } });
+      expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: [], bootstrapRetries: -1 } });
     });
 
     it('are validated like file values, and a bad secret from the environment is never echoed', () => {
