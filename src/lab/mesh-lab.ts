@@ -1,13 +1,17 @@
-// A real tunmesh mesh on one machine, for the demo, the tests and the benchmark: n network
-// namespaces on a bridge (underlay 198.18.0.x, mesh 198.19.0.x, no default route), one
-// certificate and secret generated for the run, and each node a real `tunmesh run` process.
-import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
+// A real mesh on one machine, for the demo, the tests and the benchmark: n network namespaces
+// on a bridge (underlay 198.18.0.x, mesh 198.19.0.x, no default route), one certificate and
+// secret generated for the run, and each node a real `tunmesh run` process or, for interop
+// tests, a real original Ruby node (src/lab/original.ts) with the same config minus `tunmesh:`.
+import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync, appendFileSync, chmodSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBridgeLab, killPid, waitFor, keepNamespaces, ProcessOutput, type Lab, type ExecResult } from './netns.js';
+import { createBridgeLab, killPid, waitFor, keepNamespaces, pingFrom, ProcessOutput, type Lab, type ExecResult, type PingResult } from './netns.js';
 import { makeLabCredentials, type LabCredentials } from './certs.js';
-import { labNodeConfigYaml, labNodeUrl, QUICK_TIMING, type LabNodeSpec, type LabTiming } from './node-config.js';
+import { labNodeConfigYaml, labNodeUrl, LAB_PROCESS_UID, QUICK_TIMING, type LabNodeSpec, type LabTiming } from './node-config.js';
+import { assertTraversable, ensureOriginalBuilt, originalConfigYaml, OriginalProcess, parseOriginalRegistrations } from './original.js';
+import { pingStream, pingStreamArgs, type PingStream, type PingStreamOptions } from './ping-stream.js';
+import { clientTimeoutS } from './tcp-transfer.js';
 import { fetchStatus } from '../cli/status-command.js';
 import type { StatusReport } from '../node/status.js';
 
@@ -34,23 +38,60 @@ export interface MeshLabOptions {
   clusterSecrets?: (i: number, labSecret: string) => { secret: string; additional?: string[] };
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
   baseLabels?: (i: number) => Record<string, string>;
+  /** Per node: what start(i) runs (default 'tunmesh'); swap() changes it later. */
+  kind?: (i: number) => NodeKind;
 }
+
+/** A tunmesh node, or the real original Ruby Tun Mesh v0.7 (interop tests). */
+export type NodeKind = 'tunmesh' | 'original';
 
 export interface MeshNode {
   index: number;
   ns: string;
   url: string;
   meshAddress: string;
+  kind: NodeKind;
+  /** tunmesh's config: the original's YAML plus the `tunmesh:` block. */
   configPath: string;
+  /** The original's config: the same file without the `tunmesh:` block. */
+  originalConfigPath: string;
+  /** run-node.sh's PIDFILE (the original's process group id). */
+  pidPath: string;
   statusSocket: string;
+  /** Both kinds append here, each start preceded by a `--- lab: ...` line. */
   logPath: string;
   process?: ProcessOutput;
+  original?: OriginalProcess;
+}
+
+export interface TransferOptions {
+  /** Default: a new port per transfer of this lab (5201, 5202, ...), so several can overlap. */
+  port?: number;
+  /** Bytes per second; paces the sender so the transfer spans bytes/rate seconds. */
+  rate?: number;
+}
+
+export interface TransferHandle {
+  /** Resolves when the client is done and the receiver has printed its checksum (bounded). */
+  done(): Promise<TransferResult>;
+  /** Kills both ends. */
+  abort(): void;
+}
+
+export interface PairPing extends PingResult {
+  from: number;
+  to: number;
+  lost: number;
+  /** Average RTT in ms, null when nothing came back. */
+  avgRttMs: number | null;
 }
 
 /** Compiled entry points (tests run this file under tsx from src/, the demo from dist/). */
 const distPath = (rel: string): string => fileURLToPath(new URL(`../${rel}`, import.meta.url)).replace(/\/src\//, '/dist/');
 const CLI = distPath('cli/main.js');
 const TRANSFER = distPath('lab/tcp-transfer.js');
+const DEVICE = 'tm0';
+const NODE_INFO = '/tunmesh/control/v0/node_info';
 
 export interface TransferResult {
   bytes: number;

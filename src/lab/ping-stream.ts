@@ -1,0 +1,90 @@
+// A long, dense ping (default every 10 ms) in the background, for tests that replace nodes under
+// traffic: how many echoes were lost, and the longest run of them (the outage a swap caused).
+import type { ChildProcess } from 'node:child_process';
+import { ProcessOutput, killPid } from './netns.js';
+
+export interface PingStreamOptions {
+  /** Seconds between echoes (ping -i; below 0.2 needs root, which the lab is). */
+  intervalS?: number;
+  /** How long to ping (ping -w: it stops then, whatever is outstanding). */
+  durationS: number;
+  /** Seconds to wait for each reply (ping -W). */
+  timeoutS?: number;
+}
+
+export interface PingStreamResult {
+  transmitted: number;
+  received: number;
+  lost: number;
+  /** RTT in ms over the received echoes (iputils' summary), null when none came back. */
+  rtt: { min: number; avg: number; max: number; mdev: number } | null;
+  /** Longest run of consecutive unanswered icmp_seq, and that times the interval. */
+  longestGap: { packets: number; seconds: number };
+  /** ping's exit code (1 when any echo was lost), or null if it had to be killed. */
+  exitCode: number | null;
+  /** The summary lines (the per-echo lines are dropped: tens of thousands of them). */
+  summary: string;
+}
+
+export interface PingStream {
+  /** Waits (bounded: duration + reply timeout + 10 s) for ping to finish, then parses it. */
+  result(): Promise<PingStreamResult>;
+  /** Ends it early (SIGINT: ping still prints its summary). */
+  stop(): void;
+}
+
+/** ping arguments for a stream: -n (no DNS), -i, -W, -w. */
+export function pingStreamArgs(address: string, o: PingStreamOptions): string[] {
+  const intervalS = o.intervalS ?? 0.01;
+  return ['-n', '-i', String(intervalS), '-W', String(o.timeoutS ?? 1), '-w', String(Math.ceil(o.durationS)), address];
+}
+
+/** Wraps a spawned `ping` (see pingStreamArgs) as a PingStream. */
+export function pingStream(child: ChildProcess, o: PingStreamOptions): PingStream {
+  const out = new ProcessOutput(child);
+  const boundMs = (Math.ceil(o.durationS) + (o.timeoutS ?? 1) + 10) * 1000;
+  let pending: Promise<PingStreamResult> | undefined;
+  const finish = async (): Promise<PingStreamResult> => {
+    const pid = child.pid as number;
+    if (!(await out.waitForExit(boundMs).then(() => true, () => false))) {
+      killPid(pid, 'SIGINT');
+      if (!(await out.waitForExit(2000).then(() => true, () => false))) killPid(pid, 'SIGKILL');
+    }
+    return parsePingStream(out.stdout + out.stderr, o.intervalS ?? 0.01, out.exitCode);
+  };
+  return {
+    result: () => (pending ??= finish()),
+    stop: () => killPid(child.pid as number, 'SIGINT'),
+  };
+}
+
+/** Parses iputils ping output: the summary, the RTT line and every icmp_seq that came back. */
+export function parsePingStream(output: string, intervalS: number, exitCode: number | null): PingStreamResult {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
+  if (m === null) throw new Error(`cannot parse ping output: ${output.slice(-1000).trim()}`);
+  const transmitted = Number(m[1]);
+  const received = Number(m[2]);
+  const r = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(output);
+  const rtt = r === null ? null : { min: Number(r[1]), avg: Number(r[2]), max: Number(r[3]), mdev: Number(r[4]) };
+  const gap = longestGap(receivedSeqs(output), transmitted);
+  const summary = output.split('\n').filter((l) => !/icmp_seq=/.test(l)).join('\n').trim();
+  return { transmitted, received, lost: transmitted - received, rtt, longestGap: { packets: gap, seconds: gap * intervalS }, exitCode, summary };
+}
+
+function receivedSeqs(output: string): Set<number> {
+  const seqs = new Set<number>();
+  // Echo replies only ("64 bytes from ... icmp_seq=N"), not "no answer yet"/unreachable lines.
+  for (const m of output.matchAll(/bytes from .*?icmp_seq=(\d+)/g)) seqs.add(Number(m[1]));
+  return seqs;
+}
+
+/** icmp_seq runs 1..transmitted (no wrap: 65535 echoes is 11 min at 10 ms). */
+function longestGap(seqs: Set<number>, transmitted: number): number {
+  let longest = 0;
+  let run = 0;
+  for (let seq = 1; seq <= transmitted; seq++) {
+    run = seqs.has(seq) ? 0 : run + 1;
+    longest = Math.max(longest, run);
+  }
+  return longest;
+}
