@@ -9,7 +9,10 @@
 //             with the batch route (a 404 there switches to the single route for good), with a
 //             session token over the exact body, on a keep-alive agent.
 //   answers:  2xx sent; another 4xx means the peer refused our session (`session_rejected` to
-//             main) and the batch is dropped `exception`, as is any failed send.
+//             main): the batch goes back to the head of the queue and waits for the next session
+//             (the original replaces its key at once when we rotate, so requests signed a moment
+//             earlier are refused; they are not lost), expiration still applying. Any other
+//             failure drops the batch `exception`.
 import { Agent, request } from 'node:https';
 import type { PeerCounters } from '../metrics/dataplane.js';
 import type { DropReason, PeerRoute } from './contract.js';
@@ -34,6 +37,8 @@ export class LegacySender implements PeerTransport {
   private closed = false;
   /** The session the request in flight was signed with (one request at a time per peer). */
   private signedWith = '';
+  /** A session the peer refused: nothing is sent until main hands us another. */
+  private refused = '';
   private readonly agent: Agent;
   private readonly counters: PeerCounters;
   private readonly expiration: number;
@@ -50,7 +55,7 @@ export class LegacySender implements PeerTransport {
 
   append(buf: Buffer, off: number, len: number): DropReason | null {
     if (this.queue.length >= this.deps.settings.queueLimit) {
-      if (this.peer.session !== null) return 'queue_full';
+      if (this.canSign()) return 'queue_full';
       this.queue = this.dropExpired(this.queue);
       if (this.queue.length >= this.deps.settings.queueLimit) return 'no_session';
     }
@@ -59,7 +64,11 @@ export class LegacySender implements PeerTransport {
   }
 
   flush(): void {
-    if (!this.sending && this.queue.length > 0 && this.peer.session !== null) void this.pump();
+    if (!this.sending && this.queue.length > 0 && this.canSign()) void this.pump();
+  }
+
+  private canSign(): boolean {
+    return this.peer.session !== null && this.peer.session.id !== this.refused;
   }
 
   update(peer: PeerRoute): void {
@@ -77,7 +86,7 @@ export class LegacySender implements PeerTransport {
   private async pump(): Promise<void> {
     this.sending = true;
     try {
-      while (!this.closed && this.queue.length > 0) {
+      while (!this.closed && this.queue.length > 0 && this.canSign()) {
         const batch = this.queue.splice(0, this.deps.settings.maxBatchSize);
         const fresh = this.dropExpired(batch);
         if (fresh.length > 0) await this.send(fresh);
@@ -106,6 +115,7 @@ export class LegacySender implements PeerTransport {
       for (let i = 0; i < batch.length; i++) {
         const status = await this.post(`${PACKET_ROUTE}${this.deps.selfId}`, texts[i]!);
         this.settle(status, batch.slice(i, i + 1));
+        if (this.refused === this.signedWith) return this.requeue(batch.slice(i + 1));
       }
     } catch (err) {
       if (this.closed) return; // the peer left and its counters are gone: nothing to count
@@ -124,8 +134,20 @@ export class LegacySender implements PeerTransport {
       this.counters.txBytes.inc(sent.reduce((n, q) => n + q.data.length, 0));
       return;
     }
+    if (status >= 400 && status < 500) {
+      this.refused = this.signedWith;
+      this.requeue(sent);
+      this.deps.onRejected(this.peer.id, this.signedWith);
+      return;
+    }
     this.deps.metrics.drop('exception', sent.length);
-    if (status >= 400 && status < 500) this.deps.onRejected(this.peer.id, this.signedWith);
+  }
+
+  /** Back to the head of the queue, to be re-signed with the next session (bounded by the queue limit). */
+  private requeue(batch: Queued[]): void {
+    const room = Math.max(0, this.deps.settings.queueLimit - this.queue.length);
+    this.deps.metrics.drop('queue_full', batch.length - Math.min(room, batch.length));
+    this.queue = [...batch.slice(0, room), ...this.queue];
   }
 
   private async post(path: string, body: string): Promise<number> {

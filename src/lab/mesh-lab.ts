@@ -104,6 +104,11 @@ export interface TransferResult {
 export const meshAddress = (i: number): string => `198.19.0.${i + 1}`;
 
 export class MeshLab {
+  /** Next default transfer port. */
+  private nextPort = 5201;
+  /** The lab folder and key were opened up for the original's unprivileged processes. */
+  private preparedForOriginal = false;
+
   private constructor(
     readonly lab: Lab,
     readonly dir: string,
@@ -125,7 +130,10 @@ export class MeshLab {
           ns: ln.ns,
           url: labNodeUrl(ln.address, port),
           meshAddress: meshAddress(i),
+          kind: opts.kind?.(i) ?? 'tunmesh',
           configPath: join(dir, `node${i}.yaml`),
+          originalConfigPath: join(dir, `node${i}.original.yaml`),
+          pidPath: join(dir, `node${i}.pid`),
           statusSocket: join(dir, `node${i}.sock`),
           logPath: join(dir, `node${i}.log`),
         };
@@ -141,7 +149,7 @@ export class MeshLab {
           secret: opts.clusterSecrets ? opts.clusterSecrets(i, creds.secret).secret : creds.secret,
           additionalClusterSecrets: opts.clusterSecrets?.(i, creds.secret).additional ?? [],
           statusSocket: node.statusSocket,
-          device: 'tm0',
+          device: DEVICE,
           workers: opts.workers ?? 1,
           fastPath: opts.fastPath ? opts.fastPath(i) : true,
           logLevel: opts.logLevel ?? 'info',
@@ -152,7 +160,10 @@ export class MeshLab {
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
         };
-        writeFileSync(node.configPath, labNodeConfigYaml(spec), { mode: 0o600 });
+        const yaml = labNodeConfigYaml(spec);
+        writeFileSync(node.configPath, yaml, { mode: 0o600 });
+        // Written for every node, so any of them can be swapped to an original later.
+        writeFileSync(node.originalConfigPath, originalConfigYaml(yaml), { mode: 0o600 });
         return node;
       });
       return new MeshLab(lab, dir, creds, nodes);
@@ -168,9 +179,17 @@ export class MeshLab {
     return n;
   }
 
-  /** Start `tunmesh run` for node i (output to its log file); resolves once its status socket answers. */
+  /** Starts node i as its kind; resolves once it answers (tunmesh: status socket; original: node_info). */
   async start(i: number, timeoutMs = 30_000): Promise<MeshNode> {
     const node = this.node(i);
+    if (this.isRunning(i)) throw new Error(`node ${i} is already running`);
+    return node.kind === 'original' ? this.startOriginal(node, timeoutMs) : this.startTunmesh(node, timeoutMs);
+  }
+
+  /** `tunmesh run` for the node (output to its log); resolves once its status socket answers. */
+  private async startTunmesh(node: MeshNode, timeoutMs: number): Promise<MeshNode> {
+    const i = node.index;
+    this.logMark(node);
     const logFd = openSync(node.logPath, 'a');
     const child = this.lab.spawn(i, process.execPath, [CLI, 'run', '--config', node.configPath], { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
@@ -183,6 +202,62 @@ export class MeshLab {
       { timeoutMs, intervalMs: 100, what: `node ${i} to start` },
     );
     return node;
+  }
+
+  /**
+   * run-node.sh of the original (built first if needed, outside `timeoutMs`) in the node's
+   * namespace as a new process group; resolves once GET node_info answers 200 with an id. A
+   * node that fails to come up is stopped (its whole group) before this throws.
+   */
+  private async startOriginal(node: MeshNode, timeoutMs: number): Promise<MeshNode> {
+    const runNode = await ensureOriginalBuilt();
+    this.prepareForOriginal();
+    this.logMark(node);
+    const proc = OriginalProcess.start({ ns: node.ns, runNode, configPath: node.originalConfigPath, pidPath: node.pidPath, logPath: node.logPath });
+    node.original = proc;
+    try {
+      await waitFor(
+        async () => {
+          if (proc.leaderExited) throw new Error(`original node ${node.index} exited (${proc.output.exitCode}): ${this.logTail(node.index)}`);
+          return (await this.nodeInfoId(node.index, 2)) ?? false;
+        },
+        { timeoutMs, intervalMs: 100, what: `original node ${node.index} to answer ${NODE_INFO}` },
+      );
+    } catch (err) {
+      await proc.stop('SIGKILL', 2000).catch(() => undefined);
+      throw err;
+    }
+    return node;
+  }
+
+  /**
+   * The original drops to the lab's uid before its API process (Puma) opens the TLS key: make
+   * the lab folder searchable (not listable) and give that uid the key, still mode 0600.
+   */
+  private prepareForOriginal(): void {
+    if (this.preparedForOriginal) return;
+    chmodSync(this.dir, 0o711);
+    chownSync(this.creds.keyPath, LAB_PROCESS_UID, -1);
+    chmodSync(this.creds.keyPath, 0o600);
+    chmodSync(this.creds.certPath, 0o644);
+    assertTraversable(this.dir);
+    this.preparedForOriginal = true;
+  }
+
+  /** A line in the node's log before each start, so a log spanning swaps reads in order. */
+  private logMark(node: MeshNode): void {
+    appendFileSync(node.logPath, `--- lab: starting ${node.kind} node ${node.index} at ${new Date().toISOString()} ---\n`);
+  }
+
+  /** Whether node i has a live process (tunmesh: its main process; original: any of its group). */
+  isRunning(i: number): boolean {
+    const node = this.node(i);
+    return (node.process !== undefined && !node.process.exited) || (node.original?.running ?? false);
+  }
+
+  /** Indexes of the nodes with a live process. */
+  running(): number[] {
+    return this.nodes.map((n) => n.index).filter((i) => this.isRunning(i));
   }
 
   logTail(i: number, chars = 2000): string {
@@ -203,19 +278,77 @@ export class MeshLab {
     await Promise.all(this.nodes.map((n) => this.start(n.index)));
   }
 
-  /** Send a signal and wait (bounded) for the exit; returns the exit code. */
+  /**
+   * Send a signal and wait (bounded) for the exit; returns the exit code. An original gets the
+   * signal on its whole process group, then SIGKILL if anything is left after `timeoutMs`.
+   */
   async stop(i: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
-    const p = this.node(i).process;
-    if (!p || p.exited) return p?.exitCode ?? null;
+    const node = this.node(i);
+    if (node.original?.running) return node.original.stop(signal, timeoutMs);
+    const p = node.process;
+    if (!p || p.exited) return p?.exitCode ?? node.original?.output.exitCode ?? null;
     killPid(p.child.pid as number, signal);
     return p.waitForExit(timeoutMs);
+  }
+
+  /**
+   * Rolling replacement: stop node i (SIGTERM) and start it as `kind` (default: the other
+   * kind) with the same address, URL and config (plus the `tunmesh:` block for tunmesh).
+   */
+  async swap(i: number, kind: NodeKind = this.node(i).kind === 'original' ? 'tunmesh' : 'original', timeoutMs = 30_000): Promise<MeshNode> {
+    const node = this.node(i);
+    await this.stop(i, 'SIGTERM', 10_000);
+    // The next node opens a TUN device of the same name: wait for the old one to be gone.
+    await waitFor(async () => (await this.exec(i, 'ip', ['link', 'show', DEVICE], 5000)).code !== 0, { timeoutMs: 5000, intervalMs: 100, what: `${DEVICE} in node ${i} to be removed` });
+    node.kind = kind;
+    return this.start(i, timeoutMs);
+  }
+
+  /** The node's current id, from GET node_info (either kind). */
+  async nodeId(i: number): Promise<string> {
+    const id = await this.nodeInfoId(i, 10);
+    if (id === undefined) throw new Error(`node ${i} did not answer ${NODE_INFO} with an id`);
+    return id;
+  }
+
+  private async nodeInfoId(i: number, maxTimeS: number): Promise<string | undefined> {
+    const r = await this.exec(i, 'curl', ['-sk', '--max-time', String(maxTimeS), '-w', '\n%{http_code}', `${this.node(i).url}${NODE_INFO}`], (maxTimeS + 3) * 1000);
+    const idx = r.stdout.lastIndexOf('\n');
+    if (r.code !== 0 || r.stdout.slice(idx + 1) !== '200') return undefined;
+    const id = (JSON.parse(r.stdout.slice(0, idx)) as { id?: unknown }).id;
+    return typeof id === 'string' && id !== '' ? id : undefined;
+  }
+
+  /**
+   * Ids of the nodes node i has registered (groomed ones gone): tunmesh from its status socket,
+   * an original from its GET /tunmesh/control/v0/registrations (open there).
+   */
+  async knownPeers(i: number): Promise<string[]> {
+    if (this.node(i).kind === 'tunmesh') return (await this.status(i)).peers.map((p) => p.id);
+    const r = await this.curl(i, [`${this.node(i).url}/tunmesh/control/v0/registrations`]);
+    if (r.status !== 200) throw new Error(`original node ${i}: GET registrations answered ${r.status}: ${r.body.slice(0, 300)}`);
+    return parseOriginalRegistrations(r.body);
+  }
+
+  /** Every listed node (default: the running ones) knows the current id of every other one. */
+  async allRegistered(indexes = this.running()): Promise<boolean> {
+    const ids = await Promise.all(indexes.map((i) => this.nodeId(i)));
+    const known = await Promise.all(indexes.map((i) => this.knownPeers(i)));
+    return known.every((peers, k) => ids.every((id, j) => j === k || peers.includes(id)));
+  }
+
+  /** Waits (bounded) for allRegistered(); returns the milliseconds it took. */
+  async waitForRegistrations(timeoutMs: number, indexes = this.running()): Promise<number> {
+    const started = Date.now();
+    await waitFor(() => this.allRegistered(indexes), { timeoutMs, intervalMs: 250, what: `nodes ${indexes.join(', ')} to register with each other` });
+    return Date.now() - started;
   }
 
   status(i: number): Promise<StatusReport> {
     return fetchStatus(this.node(i).statusSocket);
   }
 
-  /** Every running node knows every other running node, with an outbound session ('up'). */
+  /** Every listed node knows every other one, with an outbound session ('up'). tunmesh nodes only (status socket). */
   async fullMesh(indexes = this.nodes.map((n) => n.index)): Promise<boolean> {
     const statuses = await Promise.all(indexes.map((i) => this.status(i)));
     const ids = new Set(statuses.map((s) => s.id));
@@ -253,23 +386,73 @@ export class MeshLab {
   }
 
   /** Send `bytes` of random data over TCP from node `from` to node `to` through the mesh. */
-  async transfer(from: number, to: number, bytes: number, port = 5201): Promise<TransferResult> {
-    const server = new ProcessOutput(this.lab.spawn(to, process.execPath, [TRANSFER, 'server', meshAddress(to), String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  async transfer(from: number, to: number, bytes: number, opts: TransferOptions = {}): Promise<TransferResult> {
+    return (await this.startTransfer(from, to, bytes, opts)).done();
+  }
+
+  /**
+   * Starts a transfer in the background: resolves once the receiver listens and the sender is
+   * started; `done()` then waits for both ends (bounded by the sender's pacing plus slack).
+   */
+  async startTransfer(from: number, to: number, bytes: number, opts: TransferOptions = {}): Promise<TransferHandle> {
+    const port = opts.port ?? this.nextPort++;
+    const clientS = clientTimeoutS(bytes, opts.rate);
+    const serverArgs = [TRANSFER, 'server', meshAddress(to), String(port), String(clientS + 30)];
+    const server = new ProcessOutput(this.lab.spawn(to, process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
     try {
       await server.waitForLine(/"listening"/, { timeoutMs: 10_000 });
-      const r = await this.exec(from, process.execPath, [TRANSFER, 'client', meshAddress(to), String(port), String(bytes)], 90_000);
-      if (r.code !== 0) throw new Error(`transfer client failed: ${r.stderr.trim()}`);
-      const sent = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { bytes: number; sha256: string; seconds: number; mbps: number };
-      const got = JSON.parse((await server.waitForLine(/^\{.*"sha256".*\}$/, { timeoutMs: 30_000 }))[0]) as { bytes: number; sha256: string };
-      return { bytes: sent.bytes, seconds: sent.seconds, mbps: sent.mbps, intact: got.sha256 === sent.sha256 && got.bytes === sent.bytes };
-    } finally {
+    } catch (err) {
       killPid(server.child.pid as number);
+      throw err;
     }
+    const clientArgs = [TRANSFER, 'client', meshAddress(to), String(port), String(bytes), ...(opts.rate ? [String(opts.rate)] : [])];
+    const client = new ProcessOutput(this.lab.spawn(from, process.execPath, clientArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const abort = (): void => {
+      for (const p of [client, server]) killPid(p.child.pid as number);
+    };
+    let result: Promise<TransferResult> | undefined;
+    const done = async (): Promise<TransferResult> => {
+      try {
+        return await transferResult(client, server, (clientS + 10) * 1000);
+      } finally {
+        abort();
+      }
+    };
+    return { done: () => (result ??= done()), abort };
+  }
+
+  /** Ping every directed pair of `indexes` (default: the running nodes), all at once. */
+  async pingMatrix(count = 3, indexes = this.running()): Promise<PairPing[]> {
+    const pairs = indexes.flatMap((from) => indexes.filter((to) => to !== from).map((to) => [from, to] as const));
+    return Promise.all(
+      pairs.map(async ([from, to]) => {
+        const r = await pingFrom(this.node(from).ns, this.node(to).meshAddress, { count, intervalS: 0.2, timeoutS: 2 });
+        const avg = /= [\d.]+\/([\d.]+)\//.exec(r.output)?.[1];
+        return { ...r, from, to, lost: r.transmitted - r.received, avgRttMs: avg === undefined ? null : Number(avg) };
+      }),
+    );
+  }
+
+  /** A dense ping from node `from` to `toAddress` in the background (default every 10 ms). */
+  pingStream(from: number, toAddress: string, opts: PingStreamOptions): PingStream {
+    const child = this.lab.spawn(from, 'ping', pingStreamArgs(toAddress, opts), { stdio: ['ignore', 'pipe', 'pipe'] });
+    return pingStream(child, opts);
   }
 
   async cleanup(keepDir = false): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stop(n.index, 'SIGTERM', 8000).catch(() => undefined)));
+    // lab.cleanup() kills PIDs; an original must go as a whole group (its API process would
+    // otherwise spin on), and stop() SIGKILLs the group after a bounded wait.
+    await Promise.all(this.nodes.map((n) => n.original?.stop('SIGKILL', 3000).catch(() => undefined)));
     await this.lab.cleanup();
     if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The client's JSON line, then the server's, and whether their checksums agree. */
+async function transferResult(client: ProcessOutput, server: ProcessOutput, timeoutMs: number): Promise<TransferResult> {
+  const sentLine = await client.waitForLine(/^\{.*"sha256".*\}$/, { timeoutMs, what: 'the transfer client to finish' });
+  const sent = JSON.parse(sentLine[0]) as { bytes: number; sha256: string; seconds: number; mbps: number };
+  const got = JSON.parse((await server.waitForLine(/^\{.*"sha256".*\}$/, { timeoutMs: 30_000, what: 'the transfer server to finish' }))[0]) as { bytes: number; sha256: string };
+  return { bytes: sent.bytes, seconds: sent.seconds, mbps: sent.mbps, intact: got.sha256 === sent.sha256 && got.bytes === sent.bytes };
 }

@@ -18,8 +18,21 @@ export interface PingStreamResult {
   lost: number;
   /** RTT in ms over the received echoes (iputils' summary), null when none came back. */
   rtt: { min: number; avg: number; max: number; mdev: number } | null;
-  /** Longest run of consecutive unanswered icmp_seq, and that times the interval. */
+  /**
+   * Longest run of consecutive unanswered icmp_seq, and the longest silence between two
+   * consecutive replies (from ping -D timestamps; ping sends slower than -i asks on some
+   * kernels, so packets times interval would understate an outage).
+   */
   longestGap: { packets: number; seconds: number };
+  /**
+   * Echoes after the last reply. -w stops ping with the last one or two still in flight, so a
+   * clean run ends with 1-2 here; `lost - trailingUnanswered` is the loss before the end.
+   */
+  trailingUnanswered: number;
+  /** ICMP errors ping counted ("+N errors"); with -w, ping stops at the first one. */
+  errors: number;
+  /** How long ping ran ("time N ms"). */
+  elapsedMs: number;
   /** ping's exit code (1 when any echo was lost), or null if it had to be killed. */
   exitCode: number | null;
   /** The summary lines (the per-echo lines are dropped: tens of thousands of them). */
@@ -33,10 +46,10 @@ export interface PingStream {
   stop(): void;
 }
 
-/** ping arguments for a stream: -n (no DNS), -i, -W, -w. */
+/** ping arguments for a stream: -n (no DNS), -D (reply timestamps), -i, -W, -w. */
 export function pingStreamArgs(address: string, o: PingStreamOptions): string[] {
   const intervalS = o.intervalS ?? 0.01;
-  return ['-n', '-i', String(intervalS), '-W', String(o.timeoutS ?? 1), '-w', String(Math.ceil(o.durationS)), address];
+  return ['-n', '-D', '-i', String(intervalS), '-W', String(o.timeoutS ?? 1), '-w', String(Math.ceil(o.durationS)), address];
 }
 
 /** Wraps a spawned `ping` (see pingStreamArgs) as a PingStream. */
@@ -50,7 +63,7 @@ export function pingStream(child: ChildProcess, o: PingStreamOptions): PingStrea
       killPid(pid, 'SIGINT');
       if (!(await out.waitForExit(2000).then(() => true, () => false))) killPid(pid, 'SIGKILL');
     }
-    return parsePingStream(out.stdout + out.stderr, o.intervalS ?? 0.01, out.exitCode);
+    return parsePingStream(out.stdout + out.stderr, out.exitCode);
   };
   return {
     result: () => (pending ??= finish()),
@@ -58,28 +71,38 @@ export function pingStream(child: ChildProcess, o: PingStreamOptions): PingStrea
   };
 }
 
-/** Parses iputils ping output: the summary, the RTT line and every icmp_seq that came back. */
-export function parsePingStream(output: string, intervalS: number, exitCode: number | null): PingStreamResult {
-  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
-  if (m === null) throw new Error(`cannot parse ping output: ${output.slice(-1000).trim()}`);
+/** Parses iputils ping -D output: the summary, the RTT line and every echo reply. */
+export function parsePingStream(output: string, exitCode: number | null): PingStreamResult {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received,(.*?)time (\d+)ms/.exec(output);
+  if (m === null) throw new Error(`cannot parse ping output (exit ${exitCode}): ${output.slice(-1000).trim()}`);
   const transmitted = Number(m[1]);
   const received = Number(m[2]);
   const r = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(output);
   const rtt = r === null ? null : { min: Number(r[1]), avg: Number(r[2]), max: Number(r[3]), mdev: Number(r[4]) };
-  const gap = longestGap(receivedSeqs(output), transmitted);
+  const replies = echoReplies(output);
+  const seqs = new Set(replies.map((x) => x.seq));
+  const longestGap = { packets: longestMissingRun(seqs, transmitted), seconds: longestSilence(replies) };
+  const trailingUnanswered = transmitted - Math.max(0, ...seqs);
   const summary = output.split('\n').filter((l) => !/icmp_seq=/.test(l)).join('\n').trim();
-  return { transmitted, received, lost: transmitted - received, rtt, longestGap: { packets: gap, seconds: gap * intervalS }, exitCode, summary };
+  return { transmitted, received, lost: transmitted - received, rtt, longestGap, trailingUnanswered, errors: Number(/\+(\d+) errors/.exec(m[3] ?? '')?.[1] ?? 0), elapsedMs: Number(m[4]), exitCode, summary };
 }
 
-function receivedSeqs(output: string): Set<number> {
-  const seqs = new Set<number>();
-  // Echo replies only ("64 bytes from ... icmp_seq=N"), not "no answer yet"/unreachable lines.
-  for (const m of output.matchAll(/bytes from .*?icmp_seq=(\d+)/g)) seqs.add(Number(m[1]));
-  return seqs;
+/** "[1700000000.123456] 64 bytes from ...: icmp_seq=N ..." lines (not "no answer yet"/unreachable ones). */
+function echoReplies(output: string): Array<{ at: number; seq: number }> {
+  const replies: Array<{ at: number; seq: number }> = [];
+  for (const m of output.matchAll(/^\[([\d.]+)\] \d+ bytes from .*?icmp_seq=(\d+)/gm)) replies.push({ at: Number(m[1]), seq: Number(m[2]) });
+  return replies;
+}
+
+/** Longest time between two consecutive replies, seconds (0 with fewer than two). */
+function longestSilence(replies: Array<{ at: number }>): number {
+  let longest = 0;
+  for (let k = 1; k < replies.length; k++) longest = Math.max(longest, (replies[k]?.at ?? 0) - (replies[k - 1]?.at ?? 0));
+  return Math.round(longest * 1000) / 1000;
 }
 
 /** icmp_seq runs 1..transmitted (no wrap: 65535 echoes is 11 min at 10 ms). */
-function longestGap(seqs: Set<number>, transmitted: number): number {
+function longestMissingRun(seqs: Set<number>, transmitted: number): number {
   let longest = 0;
   let run = 0;
   for (let seq = 1; seq <= transmitted; seq++) {
