@@ -271,7 +271,10 @@ export class MeshLab {
   /** Leave the mesh running after this process exits (demo --keep). */
   detach(): void {
     keepNamespaces([...this.nodes.map((n) => n.ns), this.lab.bridgeNs]);
-    for (const n of this.nodes) n.process?.child.unref();
+    for (const n of this.nodes) {
+      n.process?.child.unref();
+      n.original?.detach();
+    }
   }
 
   async startAll(): Promise<void> {

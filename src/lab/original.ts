@@ -222,6 +222,12 @@ export class OriginalProcess {
     return this.output.exitCode;
   }
 
+  /** Leave it running after this process exits (demo --keep): the exit hook spares it. */
+  detach(): void {
+    liveGroups.delete(this.pgid);
+    this.output.child.unref();
+  }
+
   private async waitGone(timeoutMs: number): Promise<boolean> {
     try {
       await waitFor(() => !this.running, { timeoutMs, intervalMs: 50, what: `original process group ${this.pgid} to exit` });

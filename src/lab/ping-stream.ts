@@ -82,7 +82,7 @@ export function parsePingStream(output: string, exitCode: number | null): PingSt
   const replies = echoReplies(output);
   const seqs = new Set(replies.map((x) => x.seq));
   const longestGap = { packets: longestMissingRun(seqs, transmitted), seconds: longestSilence(replies) };
-  const trailingUnanswered = transmitted - Math.max(0, ...seqs);
+  const trailingUnanswered = transmitted - [...seqs].reduce((a, b) => Math.max(a, b), 0);
   const summary = output.split('\n').filter((l) => !/icmp_seq=/.test(l)).join('\n').trim();
   return { transmitted, received, lost: transmitted - received, rtt, longestGap, trailingUnanswered, errors: Number(/\+(\d+) errors/.exec(m[3] ?? '')?.[1] ?? 0), elapsedMs: Number(m[4]), exitCode, summary };
 }
