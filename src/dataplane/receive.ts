@@ -56,6 +56,8 @@ export interface ReceivePathOptions {
   log: Logger;
   /** The packet expiration of the legacy path (seconds), before RECEIVE_CLOCK_TOLERANCE_S. */
   packetExpiration?: number;
+  /** Age of an accepted JSON-path packet (its stamp to now), per sender. */
+  observeLatency?(peerId: string, seconds: number): void;
 }
 
 export interface ReceivePath {
@@ -178,8 +180,12 @@ class Receiver implements ReceivePath {
       try {
         const p = decodeLegacyPacket(payload);
         bytes += p.data.length;
-        if (now - stampSeconds(p.internalStamp) > maxAge) this.dropOne('expired');
-        else this.accept(senderId, p.data, 0, p.data.length);
+        const age = now - stampSeconds(p.internalStamp);
+        if (age > maxAge) this.dropOne('expired');
+        else {
+          this.opts.observeLatency?.(senderId, Math.max(0, age));
+          this.accept(senderId, p.data, 0, p.data.length);
+        }
         this.batch.write(); // each decoded packet is its own buffer
       } catch (err) {
         if (!(err instanceof DataPlaneError)) throw err;

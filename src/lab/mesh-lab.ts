@@ -25,6 +25,8 @@ export interface MeshLabOptions {
   logLevel?: LabNodeSpec['logLevel'];
   /** Indexes of the nodes others bootstrap from (default [0]). */
   bootstrapFrom?: number[];
+  /** Per node: the nodes it bootstraps from (overrides bootstrapFrom), e.g. chains across kinds. */
+  bootstrapOf?: (i: number) => number[];
   port?: number;
   /** Per node: tunmesh.health.first_node (default false). */
   firstNode?: (i: number) => boolean;
@@ -123,7 +125,8 @@ export class MeshLab {
       const creds = await makeLabCredentials(dir);
       const port = opts.port ?? 4567;
       const timing = { ...QUICK_TIMING, ...opts.timing };
-      const seeds = (opts.bootstrapFrom ?? [0]).map((i) => labNodeUrl(lab.nodes[i]?.address ?? '', port));
+      const urlOf = (i: number): string => labNodeUrl(lab.nodes[i]?.address ?? '', port);
+      const seeds = (i: number): string[] => (opts.bootstrapOf?.(i) ?? opts.bootstrapFrom ?? [0]).map(urlOf);
       const nodes = lab.nodes.map((ln, i) => {
         const node: MeshNode = {
           index: i,
@@ -142,7 +145,7 @@ export class MeshLab {
           underlayAddress: ln.address,
           meshAddressCidr: `${meshAddress(i)}/24`,
           networkCidr: '198.19.0.0/16',
-          bootstrapUrls: seeds.filter((u) => u !== node.url),
+          bootstrapUrls: seeds(i).filter((u) => u !== node.url),
           port,
           certPath: creds.certPath,
           keyPath: creds.keyPath,

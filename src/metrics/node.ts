@@ -6,6 +6,7 @@ import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-cl
 import { collectProcessMetrics } from './process.js';
 import { DataPlaneMetrics } from './dataplane.js';
 import { legacyMetrics } from './legacy.js';
+import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
 
 type MetricJson = MetricFamily;
@@ -32,6 +33,7 @@ export interface NodeMetricsOptions {
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly dataPlane: DataPlaneMetrics;
+  readonly latency: PacketLatency;
   readonly authFailures: Counter;
   readonly sessionEvents: Counter;
   readonly registrationEvents: Counter;
@@ -46,6 +48,7 @@ export class NodeMetrics {
     this.labels = { ...opts.baseLabels, node_id: opts.nodeId };
     collectProcessMetrics(this.registry, 'tunmesh_main_');
     this.dataPlane = new DataPlaneMetrics(this.registry);
+    this.latency = new PacketLatency(this.registry, opts.perPeerLegacy);
     new Gauge({ name: 'tunmesh_build_info', help: 'Build information (always 1)', labelNames: ['version', 'node_version'], registers }).set(
       { version: opts.version, node_version: process.version },
       1,

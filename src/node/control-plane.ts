@@ -56,6 +56,7 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
         metrics.registrationEvents.labels('removed').inc();
         sessions.forget(node.info.id);
         metrics.dataPlane.forgetPeer(node.info.id);
+        metrics.latency.forget(node.info.id);
         log.info('node removed', { component: 'mesh', peer: node.info.id, why });
       },
       changed: a.onChange,

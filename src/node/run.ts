@@ -115,6 +115,7 @@ async function startServices(s: Started): Promise<RunningNode> {
     authenticate: (header, body, mode, peerId) => cp.authenticator.authenticate(header, body, mode, peerId),
     log,
     packetExpiration: config.process.timing.network.mesh.packetExpiration,
+    observeLatency: (peerId, seconds) => metrics.latency.observe(peerId, seconds),
   });
   s.cleanup.push(() => rx.close());
   const views = new NodeViews(config, self, s.startedAt, cp, metrics, now);

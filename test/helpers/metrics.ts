@@ -5,3 +5,18 @@ export function sampleValue(scrape: string, name: string, label: string): number
   const m = new RegExp(`^${name}\\{[^}]*${label}[^}]*\\} (\\d+(?:\\.\\d+)?)`, 'm').exec(scrape);
   return m ? Number(m[1]) : 0;
 }
+
+/**
+ * The shape of every series in a scrape: `name{label,names,sorted}`, values and label values
+ * left out, so two nodes' scrapes can be compared by what they export rather than by numbers.
+ */
+export function seriesShapes(scrape: string): Set<string> {
+  const shapes = new Set<string>();
+  for (const line of scrape.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? /.exec(line);
+    if (m === null) continue;
+    const labels = [...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)].map((l) => l[1]).sort();
+    shapes.add(`${m[1]}{${labels.join(',')}}`);
+  }
+  return shapes;
+}
