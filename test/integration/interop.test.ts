@@ -179,7 +179,11 @@ describe('interop with the real original: rolling replacement of three original 
   let mesh: MeshLab;
 
   before(async () => {
-    mesh = await MeshLab.create({ tag: uniquePrefix('tmw'), nodes: 3, legacyInterop: true, kind: () => 'original' });
+    // Each node lists the others as bootstrap URLs (docs/operations.md, "Migrating from the
+    // original"): a replacement then registers itself at start, instead of waiting for the
+    // originals to groom its predecessor (stale_threshold) and bootstrap again.
+    const others = (i: number): number[] => [0, 1, 2].filter((j) => j !== i);
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmw'), nodes: 3, legacyInterop: true, kind: () => 'original', bootstrapOf: others });
     await mesh.startAll();
     await waitForPings(mesh, 60_000);
   });
