@@ -29,10 +29,11 @@ describe('mesh control plane: 3 nodes in namespaces', function () {
 
   it('refuses every bad token with 401, bad bodies with 4xx, and stays healthy', async () => {
     const target = await mesh.status(0);
-    const r = await mesh.exec(1, process.execPath, tsxArgs('test/fixtures/jwt-negatives.ts', mesh.node(0).url, target.id, mesh.creds.secret), 60_000);
+    const knownTunmeshPeer = (await mesh.status(2)).id;
+    const r = await mesh.exec(1, process.execPath, tsxArgs('test/fixtures/jwt-negatives.ts', mesh.node(0).url, target.id, mesh.creds.secret, knownTunmeshPeer), 60_000);
     expect(r.code, r.stderr).to.equal(0);
     const results = JSON.parse(r.stdout) as Record<string, number>;
-    for (const c of ['no_header', 'plain_bearer', 'alg_none', 'hs512', 'rs256', 'wrong_secret', 'wrong_aud', 'expired', 'not_yet_valid', 'tampered_body', 'unknown_session', 'replayed_cluster']) {
+    for (const c of ['no_header', 'plain_bearer', 'alg_none', 'hs512', 'rs256', 'wrong_secret', 'wrong_aud', 'expired', 'not_yet_valid', 'tampered_body', 'unknown_session', 'replayed_cluster', 'stripped_claim', 'downgrade']) {
       expect(results[c], c).to.equal(401);
     }
     expect(results.first_use_unregistered, 'valid token, sender not registered').to.equal(404);
@@ -43,6 +44,9 @@ describe('mesh control plane: 3 nodes in namespaces', function () {
     expect(health.status).to.equal(200);
     const metrics = await mesh.curl(1, [`${mesh.node(0).url}/metrics`]);
     expect(metrics.body).to.match(/tunmesh_auth_failures_total\{reason="replayed"[^}]*\} 1/);
+    expect(metrics.body).to.match(/tunmesh_auth_failures_total\{reason="downgrade"[^}]*\} 1/);
+    // The refused downgrade did not demote the real node 2: it is still on the fast path.
+    expect((await mesh.status(0)).peers.find((p) => p.id === knownTunmeshPeer)?.path).to.equal('fast');
   });
 
   it('does not serve the registration table without a session token', async () => {
