@@ -8,7 +8,7 @@ import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { run, waitFor, ProcessOutput } from './netns.js';
+import { killPid, run, waitFor, ProcessOutput } from './netns.js';
 import { errorMessage } from '../log/error-message.js';
 
 /** build.sh may apt-get install Ruby first; ~10 s after that. */
@@ -158,12 +158,9 @@ export function groupMembers(pgid: number): number[] {
   return members;
 }
 
+/** A negative PID signals the whole process group (kill(2)). */
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
+  killPid(-pgid, signal);
 }
 
 export interface OriginalStartOptions {
