@@ -94,7 +94,7 @@ tun_mesh:
 #     format: auto                  # auto (text on a TTY, else JSON) | json | text
 #   process:
 #     gid: null                     # null: same as tun_mesh/process/uid
-#     workers: 0                    # data-plane worker processes; 0 = one per CPU
+#     workers: 0                    # data-plane worker processes; 0 = sized to the container's CPU quota (1..4)
 #   networking:
 #     mtu: 1500                     # TUN MTU, 576..9000
 #   data_plane:

@@ -6,7 +6,7 @@
  * a key that already has one are dropped (a broken section is reported once, not once per child).
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { defaultWorkerCount } from '../workers/count.js';
 import { isAbsolute } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
@@ -268,7 +268,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     process: {
       uid: t.process.uid,
       gid: x.process.gid ?? t.process.uid,
-      workers: x.process.workers === 0 ? availableParallelism() : x.process.workers,
+      ...workers(x.process.workers),
       ipc: {
         group: {
           maxInitAttempts: t.process.ipc.group.max_init_attempts,
@@ -307,4 +307,11 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     health: { firstNode: x.health.first_node },
     statusSocket: x.status_socket === '' ? null : x.status_socket,
   };
+}
+
+/** 0 in the file: as many as the container may use (workers/count.ts); else as configured. */
+function workers(configured: number): { workers: number; workersReason: string } {
+  if (configured > 0) return { workers: configured, workersReason: 'tunmesh.process.workers' };
+  const auto = defaultWorkerCount();
+  return { workers: auto.count, workersReason: auto.why };
 }

@@ -229,7 +229,7 @@ export const schema: convict.Schema<RawDocument> = {
     },
     process: {
       gid: { doc: 'gid to drop to; null = the uid', format: 'int_range', min: 1, max: 0xfffffffe, default: null, nullable: true, env: 'TUNMESH_GID' },
-      workers: int('Data-plane worker processes; 0 = one per CPU', 0, 0, 256, 'TUNMESH_WORKERS'),
+      workers: int('Data-plane worker processes; 0 = sized to the container: CPUs of the cgroup quota and affinity mask, rounded up, 1..4', 0, 0, 256, 'TUNMESH_WORKERS'),
     },
     networking: {
       mtu: int('TUN device MTU', 1500, 576, 9000, 'TUNMESH_MTU'),

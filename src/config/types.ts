@@ -79,8 +79,10 @@ export interface TunmeshConfig {
     readonly uid: number;
     /** extension: gid to drop to (defaults to the uid). */
     readonly gid: number;
-    /** extension: data-plane worker processes, already resolved (0 in the file = CPU count). */
+    /** extension: data-plane worker processes, already resolved (0 in the file: sized to the container). */
     readonly workers: number;
+    /** Where `workers` came from, for the start-up log (the config, or the CPU quota and affinity). */
+    readonly workersReason: string;
     readonly ipc: {
       readonly group: { readonly maxInitAttempts: number; readonly keyRangeMin: number; readonly keyRangeMax: number };
     };

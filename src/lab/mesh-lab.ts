@@ -3,6 +3,7 @@
 // secret generated for the run, and each node a real `tunmesh run` process or, for interop
 // tests, a real original Ruby node (src/lab/original.ts) with the same config minus `tunmesh:`.
 import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync, appendFileSync, chmodSync, chownSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,8 @@ export interface MeshLabOptions {
   baseLabels?: (i: number) => Record<string, string>;
   /** Per node: what start(i) runs (default 'tunmesh'); swap() changes it later. */
   kind?: (i: number) => NodeKind;
+  /** Per node: a cgroup folder a tunmesh node joins before it starts (CPU-quota tests). */
+  cgroupOf?: (i: number) => string | undefined;
 }
 
 /** A tunmesh node, or the real original Ruby Tun Mesh v0.7 (interop tests). */
@@ -64,6 +67,8 @@ export interface MeshNode {
   logPath: string;
   process?: ProcessOutput;
   original?: OriginalProcess;
+  /** A cgroup folder a tunmesh node joins before exec (so its CPU quota holds from the start). */
+  cgroup?: string;
 }
 
 export interface TransferOptions {
@@ -139,6 +144,7 @@ export class MeshLab {
           pidPath: join(dir, `node${i}.pid`),
           statusSocket: join(dir, `node${i}.sock`),
           logPath: join(dir, `node${i}.log`),
+          ...(opts.cgroupOf?.(i) ? { cgroup: opts.cgroupOf(i) } : {}),
         };
         const spec: LabNodeSpec = {
           index: i,
@@ -194,7 +200,8 @@ export class MeshLab {
     const i = node.index;
     this.logMark(node);
     const logFd = openSync(node.logPath, 'a');
-    const child = this.lab.spawn(i, process.execPath, [CLI, 'run', '--config', node.configPath], { stdio: ['ignore', logFd, logFd] });
+    const argv = [process.execPath, CLI, 'run', '--config', node.configPath];
+    const child = node.cgroup ? this.spawnInCgroup(node, node.cgroup, argv, logFd) : this.lab.spawn(i, process.execPath, argv.slice(1), { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     node.process = new ProcessOutput(child);
     await waitFor(
@@ -205,6 +212,18 @@ export class MeshLab {
       { timeoutMs, intervalMs: 100, what: `node ${i} to start` },
     );
     return node;
+  }
+
+  /**
+   * A node that joins `cgroup` before it starts, so its CPU quota holds from the first line.
+   * `ip netns exec` remounts /sys and so hides /sys/fs/cgroup from the node; nsenter enters only
+   * the network namespace, as a container runtime would leave cgroupfs in place. sh joins the
+   * cgroup and then execs the node in its place: the PID stays the node's.
+   */
+  private spawnInCgroup(node: MeshNode, cgroup: string, argv: string[], logFd: number): ChildProcess {
+    const child = spawn('nsenter', [`--net=/run/netns/${node.ns}`, '--', 'sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...argv], { stdio: ['ignore', logFd, logFd] });
+    this.lab.track(child.pid);
+    return child;
   }
 
   /**

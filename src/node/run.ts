@@ -67,7 +67,15 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     nodeAddressCidr: ipv4.nodeAddressCidr,
     fastPath: config.dataPlane.fastPath,
   });
-  log.info('starting node', { component: 'node', id: self.id, url: self.info.listen_url, address: ipv4.nodeAddressCidr, version: VERSION });
+  log.info('starting node', {
+    component: 'node',
+    id: self.id,
+    url: self.info.listen_url,
+    address: ipv4.nodeAddressCidr,
+    version: VERSION,
+    workers: config.process.workers,
+    workersReason: config.process.workersReason,
+  });
   const tls = loadTlsMaterial(config.controlApi.ssl.certFilePath, config.controlApi.ssl.keyFilePath);
   const caPem = config.controlApi.ssl.caFilePath ? readFileSync(config.controlApi.ssl.caFilePath) : tls.cert;
   const keyPair = await generateNodeKeyPair(config.clustering.auth.pubKeySize);
