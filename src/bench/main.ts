@@ -2,6 +2,7 @@
 // wireguard-go, in one run, on two namespaces joined by a veth pair. Measures ping RTT (median,
 // p99), iperf3 TCP 1 and 4 streams, UDP 64-byte packets per second received, tunnel CPU seconds
 // per GB moved, and tunnel RSS; prints a table and writes bench/results/<date>.json.
+// `--footprint` instead measures memory and start-up of mesh nodes (src/bench/footprint.ts).
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -13,6 +14,7 @@ import { makeLabCredentials } from '../lab/certs.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { fmt, median, parseIperfTcp, parseIperfUdp, parsePingTimes, percentile, ratio, renderTable, type TcpResult, type UdpResult } from './stats.js';
 import { CLI, UNDERLAY, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
+import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 
 type ScenarioName = 'veth' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
@@ -28,6 +30,8 @@ interface Options {
   tcpSeconds: number;
   udpSeconds: number;
   out: string | null;
+  /** --footprint: memory and start-up of mesh nodes instead of the scenarios. */
+  footprint: boolean;
 }
 
 interface PingStats {
@@ -60,14 +64,22 @@ function workersPerNode(): number {
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
+       npm run bench -- --footprint [--workers N] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
   --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
               CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
               the product's default on a machine of its own)
-  --mtu       tunnel MTU of the tunmesh scenarios (tunmesh.networking.mtu, 576..9000; default 1500)`;
+  --mtu       tunnel MTU of the tunmesh scenarios (tunmesh.networking.mtu, 576..9000; default 1500)
+  --footprint RSS/PSS of nodes' main process and workers (idle, after 1 GiB, 1/7/15 peers), start-up
+              time to /health/live and /health/ready, a bare node process; one worker per node,
+              plus an idle run with --workers N (default 2; 1 skips it) for the per-worker cost.
+              Takes about 4 minutes; writes bench/results/<date>-footprint.json`;
+
+/** Flags that mean nothing to --footprint. */
+const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings'];
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '' };
+  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -84,17 +96,27 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--mtu') o.mtu = Number(next());
     else if (a === '--pings') o.pings = Math.max(50, Number(next()));
     else if (a === '--no-json') o.out = null;
+    else if (a === '--footprint') o.footprint = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
+  if (o.footprint) return footprintOptions(o, argv);
   if (o.quick) {
     o.tcpSeconds = 3;
     o.udpSeconds = 2;
   }
   if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 64) throw new Error('--workers must be 0..64');
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 9000)) throw new Error('--mtu must be 576..9000');
+  return o;
+}
+
+function footprintOptions(o: Options, argv: string[]): Options {
+  const extra = argv.filter((a) => SCENARIO_FLAGS.includes(a));
+  if (extra.length > 0) throw new Error(`--footprint does not take ${extra.join(', ')}\n${USAGE}`);
+  if (!argv.includes('--workers')) o.workers = 2;
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 64) throw new Error('--footprint --workers must be 1..64 (1: no per-worker comparison)');
   return o;
 }
 
@@ -180,7 +202,7 @@ async function measure(pair: VethPair, target: string, tunnel: Tunnel | null, o:
   return res;
 }
 
-function machine(): { nproc: number; cpu: string; kernel: string } {
+function machine(): { nproc: number; cpu: string; kernel: string; node: string } {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
   let kernel = 'unknown';
@@ -189,7 +211,7 @@ function machine(): { nproc: number; cpu: string; kernel: string } {
   } catch {
     // keep unknown
   }
-  return { nproc: availableParallelism(), cpu: model, kernel };
+  return { nproc: availableParallelism(), cpu: model, kernel, node: process.version };
 }
 
 export function resultTable(results: readonly ScenarioResult[]): string {
@@ -235,18 +257,14 @@ async function main(): Promise<number> {
     console.error('bench: must run as root (it creates network namespaces): sudo npm run bench');
     return 1;
   }
+  if (o.footprint) return footprintMain(o);
   const missing = ['ip', 'ping', 'openssl', 'iperf3'].filter((c) => !onPath(c));
   if (missing.length > 0) {
     console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 iputils-ping openssl iperf3`);
     if (missing.includes('iperf3')) console.error('bench: for the wireguard-go comparison too: apt-get install wireguard-go wireguard-tools iperf3');
     return 1;
   }
-  try {
-    accessSync(CLI, constants.R_OK);
-  } catch {
-    console.error(`bench: ${CLI} not found; run npm run build first`);
-    return 1;
-  }
+  if (!haveCli()) return 1;
   const haveWg = onPath('wireguard-go') && onPath('wg');
   if (!haveWg && o.scenarios.includes('wireguard-go')) {
     console.log('bench: wireguard-go/wg not installed, skipping that comparison; to include it: apt-get install wireguard-go wireguard-tools iperf3');
@@ -312,15 +330,64 @@ async function main(): Promise<number> {
     if (r.error !== undefined) console.log(`${r.name}: error (${r.error})`);
   }
   const report = { date: new Date().toISOString(), machine: m, options: o, results, table };
-  if (o.out !== null) {
-    const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-    mkdirSync(resultsDir, { recursive: true });
-    const file = join(resultsDir, `${report.date.replace(/:/g, '-')}.json`);
-    writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-    console.log(`\nwrote ${file}`);
-  }
+  if (o.out !== null) writeReport(report, '');
   progress('done');
   return results.some((r) => r.error !== undefined) ? 2 : 0;
+}
+
+function haveCli(): boolean {
+  try {
+    accessSync(CLI, constants.R_OK);
+    return true;
+  } catch {
+    console.error(`bench: ${CLI} not found; run npm run build first`);
+    return false;
+  }
+}
+
+/** bench/results/<ISO date><suffix>.json */
+function writeReport(report: { date: string }, suffix: string): void {
+  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${report.date.replace(/:/g, '-')}${suffix}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  console.log(`\nwrote ${file}`);
+}
+
+/** `--footprint`: memory and start-up of mesh nodes (src/bench/footprint.ts). */
+async function footprintMain(o: Options): Promise<number> {
+  const missing = ['ip', 'openssl', 'curl'].filter((c) => !onPath(c));
+  if (missing.length > 0) {
+    console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 openssl curl`);
+    return 1;
+  }
+  if (!haveCli()) return 1;
+  const abort = (sig: NodeJS.Signals): void => {
+    console.error(`\nbench: ${sig}, cleaning up`);
+    killFootprintNow();
+    process.exit(130); // netns.ts's exit hook deletes the namespaces
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  const watchdog = setTimeout(() => abort('SIGALRM'), 15 * 60_000);
+  watchdog.unref();
+  const m = machine();
+  progress(`footprint: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}, Node ${m.node}; one worker per node, per-worker comparison with ${o.workers}`);
+  let result: FootprintResult;
+  try {
+    result = await runFootprint(o.workers, progress);
+  } finally {
+    clearTimeout(watchdog);
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
+  const table = footprintTables(result);
+  console.log(`\n${table}`);
+  for (const e of result.errors) console.log(`error: ${e}`);
+  const report = { date: new Date().toISOString(), machine: m, options: { workers: o.workers }, footprint: result, table };
+  if (o.out !== null) writeReport(report, '-footprint');
+  progress('done');
+  return result.errors.length > 0 ? 2 : 0;
 }
 
 // Exported for tests; run when executed directly.

@@ -72,11 +72,16 @@ export function cpuSeconds(roots: readonly number[]): number {
   return ticks / ticksPerSecond();
 }
 
+/** A `Name:   123 kB` line of /proc/<pid>/status or smaps_rollup, in bytes (undefined if absent). */
+export function kbField(text: string, name: string): number | undefined {
+  const m = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+  return m ? Number(m[1]) * 1024 : undefined;
+}
+
 /** VmRSS of a process in bytes (undefined if it is gone). */
 export function rssBytes(pid: number): number | undefined {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
+    return kbField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
   } catch {
     return undefined;
   }

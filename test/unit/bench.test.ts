@@ -1,7 +1,20 @@
 import { expect } from 'chai';
 import { median, percentile, parsePingTimes, parseIperfTcp, parseIperfUdp, ratio, renderTable, fmt } from '../../src/bench/stats.js';
-import { cpuTicksOfStat, ppidOfStat, processTree, cpuSeconds, rssBytes } from '../../src/bench/proc.js';
+import { cpuTicksOfStat, ppidOfStat, processTree, cpuSeconds, rssBytes, kbField } from '../../src/bench/proc.js';
 import { resultTable, type ScenarioResult } from '../../src/bench/main.js';
+import {
+  combineFigures,
+  figuresOf,
+  footprintTables,
+  mean,
+  parseChildPids,
+  parseSmapsRollup,
+  processMemory,
+  slopeFigures,
+  workerPids,
+  type FootprintResult,
+  type NodeMemory,
+} from '../../src/bench/footprint.js';
 
 describe('bench helpers', () => {
   it('median and nearest-rank percentiles', () => {
@@ -67,5 +80,78 @@ describe('bench helpers', () => {
     expect(row).to.match(/\|\s+10000 \|\s+500 \|\s+n\/a \|\s+400 \|\s+1\.25 \|\s+0\.05 \|\s+n\/a \|/);
     const over = table.split('\n').find((l) => l.startsWith('| RTT warm median over veth'));
     expect(over).to.match(/0\.450 \|\s+n\/a \|\s+0\.400 \|\s+1\.13 \|/);
+  });
+
+  it('reads kB fields of /proc status and smaps_rollup text', () => {
+    const status = ['Name:\tnode', 'VmPeak:\t 1048344 kB', 'VmRSS:\t   71992 kB', 'RssAnon:\t   30000 kB'].join('\n');
+    expect(kbField(status, 'VmRSS')).to.equal(71992 * 1024);
+    expect(kbField(status, 'VmSwap')).to.equal(undefined);
+    const rollup = [
+      '565209e9b000-7fff74a1f000 ---p 00000000 00:00 0                          [rollup]',
+      'Rss:                1672 kB',
+      'Pss:                 300 kB',
+      'Pss_Dirty:           116 kB',
+      'Pss_Anon:            116 kB',
+      'Private_Clean:        76 kB',
+      'Private_Dirty:       116 kB',
+    ].join('\n');
+    // Pss, not Pss_Dirty or Pss_Anon; private = clean + dirty.
+    expect(parseSmapsRollup(rollup)).to.deep.equal({ pssBytes: 300 * 1024, privateBytes: (76 + 116) * 1024 });
+    expect(parseSmapsRollup('')).to.deep.equal({ pssBytes: null, privateBytes: null });
+    expect(parseChildPids('123 456 \n')).to.deep.equal([123, 456]);
+    expect(parseChildPids('')).to.deep.equal([]);
+  });
+
+  it('reads the memory of a live process; a childless process has no workers', () => {
+    const m = processMemory(process.pid);
+    expect(m.rssBytes).to.be.greaterThan(1 << 20);
+    if (m.pssBytes !== null) expect(m.pssBytes).to.be.within(1, m.rssBytes);
+    expect(workerPids(2 ** 22 + 1)).to.deep.equal([]);
+  });
+
+  const MB = 2 ** 20;
+  const node = (i: number, main: number, workers: number[], pss = true): NodeMemory => ({
+    node: i,
+    main: { pid: 100 + i, rssBytes: main * MB, pssBytes: pss ? (main / 2) * MB : null, privateBytes: null },
+    workers: workers.map((w, k) => ({ pid: 200 + k, rssBytes: w * MB, pssBytes: pss ? (w / 2) * MB : null, privateBytes: null })),
+  });
+
+  it('sums a node, takes medians/means over nodes and the cost per step', () => {
+    expect(figuresOf(node(0, 80, [60, 40]))).to.deep.equal({ mainRss: 80 * MB, mainPss: 40 * MB, workersRss: 100 * MB, workersPss: 50 * MB, nodeRss: 180 * MB, nodePss: 90 * MB });
+    // PSS missing on one node: null in that column, RSS still combined.
+    const m = combineFigures([figuresOf(node(0, 80, [60])), figuresOf(node(1, 100, [70], false))], mean);
+    expect(m.mainRss).to.equal(90 * MB);
+    expect(m.mainPss).to.equal(null);
+    const a = figuresOf(node(0, 80, [60]));
+    const b = figuresOf(node(0, 86, [61.5]));
+    const per = slopeFigures(a, b, 6);
+    expect(per.mainRss).to.equal(1 * MB);
+    expect(per.workersRss).to.equal(0.25 * MB);
+    expect(per.nodePss).to.equal(0.625 * MB);
+    expect(slopeFigures(a, b, 0).mainRss).to.equal(null);
+  });
+
+  it('the footprint tables: per-peer slopes between mesh sizes, per-worker cost, times', () => {
+    const one = figuresOf(node(0, 80, [60]));
+    const mesh = (nodes: number, mainMb: number): FootprintResult['meshes'][number] => {
+      const f = figuresOf(node(0, mainMb, [60]));
+      return { nodes, peers: nodes - 1, startMs: 500, fullMeshMs: nodes * 1000, ageMs: 60_000, median: f, max: f, perNode: [] };
+    };
+    const r: FootprintResult = {
+      floor: { pid: 1, rssBytes: 40 * MB, pssBytes: 20 * MB, privateBytes: null },
+      idle: [node(0, 80, [60]), node(1, 82, [61])],
+      transfer: null,
+      meshes: [mesh(2, 80), mesh(8, 86)],
+      workers: { workers: 2, one, many: figuresOf(node(0, 81, [60, 59])), perExtraWorker: slopeFigures(one, figuresOf(node(0, 81, [60, 59])), 1), perNode: [] },
+      startup: { liveMs: [500, 400, 600], readyMs: [900, 800, 1000] },
+      load: { start: [0, 0, 0], end: [0, 0, 0] },
+      errors: [],
+    };
+    const lines = footprintTables(r).split('\n');
+    expect(lines.find((l) => l.startsWith('| bare `node`'))).to.match(/\|\s+40\.0 \|\s+20\.0 \|/);
+    expect(lines.find((l) => l.startsWith('| per extra peer, 1 -> 7'))).to.match(/\|\s+1\.0 \|\s+0\.5 \|\s+0\.0 \|\s+0\.0 \|\s+1\.0 \|\s+0\.5 \|$/);
+    expect(lines.find((l) => l.startsWith('| per extra worker'))).to.match(/\|\s+1\.0 \|\s+0\.5 \|\s+59\.0 \|\s+29\.5 \|\s+60\.0 \|\s+30\.0 \|$/);
+    expect(lines.find((l) => l.startsWith('| start -> /health/live'))).to.match(/\|\s+500 \|\s+400 \|\s+600 \|\s+3 \|$/);
+    expect(lines.some((l) => l.includes('1 GiB'))).to.equal(false);
   });
 });
