@@ -3,14 +3,17 @@
 // PSS (smaps_rollup) of each node's main process and workers: idle 10 s after the full mesh,
 // after 1 GiB through the fast path and 10 s later, in 2-, 8- and 16-node meshes 60 s after
 // spawning (cost per extra peer), with 1 and N workers (cost per extra worker); start-up time to
-// /health/live and /health/ready; and a bare `node` process as the floor. Each lab is cleaned up
-// before the next one starts; SIGINT and the watchdog in main.ts go through killFootprintNow().
+// /health/live and /health/ready; and a bare `node` process as the floor. Each node runs in a
+// memory cgroup of its own, so its working set is also read as its container would report it
+// (memory-cgroup.ts). Each lab is cleaned up before the next one starts; SIGINT and the watchdog
+// in main.ts go through killFootprintNow().
 import { readFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { MeshLab } from '../lab/mesh-lab.js';
 import { killPid, uniquePrefix, waitFor } from '../lab/netns.js';
 import { errorMessage } from '../log/error-message.js';
 import { kbField, processTree, rssBytes } from './proc.js';
+import { createMemoryCgroup, type MemoryCgroup } from './memory-cgroup.js';
 import { fmt, median, renderTable } from './stats.js';
 
 const MB = 2 ** 20;
@@ -42,12 +45,16 @@ export interface ProcessMemory {
   pssBytes: number | null;
   /** Private_Clean + Private_Dirty: what this process alone holds (null: no smaps_rollup). */
   privateBytes: number | null;
+  /** RssFile: resident file pages (the node binary, libraries), shared with every node process. */
+  rssFileBytes: number | null;
 }
 
 export interface NodeMemory {
   node: number;
   main: ProcessMemory;
   workers: ProcessMemory[];
+  /** The working set of the node's memory cgroup (null: no cgroup could be made). */
+  containerBytes: number | null;
 }
 
 /** One node's figures in bytes; the worker columns are the sum over its workers. */
@@ -58,6 +65,8 @@ export interface Figures {
   workersPss: number | null;
   nodeRss: number | null;
   nodePss: number | null;
+  /** The node's cgroup working set: what its container would report. */
+  container: number | null;
 }
 
 export interface MeshMemory {
@@ -142,10 +151,11 @@ export function figuresOf(n: NodeMemory): Figures {
     workersPss,
     nodeRss: n.main.rssBytes + workersRss,
     nodePss: sumOrNull([n.main.pssBytes, workersPss]),
+    container: n.containerBytes,
   };
 }
 
-const FIGURE_KEYS: readonly (keyof Figures)[] = ['mainRss', 'mainPss', 'workersRss', 'workersPss', 'nodeRss', 'nodePss'];
+const FIGURE_KEYS: readonly (keyof Figures)[] = ['mainRss', 'mainPss', 'workersRss', 'workersPss', 'nodeRss', 'nodePss', 'container'];
 
 /** Applies `f` per column over several nodes' figures (null where any node lacks the column). */
 export function combineFigures(list: readonly Figures[], f: (xs: number[]) => number): Figures {
@@ -176,7 +186,10 @@ const figureCells = (f: Figures): string[] => FIGURE_KEYS.map((k) => mb(f[k]));
 
 function memoryRows(r: FootprintResult): string[][] {
   const rows: string[][] = [];
-  if (r.floor !== null) rows.push(['bare `node` process (floor)', mb(r.floor.rssBytes), mb(r.floor.pssBytes), '', '', '', '']);
+  if (r.floor !== null) {
+    rows.push(['bare `node` process (floor)', mb(r.floor.rssBytes), mb(r.floor.pssBytes), '', '', '', '', '']);
+    rows.push(['of which file pages (node binary, libraries: once per pod)', mb(r.floor.rssFileBytes), '', '', '', '', '', '']);
+  }
   const nodeRow = (label: string, n: NodeMemory | undefined): void => {
     if (n !== undefined) rows.push([label, ...figureCells(figuresOf(n))]);
   };
@@ -224,7 +237,7 @@ function timeRows(r: FootprintResult): string[][] {
 
 /** Two Markdown tables: memory (MB = 2^20 bytes), then times and throughput. */
 export function footprintTables(r: FootprintResult): string {
-  const memHead = ['memory (MB)', 'main RSS', 'main PSS', 'workers RSS', 'workers PSS', 'node RSS', 'node PSS'];
+  const memHead = ['memory (MB)', 'main RSS', 'main PSS', 'workers RSS', 'workers PSS', 'node RSS', 'node PSS', 'container WS'];
   const timeHead = ['time / throughput', 'median', 'min', 'max', 'runs'];
   return `${renderTable([memHead, ...memoryRows(r)])}\n\n${renderTable([timeHead, ...timeRows(r)])}`;
 }
@@ -243,7 +256,8 @@ export function processMemory(pid: number): ProcessMemory {
   const rss = rssBytes(pid);
   if (rss === undefined) throw new Error(`process ${pid} is gone`);
   const rollup = readOptional(`/proc/${pid}/smaps_rollup`);
-  return { pid, rssBytes: rss, ...(rollup === undefined ? { pssBytes: null, privateBytes: null } : parseSmapsRollup(rollup)) };
+  const rssFileBytes = kbField(readOptional(`/proc/${pid}/status`) ?? '', 'RssFile') ?? null;
+  return { pid, rssBytes: rss, rssFileBytes, ...(rollup === undefined ? { pssBytes: null, privateBytes: null } : parseSmapsRollup(rollup)) };
 }
 
 const commOf = (pid: number): string | undefined => readOptional(`/proc/${pid}/comm`)?.trim();
@@ -258,7 +272,8 @@ export function workerPids(mainPid: number): number[] {
 function nodeMemory(lab: MeshLab, i: number): NodeMemory {
   const pid = lab.node(i).process?.child.pid;
   if (pid === undefined) throw new Error(`node ${i} is not running`);
-  return { node: i, main: processMemory(pid), workers: workerPids(pid).map(processMemory) };
+  const containerBytes = live.cgroups.get(lab)?.[i]?.workingSetBytes() ?? null;
+  return { node: i, main: processMemory(pid), workers: workerPids(pid).map(processMemory), containerBytes };
 }
 
 const allNodesMemory = (lab: MeshLab): NodeMemory[] => lab.nodes.map((n) => nodeMemory(lab, n.index));
@@ -272,7 +287,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // ---- labs ----
 
 /** Labs and processes of this run, for a synchronous kill on SIGINT / the watchdog. */
-const live = { labs: new Set<MeshLab>(), pids: new Set<number>() };
+const live = { labs: new Set<MeshLab>(), pids: new Set<number>(), cgroups: new Map<MeshLab, MemoryCgroup[]>() };
 
 /** SIGKILLs every node (and its workers) and helper process of the run; deletes the labs' folders. */
 export function killFootprintNow(): void {
@@ -280,18 +295,26 @@ export function killFootprintNow(): void {
     const mains = lab.nodes.map((n) => n.process?.child.pid).filter((p): p is number => p !== undefined);
     for (const pid of processTree(mains)) killPid(pid, 'SIGKILL');
     rmSync(lab.dir, { recursive: true, force: true });
+    for (const cg of live.cgroups.get(lab) ?? []) cg.remove();
   }
   for (const pid of live.pids) killPid(pid, 'SIGKILL');
 }
 
 async function withLab<T>(nodes: number, workers: number, fn: (lab: MeshLab) => Promise<T>): Promise<T> {
-  const lab = await MeshLab.create({ tag: uniquePrefix('fp'), nodes, workers, logLevel: 'warn', timing: LAB_TIMING });
+  const tag = uniquePrefix('fp');
+  const cgroups = Array.from({ length: nodes }, (_, i) => createMemoryCgroup(`${tag}-n${i}`));
+  const lab = await MeshLab.create({ tag, nodes, workers, logLevel: 'warn', timing: LAB_TIMING, cgroupOf: (i) => cgroups[i]?.path });
   live.labs.add(lab);
+  live.cgroups.set(lab, cgroups.filter((c): c is MemoryCgroup => c !== undefined));
   try {
     return await fn(lab);
   } finally {
     await lab.cleanup();
     live.labs.delete(lab);
+    live.cgroups.delete(lab);
+    // The kernel empties a cgroup a moment after its last process exits.
+    await sleep(500);
+    for (const cg of cgroups) cg?.remove();
   }
 }
 

@@ -112,12 +112,14 @@ describe('bench helpers', () => {
   const MB = 2 ** 20;
   const node = (i: number, main: number, workers: number[], pss = true): NodeMemory => ({
     node: i,
-    main: { pid: 100 + i, rssBytes: main * MB, pssBytes: pss ? (main / 2) * MB : null, privateBytes: null },
-    workers: workers.map((w, k) => ({ pid: 200 + k, rssBytes: w * MB, pssBytes: pss ? (w / 2) * MB : null, privateBytes: null })),
+    main: { pid: 100 + i, rssBytes: main * MB, pssBytes: pss ? (main / 2) * MB : null, privateBytes: null, rssFileBytes: null },
+    workers: workers.map((w, k) => ({ pid: 200 + k, rssBytes: w * MB, pssBytes: pss ? (w / 2) * MB : null, privateBytes: null, rssFileBytes: null })),
+    // The container view: a cgroup charges shared pages once (here: main + half the workers).
+    containerBytes: (main + workers.reduce((a, w) => a + w / 2, 0)) * MB,
   });
 
   it('sums a node, takes medians/means over nodes and the cost per step', () => {
-    expect(figuresOf(node(0, 80, [60, 40]))).to.deep.equal({ mainRss: 80 * MB, mainPss: 40 * MB, workersRss: 100 * MB, workersPss: 50 * MB, nodeRss: 180 * MB, nodePss: 90 * MB });
+    expect(figuresOf(node(0, 80, [60, 40]))).to.deep.equal({ mainRss: 80 * MB, mainPss: 40 * MB, workersRss: 100 * MB, workersPss: 50 * MB, nodeRss: 180 * MB, nodePss: 90 * MB, container: 130 * MB });
     // PSS missing on one node: null in that column, RSS still combined.
     const m = combineFigures([figuresOf(node(0, 80, [60])), figuresOf(node(1, 100, [70], false))], mean);
     expect(m.mainRss).to.equal(90 * MB);
@@ -138,7 +140,7 @@ describe('bench helpers', () => {
       return { nodes, peers: nodes - 1, startMs: 500, fullMeshMs: nodes * 1000, ageMs: 60_000, median: f, max: f, perNode: [] };
     };
     const r: FootprintResult = {
-      floor: { pid: 1, rssBytes: 40 * MB, pssBytes: 20 * MB, privateBytes: null },
+      floor: { pid: 1, rssBytes: 40 * MB, pssBytes: 20 * MB, privateBytes: null, rssFileBytes: 33 * MB },
       idle: [node(0, 80, [60]), node(1, 82, [61])],
       transfer: null,
       meshes: [mesh(2, 80), mesh(8, 86)],
@@ -149,9 +151,20 @@ describe('bench helpers', () => {
     };
     const lines = footprintTables(r).split('\n');
     expect(lines.find((l) => l.startsWith('| bare `node`'))).to.match(/\|\s+40\.0 \|\s+20\.0 \|/);
-    expect(lines.find((l) => l.startsWith('| per extra peer, 1 -> 7'))).to.match(/\|\s+1\.0 \|\s+0\.5 \|\s+0\.0 \|\s+0\.0 \|\s+1\.0 \|\s+0\.5 \|$/);
-    expect(lines.find((l) => l.startsWith('| per extra worker'))).to.match(/\|\s+1\.0 \|\s+0\.5 \|\s+59\.0 \|\s+29\.5 \|\s+60\.0 \|\s+30\.0 \|$/);
+    expect(lines.find((l) => l.startsWith('| of which file pages'))).to.match(/\|\s+33\.0 \|/);
+    expect(lines.find((l) => l.startsWith('| per extra peer, 1 -> 7'))).to.match(/\|\s+1\.0 \|\s+0\.5 \|\s+0\.0 \|\s+0\.0 \|\s+1\.0 \|\s+0\.5 \|\s+1\.0 \|$/);
+    expect(lines.find((l) => l.startsWith('| per extra worker'))).to.match(/\|\s+1\.0 \|\s+0\.5 \|\s+59\.0 \|\s+29\.5 \|\s+60\.0 \|\s+30\.0 \|\s+30\.5 \|$/);
     expect(lines.find((l) => l.startsWith('| start -> /health/live'))).to.match(/\|\s+500 \|\s+400 \|\s+600 \|\s+3 \|$/);
     expect(lines.some((l) => l.includes('1 GiB'))).to.equal(false);
+  });
+});
+
+describe('bench: memory cgroup reading', () => {
+  it('reads a value out of a memory.stat text (v1 total_ names and v2 names)', async () => {
+    const { statValue } = await import('../../src/bench/memory-cgroup.js');
+    const v1 = 'cache 0\nrss 55885824\ntotal_inactive_file 135168\ntotal_active_file 0\n';
+    expect(statValue(v1, 'total_inactive_file')).to.equal(135168);
+    expect(statValue('anon 1\ninactive_file 4096\n', 'inactive_file')).to.equal(4096);
+    expect(statValue(v1, 'inactive_file')).to.equal(undefined);
   });
 });
