@@ -20,23 +20,30 @@ export function keepNamespaces(names: readonly string[]): void {
   for (const ns of names) liveNamespaces.delete(ns);
 }
 
+/**
+ * A safety net: `cleanup` runs (synchronously, best effort) on every item still in `live` when
+ * this process exits. Returns the installer; call it before the first item is added.
+ */
+export function cleanupOnExit<T>(live: Set<T>, cleanup: (item: T) => void): () => void {
+  let installed = false;
+  return () => {
+    if (installed) return;
+    installed = true;
+    process.on('exit', () => {
+      for (const item of live) {
+        try {
+          cleanup(item);
+        } catch {
+          // best effort: the process is exiting
+        }
+      }
+    });
+  };
+}
+
 /** Namespaces created by this process and not yet deleted (deleted on exit as a safety net). */
 const liveNamespaces = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const ns of liveNamespaces) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 2000 });
-      } catch {
-        // best effort: the process is exiting
-      }
-    }
-  });
-}
+const installExitHook = cleanupOnExit(liveNamespaces, (ns) => execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 2000 }));
 
 /** A prefix no other run shares: `tmt-<tag>-<pid>-<hex>`. Keep tags short (a-z0-9). */
 export function uniquePrefix(tag: string): string {

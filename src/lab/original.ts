@@ -8,7 +8,7 @@ import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { killPid, run, waitFor, ProcessOutput } from './netns.js';
+import { cleanupOnExit, killPid, run, waitFor, ProcessOutput } from './netns.js';
 import { errorMessage } from '../log/error-message.js';
 
 /** build.sh may apt-get install Ruby first; ~10 s after that. */
@@ -130,15 +130,7 @@ export function parseOriginalRegistrations(body: string): string[] {
 
 /** Process groups of originals still running, killed if this process exits without stopping them. */
 const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-  });
-}
+const installExitHook = cleanupOnExit(liveGroups, (pgid) => signalGroup(pgid, 'SIGKILL'));
 
 /** Live (non-zombie) members of a process group, from /proc (a zombie would fool kill(-pgid, 0)). */
 export function groupMembers(pgid: number): number[] {
