@@ -2,7 +2,10 @@
  * HS256 tokens exactly as the original signs and checks them.
  *
  * Signing: claims in the original's order (iss, iat, nbf, exp, aud, sig, sub) under the protected
- * header `{"alg":"HS256"}` — no `typ`, as Ruby's JWT gem writes it. We serialise the claims
+ * header `{"alg":"HS256"}` — no `typ`, as Ruby's JWT gem writes it. Cluster tokens also get a
+ * random `jti`: without it two registrations with the same body in the same second are the same
+ * bytes, and the replay cache (step 9) would refuse the second, legitimate one. The original's
+ * verifier ignores `jti` (ruby-jwt checks it only when asked to). We serialise the claims
  * ourselves (jose's CompactSign over our JSON) so the order is ours and not a library's.
  *
  * One difference in the bytes, not in meaning: Ruby computes `nbf = iat - 5.0` and `exp = iat + 30.0`
@@ -21,7 +24,7 @@
  *   8. sig is "0/" + SHA-256 hex of the exact body                        -> body_mismatch
  *   9. a cluster token has not been seen before (when a cache is given)   -> replayed
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 import { CompactSign, compactVerify, errors as joseErrors } from 'jose';
 
@@ -131,11 +134,12 @@ export async function signToken(options: SignTokenOptions): Promise<string> {
     sig: bodySignature(options.body),
     sub: options.key.id,
   };
-  const payload = new TextEncoder().encode(JSON.stringify({ ...claims, ...checkedExtraClaims(options.extraClaims) }));
+  const unique = options.key.id === CLUSTER_KEY_ID ? { jti: randomBytes(12).toString('base64url') } : {};
+  const payload = new TextEncoder().encode(JSON.stringify({ ...claims, ...unique, ...checkedExtraClaims(options.extraClaims) }));
   return new CompactSign(payload).setProtectedHeader({ alg: TOKEN_ALGORITHM }).sign(options.key.key);
 }
 
-const STANDARD_CLAIMS: ReadonlySet<string> = new Set(['iss', 'iat', 'nbf', 'exp', 'aud', 'sig', 'sub']);
+const STANDARD_CLAIMS: ReadonlySet<string> = new Set(['iss', 'iat', 'nbf', 'exp', 'aud', 'sig', 'sub', 'jti']);
 
 /** Extra claims may add to the token, never override what the original checks. */
 function checkedExtraClaims(extra: Readonly<Record<string, unknown>> | undefined): Readonly<Record<string, unknown>> {

@@ -47,6 +47,8 @@ export class Membership {
   private readonly groups: GroupState[];
   private readonly discovered = new Map<string, NodeInfo>();
   private readonly contacting = new Set<string>();
+  /** Peers a registration is on its way to: the groom loop and an answer must not send two. */
+  private readonly registering = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private grooming = false;
   private stopped = false;
@@ -200,6 +202,8 @@ export class Membership {
   /** Re-register with a known node: session token; on 401/404, see who is at its URL (5. re-adopt). */
   async registerTo(node: RemoteNode): Promise<void> {
     const target = { id: node.info.id, url: node.info.listen_url };
+    if (this.registering.has(target.id)) return;
+    this.registering.add(target.id);
     try {
       const started = performance.now();
       let answer: Signed<Registration>;
@@ -220,6 +224,8 @@ export class Membership {
       node.faults.fail(this.now());
       this.hooks.event('register_failed');
       this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, failures: node.faults.consecutiveFailures, error: errorMessage(err) });
+    } finally {
+      this.registering.delete(target.id);
     }
   }
 

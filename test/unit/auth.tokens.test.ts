@@ -74,12 +74,23 @@ describe('auth tokens', () => {
       expect(decodePart(await sign(), 0)).to.equal('{"alg":"HS256"}');
     });
 
-    it('writes the claims in the original order iss, iat, nbf, exp, aud, sig, sub', async () => {
+    it('writes the claims in the original order iss, iat, nbf, exp, aud, sig, sub (then a cluster token\'s jti)', async () => {
       const sha = bodySignature(BODY);
-      expect(decodePart(await sign(), 1)).to.equal(
-        `{"iss":"${SENDER}","iat":1700000000,"nbf":1699999995,"exp":1700000030,` +
-          `"aud":"${RECEIVER}","sig":"${sha}","sub":"Cluster Auth"}`,
+      expect(decodePart(await sign(), 1)).to.match(
+        new RegExp(
+          `^\\{"iss":"${SENDER}","iat":1700000000,"nbf":1699999995,"exp":1700000030,` +
+            `"aud":"${RECEIVER}","sig":"${sha.replace('/', '\\/')}","sub":"Cluster Auth","jti":"[A-Za-z0-9_-]{16}"\\}$`,
+        ),
       );
+    });
+
+    it('makes two cluster tokens for the same body in the same second differ (jti), so the replay cache takes both', async () => {
+      const cache = new ReplayCache({ skewSeconds: 5 });
+      const [a, b] = [await sign(), await sign()];
+      expect(a).to.not.equal(b);
+      for (const t of [a, b]) await verifyToken(t, { keys: keyLookup({ cluster }), audience: RECEIVER, body: BODY, now: NOW, maxClockSkew: 5, replayCache: cache });
+      const again = await verifyToken(a, { keys: keyLookup({ cluster }), audience: RECEIVER, body: BODY, now: NOW, maxClockSkew: 5, replayCache: cache }).then(() => 'accepted', (e: AuthError) => e.reason);
+      expect(again).to.equal('replayed');
     });
 
     it('signs the body as "0/" + SHA-256 hex of its exact bytes', () => {

@@ -46,7 +46,7 @@ describe('capability claim', () => {
   it('travels after the original seven claims and comes back as signed', async () => {
     const token = await sign(ours);
     const names = Object.keys(JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as object);
-    expect(names).to.deep.equal(['iss', 'iat', 'nbf', 'exp', 'aud', 'sig', 'sub', CAPABILITY_CLAIM]);
+    expect(names).to.deep.equal(['iss', 'iat', 'nbf', 'exp', 'aud', 'sig', 'sub', 'jti', CAPABILITY_CLAIM]);
     const verified = await verify(token);
     expect(capabilitiesOf(verified.extraClaims)).to.deep.equal({ fastPath: 1, wrap: [OAEP] });
   });
