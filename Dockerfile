@@ -47,5 +47,5 @@ EXPOSE 4567
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('https').get({host:'127.0.0.1',port:Number(process.env.TUNMESH_LISTEN_PORT||4567),path:'/health/live',rejectUnauthorized:false,timeout:4000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/cli/main.js"]
 CMD ["run"]

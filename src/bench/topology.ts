@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createNetns, deleteNetns, execInNetns, killPid, run, spawnInNetns, waitFor, type ExecResult } from '../lab/netns.js';
 import { labNodeConfigYaml, labNodeUrl, QUICK_TIMING } from '../lab/node-config.js';
 import { fetchStatus } from '../cli/status-command.js';
+import { MAIN_NODE_FLAGS } from '../node/node-flags.js';
 import type { LabCredentials } from '../lab/certs.js';
 import { processTree } from './proc.js';
 
@@ -153,7 +154,7 @@ export async function startTunmesh(
         { mode: 0o600 },
       );
       const fd = openSync(log, 'a');
-      const child = pair.spawn(side, process.execPath, [CLI, 'run', '--config', config], { stdio: ['ignore', fd, fd] });
+      const child = pair.spawn(side, process.execPath, [...MAIN_NODE_FLAGS, CLI, 'run', '--config', config], { stdio: ['ignore', fd, fd] });
       closeSync(fd);
       mains.push(child);
       sockets.push(socket);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The `tunmesh` command. Exit codes: 0 ok, 2 usage or config error, 1 runtime failure.
 // Users see one clear line per error, never a stack trace (those go to the debug log).
 import { runConfigCommand } from './config-command.js';

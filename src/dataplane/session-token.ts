@@ -1,6 +1,8 @@
 // Signs the outbound session tokens the data plane sends: one imported key per session id,
 // kept while the session lives (jose imports keys slowly; never once per request).
-import { formatAuthHeader, sessionKey, signToken, type AuthKey } from '../auth/index.js';
+import { formatAuthHeader } from '../auth/header.js';
+import { sessionKey, type AuthKey } from '../auth/keys.js';
+import { signToken } from '../auth/tokens.js';
 import type { PeerRoute } from './contract.js';
 
 export class SessionSigner {

@@ -1,6 +1,6 @@
 // The one interface both ways of reaching a peer share (the fast channel and the original's
 // JSON POSTs), as the worker's send path sees them: append packets of one TUN batch, then flush.
-import type { Logger } from '../log/logger.js';
+import type { LevelLogger } from '../log/logger.js';
 import type { DataPlaneMetrics } from '../metrics/dataplane.js';
 import type { DataPlaneSettings, DropReason, PeerRoute } from './contract.js';
 import type { SessionSigner } from './session-token.js';
@@ -27,7 +27,7 @@ export interface TransportDeps {
   metrics: DataPlaneMetrics;
   /** The peer refused our session: main renegotiates. */
   onRejected(peerId: string, sessionId: string): void;
-  log: Logger;
+  log: LevelLogger;
 }
 
 /** Host, port and TLS options for connecting to a peer URL. */

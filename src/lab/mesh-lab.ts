@@ -15,6 +15,7 @@ import { pingStream, pingStreamArgs, type PingStream, type PingStreamOptions } f
 import { clientTimeoutS } from './tcp-transfer.js';
 import { fetchStatus } from '../cli/status-command.js';
 import type { StatusReport } from '../node/status.js';
+import { MAIN_NODE_FLAGS } from '../node/node-flags.js';
 
 export interface MeshLabOptions {
   tag: string;
@@ -200,7 +201,7 @@ export class MeshLab {
     const i = node.index;
     this.logMark(node);
     const logFd = openSync(node.logPath, 'a');
-    const argv = [process.execPath, CLI, 'run', '--config', node.configPath];
+    const argv = [process.execPath, ...MAIN_NODE_FLAGS, CLI, 'run', '--config', node.configPath];
     const child = node.cgroup ? this.spawnInCgroup(node, node.cgroup, argv, logFd) : this.lab.spawn(i, process.execPath, argv.slice(1), { stdio: ['ignore', logFd, logFd] });
     closeSync(logFd);
     node.process = new ProcessOutput(child);

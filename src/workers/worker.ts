@@ -4,7 +4,7 @@
 import { Registry } from 'prom-client';
 import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
 import { SessionSigner } from '../dataplane/session-token.js';
-import { createLogger, type LogFormat, type LogLevel } from '../log/logger.js';
+import { lazyLogger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DataPlaneMetrics } from '../metrics/dataplane.js';
 import { collectProcessMetrics } from '../metrics/process.js';
 import { DEFAULT_BATCH_SIZE, TunQueue } from '../tun/queue.js';
@@ -19,7 +19,7 @@ const metrics = new DataPlaneMetrics(registry);
 collectProcessMetrics(registry, 'tunmesh_worker_');
 let settings: DataPlaneSettings | undefined;
 let send: SendPath | undefined;
-let log = createLogger('info');
+let log = lazyLogger('info');
 
 function tell(msg: WorkerToMain): void {
   if (process.connected) process.send?.(msg);
@@ -29,7 +29,7 @@ function onMessage(msg: MainToWorker): void {
   switch (msg.type) {
     case 'settings':
       settings = msg.settings;
-      log = createLogger(msg.settings.logLevel as LogLevel, msg.settings.logFormat as LogFormat).child({ component: `worker-${index}` });
+      log = lazyLogger(msg.settings.logLevel as LogLevel, msg.settings.logFormat as LogFormat, { component: `worker-${index}` });
       return;
     case 'state':
       if (settings === undefined) throw new Error('state before settings');

@@ -10,6 +10,7 @@ import YAML from 'yaml';
 import { configReferenceMarkdown, REFERENCE_END, REFERENCE_START } from '../../src/cli/config-reference.js';
 import { configFromObject } from '../../src/config/load.js';
 import { BOOTSTRAP_URLS_ENV, isLeaf, schema } from '../../src/config/schema.js';
+import { MAIN_NODE_FLAGS } from '../../src/node/node-flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -191,8 +192,15 @@ describe('docs and deploy examples', () => {
     expect(dockerfile).to.match(/^FROM node:20-bookworm AS build$/m);
     expect(dockerfile).to.match(/^FROM node:20-bookworm-slim AS runtime$/m);
     expect(dockerfile).to.match(/^HEALTHCHECK .*\n.*\/health\/live/m);
-    expect(dockerfile).to.contain('ENTRYPOINT ["node", "dist/cli/main.js"]');
+    expect(dockerfile).to.contain(`ENTRYPOINT ${JSON.stringify(['node', ...MAIN_NODE_FLAGS, 'dist/cli/main.js']).replaceAll(',', ', ')}`);
     expect(dockerfile).to.contain('CMD ["run"]');
+  });
+
+  it('the Kubernetes sidecar and the tunmesh bin start the main process with MAIN_NODE_FLAGS', () => {
+    const { container } = sidecar();
+    const command = [...list(container.command), ...list(container.args)].join(' ');
+    expect(command).to.contain(`node ${MAIN_NODE_FLAGS.join(' ')} /app/dist/cli/main.js run`);
+    expect(read('src/cli/main.ts').split('\n')[0]).to.equal(`#!/usr/bin/env -S node ${MAIN_NODE_FLAGS.join(' ')}`);
   });
 
   it('security.md and api_flows.md exist, with a sequence diagram per flow', () => {
