@@ -7,12 +7,12 @@
 // memory cgroup of its own, so its working set is also read as its container would report it
 // (memory-cgroup.ts). Each lab is cleaned up before the next one starts; SIGINT and the watchdog
 // in main.ts go through killFootprintNow().
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { MeshLab } from '../lab/mesh-lab.js';
 import { killPid, uniquePrefix, waitFor } from '../lab/netns.js';
 import { errorMessage } from '../log/error-message.js';
-import { kbField, processTree, rssBytes } from './proc.js';
+import { kbField, processTree, readOptional, rssBytes } from './proc.js';
 import { createMemoryCgroup, type MemoryCgroup } from './memory-cgroup.js';
 import { fmt, median, renderTable } from './stats.js';
 
@@ -243,14 +243,6 @@ export function footprintTables(r: FootprintResult): string {
 }
 
 // ---- /proc readers ----
-
-function readOptional(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 export function processMemory(pid: number): ProcessMemory {
   const rss = rssBytes(pid);

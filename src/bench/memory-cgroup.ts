@@ -5,8 +5,9 @@
 // once. Caveat: file pages first read outside the cgroup (the node binary, already cached by
 // this benchmark's own node process) are charged elsewhere, so the working set here leaves out
 // the binary's resident text; RssFile of a process (from /proc/PID/status) tells how much that is.
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readOptional as read } from './proc.js';
 
 export interface MemoryCgroup {
   path: string;
@@ -26,14 +27,6 @@ const LAYOUTS: Layout[] = [
   { root: '/sys/fs/cgroup', usage: 'memory.current', inactiveFile: 'inactive_file' },
   { root: '/sys/fs/cgroup/memory', usage: 'memory.usage_in_bytes', inactiveFile: 'total_inactive_file' },
 ];
-
-function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** A value of a memory.stat text ("name value" lines). */
 export function statValue(text: string, name: string): number | undefined {

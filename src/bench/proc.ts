@@ -78,11 +78,17 @@ export function kbField(text: string, name: string): number | undefined {
   return m ? Number(m[1]) * 1024 : undefined;
 }
 
-/** VmRSS of a process in bytes (undefined if it is gone). */
-export function rssBytes(pid: number): number | undefined {
+/** A /proc or /sys file's text; undefined when it is missing or unreadable (a process gone, no cgroup). */
+export function readOptional(path: string): string | undefined {
   try {
-    return kbField(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
+    return readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+/** VmRSS of a process in bytes (undefined if it is gone). */
+export function rssBytes(pid: number): number | undefined {
+  const status = readOptional(`/proc/${pid}/status`);
+  return status === undefined ? undefined : kbField(status, 'VmRSS');
 }

@@ -16,7 +16,7 @@ const GROUP_KEYS = ['bootstrap_node_urls', 'bootstrap_retries'];
  * The original's default (config/clustering/bootstrap_group.rb: `default: -1`): retry forever.
  * Sidecars start in any order; a node that starts before its bootstrap peer must not give up.
  */
-export const DEFAULT_BOOTSTRAP_RETRIES = -1;
+const DEFAULT_BOOTSTRAP_RETRIES = -1;
 /** Prometheus label names; names starting with __ are reserved. */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
