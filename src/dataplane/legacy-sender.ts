@@ -108,14 +108,17 @@ export class LegacySender implements PeerTransport {
     try {
       if (batch.length > 1 && this.batchRoute) {
         const status = await this.post(`${PACKET_ROUTE}${this.deps.selfId}/batch`, JSON.stringify(texts));
-        if (status !== 404) return this.settle(status, batch);
+        if (status !== 404) {
+          if (this.settle(status, batch) === 'refused') this.requeue(batch);
+          return;
+        }
         this.batchRoute = false;
         this.deps.log.info('peer has no batch packet route; using the single route', { peer: this.peer.id });
       }
       for (let i = 0; i < batch.length; i++) {
         const status = await this.post(`${PACKET_ROUTE}${this.deps.selfId}`, texts[i]!);
-        this.settle(status, batch.slice(i, i + 1));
-        if (this.refused === this.signedWith) return this.requeue(batch.slice(i + 1));
+        // The refused packet and those after it go back in their order.
+        if (this.settle(status, batch.slice(i, i + 1)) === 'refused') return this.requeue(batch.slice(i));
       }
     } catch (err) {
       if (this.closed) return; // the peer left and its counters are gone: nothing to count
@@ -125,22 +128,23 @@ export class LegacySender implements PeerTransport {
     }
   }
 
-  private settle(status: number, sent: Queued[]): void {
-    if (this.closed) return;
+  /** Counts an answer; 'refused' (a 4xx: the peer refused our session) leaves requeueing to the caller. */
+  private settle(status: number, sent: Queued[]): 'sent' | 'refused' | 'dropped' {
+    if (this.closed) return 'dropped';
     // The JSON path has no connection: "up" means the peer took the last packets we posted.
     this.counters.channelUp.set(status >= 200 && status < 300 ? 1 : 0);
     if (status >= 200 && status < 300) {
       this.counters.txPackets.inc(sent.length);
       this.counters.txBytes.inc(sent.reduce((n, q) => n + q.data.length, 0));
-      return;
+      return 'sent';
     }
     if (status >= 400 && status < 500) {
       this.refused = this.signedWith;
-      this.requeue(sent);
       this.deps.onRejected(this.peer.id, this.signedWith);
-      return;
+      return 'refused';
     }
     this.deps.metrics.drop('exception', sent.length);
+    return 'dropped';
   }
 
   /** Back to the head of the queue, to be re-signed with the next session (bounded by the queue limit). */
