@@ -16,8 +16,15 @@ Usage:
   tunmesh config example             print a commented example config
   tunmesh status [--json] [--socket PATH]
                                      show a running node's peers, sessions and traffic
+  tunmesh certs ca create|node issue|show ...
+                                     make a mesh CA and node certificates, inspect PEM files
   tunmesh --help | --version
 `;
+
+// A closed pipe (`tunmesh certs show F | head`) ends the output, not the command with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
 
 const io = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s) };
 
@@ -40,6 +47,9 @@ async function main(argv: string[]): Promise<number> {
       return runConfigCommand(rest, io);
     case 'status':
       return statusCommand(rest, io);
+    case 'certs':
+      // Loaded on demand: the X.509 library is not needed (nor kept in memory) by `run`.
+      return (await import('./certs-command.js')).runCertsCommand(rest, io);
     default:
       io.stderr(`tunmesh: unknown command '${command}'\n\n${USAGE}`);
       return 2;
