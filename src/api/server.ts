@@ -1,9 +1,10 @@
-// The HTTPS listener: TLS >= 1.2 only, cert and key from config, checked to be a pair
+// The HTTPS listener: TLS >= 1.2 with forward-secret AEAD suites only (src/tls/policy.ts), cert and key from config, checked to be a pair
 // before we listen so a misconfiguration is a clear startup error, not a failed handshake.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type Koa from 'koa';
+import { serverTlsPolicy } from '../tls/policy.js';
 
 /** A problem with the API's listener or its TLS material, found at start-up. */
 export class TlsConfigError extends Error {
@@ -55,7 +56,7 @@ export function createHttpsServer(tls: TlsMaterial, app: Koa): https.Server {
     {
       cert: tls.cert,
       key: tls.key,
-      minVersion: 'TLSv1.2',
+      ...serverTlsPolicy(),
       // Node-to-node traffic is long-lived; keep idle keep-alive sockets a while.
       keepAliveTimeout: 65_000,
       requestTimeout: 30_000,

@@ -21,6 +21,8 @@ export interface NodeRequest {
   sans: SubjectAltNames;
   algorithm: KeyAlgorithm;
   days: number;
+  /** Start of validity (default now); the lab uses a past one to make expired certificates. */
+  validFrom?: Date;
 }
 
 /** Reads a CA (certificate + key PEM) and checks that it is one, is current and the key matches. */
@@ -39,7 +41,7 @@ export async function loadCa(certPem: string, keyPem: string, certSource: string
 }
 
 export async function issueNodeCertificate(ca: LoadedCa, req: NodeRequest): Promise<IssuedPem> {
-  const { notBefore, notAfter } = validity(req.days);
+  const { notBefore, notAfter } = validity(req.days, req.validFrom?.getTime());
   if (notAfter > ca.cert.notAfter) {
     throw new CertsError(`--days ${req.days} outlives the CA (it expires on ${ca.cert.notAfter.toISOString()}); issue fewer days or renew the CA`);
   }

@@ -1,13 +1,14 @@
 // Client TLS options toward peers, shared by the fast channel and the legacy sender: our CA,
-// TLS >= 1.2, and hostname checks only when configured (advertise URLs are often bare IPs).
+// the TLS policy (src/tls/policy.ts), and hostname checks only when configured (advertise URLs are often bare IPs).
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import type { DataPlaneSettings } from './contract.js';
+import { clientTlsPolicy } from '../tls/policy.js';
 
 export function peerTlsOptions(settings: DataPlaneSettings, host: string): ConnectionOptions {
   return {
     ca: settings.caPem,
-    minVersion: 'TLSv1.2',
+    ...clientTlsPolicy(),
     // SNI must not carry an IP address (RFC 6066).
     ...(isIP(host) === 0 ? { servername: host } : {}),
     checkServerIdentity: settings.verifyHostname ? checkServerIdentity : () => undefined,

@@ -1,6 +1,6 @@
 // A real mesh on one machine, for the demo, the tests and the benchmark: n network namespaces
 // on a bridge (underlay 198.18.0.x, mesh 198.19.0.x, no default route), one certificate and
-// secret generated for the run, and each node a real `tunmesh run` process or, for interop
+// secret generated for the run (or, with perNodeCerts, a lab CA and a certificate per node), and each node a real `tunmesh run` process or, for interop
 // tests, a real original Ruby node (src/lab/original.ts) with the same config minus `tunmesh:`.
 import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync, appendFileSync, chmodSync, chownSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBridgeLab, killPid, waitFor, keepNamespaces, pingFrom, ProcessOutput, type Lab, type ExecResult, type PingResult } from './netns.js';
 import { makeLabCredentials, type LabCredentials } from './certs.js';
+import { makeLabPki, type LabCertFiles, type LabPki } from './pki.js';
 import { labNodeConfigYaml, labNodeUrl, LAB_PROCESS_UID, QUICK_TIMING, type LabNodeSpec, type LabTiming } from './node-config.js';
 import { assertTraversable, ensureOriginalBuilt, originalConfigYaml, OriginalProcess, parseOriginalRegistrations } from './original.js';
 import { pingStream, pingStreamArgs, type PingStream, type PingStreamOptions } from './ping-stream.js';
@@ -46,6 +47,11 @@ export interface MeshLabOptions {
   kind?: (i: number) => NodeKind;
   /** Per node: a cgroup folder a tunmesh node joins before it starts (CPU-quota tests). */
   cgroupOf?: (i: number) => string | undefined;
+  /**
+   * Give every node its own certificate from one lab CA (ECDSA P-256, SAN = its underlay
+   * address) and that CA as ca_file_path, instead of the shared self-signed certificate.
+   */
+  perNodeCerts?: boolean;
 }
 
 /** A tunmesh node, or the real original Ruby Tun Mesh v0.7 (interop tests). */
@@ -70,6 +76,8 @@ export interface MeshNode {
   original?: OriginalProcess;
   /** A cgroup folder a tunmesh node joins before exec (so its CPU quota holds from the start). */
   cgroup?: string;
+  /** The node's TLS certificate and key (the shared lab ones unless perNodeCerts). */
+  tls: LabCertFiles;
 }
 
 export interface TransferOptions {
@@ -122,6 +130,8 @@ export class MeshLab {
     readonly dir: string,
     readonly creds: LabCredentials,
     readonly nodes: MeshNode[],
+    /** The lab CA, with perNodeCerts: tests issue more certificates from it. */
+    readonly pki?: LabPki,
   ) {}
 
   static async create(opts: MeshLabOptions): Promise<MeshLab> {
@@ -129,6 +139,8 @@ export class MeshLab {
     try {
       const dir = mkdtempSync(join(tmpdir(), `${opts.tag}-`));
       const creds = await makeLabCredentials(dir);
+      const pki = opts.perNodeCerts ? await makeLabPki(join(dir, 'pki')) : undefined;
+      const tlsFiles = await Promise.all(lab.nodes.map((ln, i) => pki?.issue(`node${i}`, [ln.address]) ?? creds));
       const port = opts.port ?? 4567;
       const timing = { ...QUICK_TIMING, ...opts.timing };
       const urlOf = (i: number): string => labNodeUrl(lab.nodes[i]?.address ?? '', port);
@@ -146,6 +158,7 @@ export class MeshLab {
           statusSocket: join(dir, `node${i}.sock`),
           logPath: join(dir, `node${i}.log`),
           ...(opts.cgroupOf?.(i) ? { cgroup: opts.cgroupOf(i) } : {}),
+          tls: tlsFiles[i] ?? creds,
         };
         const spec: LabNodeSpec = {
           index: i,
@@ -154,8 +167,9 @@ export class MeshLab {
           networkCidr: '198.19.0.0/16',
           bootstrapUrls: seeds(i).filter((u) => u !== node.url),
           port,
-          certPath: creds.certPath,
-          keyPath: creds.keyPath,
+          certPath: node.tls.certPath,
+          keyPath: node.tls.keyPath,
+          ...(pki ? { caPath: pki.caPath } : {}),
           secret: opts.clusterSecrets ? opts.clusterSecrets(i, creds.secret).secret : creds.secret,
           additionalClusterSecrets: opts.clusterSecrets?.(i, creds.secret).additional ?? [],
           statusSocket: node.statusSocket,
@@ -176,7 +190,7 @@ export class MeshLab {
         writeFileSync(node.originalConfigPath, originalConfigYaml(yaml), { mode: 0o600 });
         return node;
       });
-      return new MeshLab(lab, dir, creds, nodes);
+      return new MeshLab(lab, dir, creds, nodes, pki);
     } catch (err) {
       await lab.cleanup();
       throw err;
@@ -260,9 +274,11 @@ export class MeshLab {
   private prepareForOriginal(): void {
     if (this.preparedForOriginal) return;
     chmodSync(this.dir, 0o711);
-    chownSync(this.creds.keyPath, LAB_PROCESS_UID, -1);
-    chmodSync(this.creds.keyPath, 0o600);
-    chmodSync(this.creds.certPath, 0o644);
+    for (const files of [this.creds, ...this.nodes.map((n) => n.tls)]) {
+      chownSync(files.keyPath, LAB_PROCESS_UID, -1);
+      chmodSync(files.keyPath, 0o600);
+      chmodSync(files.certPath, 0o644);
+    }
     assertTraversable(this.dir);
     this.preparedForOriginal = true;
   }

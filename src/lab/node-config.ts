@@ -15,6 +15,8 @@ export interface LabNodeSpec {
   port: number;
   certPath: string;
   keyPath: string;
+  /** control_api.ssl.ca_file_path (omitted: the original's default, the node's own certificate). */
+  caPath?: string;
   secret: string;
   statusSocket: string;
   device: string;
@@ -72,7 +74,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         auth: { secret: s.secret, pub_key_size: 2048 },
         bootstrap_groups: { default: { bootstrap_node_urls: s.bootstrapUrls, bootstrap_retries: -1 } },
       },
-      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath } },
+      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath, ...(s.caPath ? { ca_file_path: s.caPath } : {}) } },
       logging: { level: s.logLevel },
       monitoring: {
         method: 'prometheus',

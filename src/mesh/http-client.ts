@@ -3,6 +3,7 @@
 // configured, because advertise URLs are dynamic addresses. One keep-alive agent per node.
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { clientTlsPolicy } from '../tls/policy.js';
 
 export interface HttpClientOptions {
   ca: Buffer;
@@ -33,7 +34,7 @@ export class HttpClient {
       keepAlive: true,
       maxSockets: 8,
       ca: opts.ca,
-      minVersion: 'TLSv1.2',
+      ...clientTlsPolicy(),
       rejectUnauthorized: true,
       ...(opts.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
     });

@@ -8,6 +8,7 @@ import { DataPlaneMetrics } from './dataplane.js';
 import { legacyMetrics } from './legacy.js';
 import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
+import type { CertificateExpiry } from '../tls/expiry.js';
 
 type MetricJson = MetricFamily;
 
@@ -26,8 +27,8 @@ export interface NodeMetricsOptions {
   baseLabels: Record<string, string>;
   perPeerLegacy: boolean;
   startStamp: number;
-  /** Unix seconds when the API certificate expires. */
-  certNotAfter?: number;
+  /** Unix seconds when this node's certificate and its CA expire; asked at every scrape. */
+  certificateNotAfter?: () => CertificateExpiry;
 }
 
 export class NodeMetrics {
@@ -44,7 +45,7 @@ export class NodeMetrics {
 
   constructor(private readonly opts: NodeMetricsOptions) {
     const registers = [this.registry];
-    const certNotAfter = opts.certNotAfter;
+    const certificateNotAfter = opts.certificateNotAfter;
     this.labels = { ...opts.baseLabels, node_id: opts.nodeId };
     collectProcessMetrics(this.registry, 'tunmesh_main_');
     this.dataPlane = new DataPlaneMetrics(this.registry);
@@ -66,10 +67,17 @@ export class NodeMetrics {
     this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
     this.certExpiry = new Gauge({
       name: 'tunmesh_tls_certificate_expiry_seconds',
-      help: 'Seconds until the API certificate expires (computed at scrape time)',
+      help: 'Seconds until a certificate expires (computed at scrape time): kind="node" this node\'s, kind="ca" the earliest in its CA file',
+      labelNames: ['kind'],
       registers,
       collect() {
-        if (certNotAfter !== undefined) this.set(certNotAfter - Date.now() / 1000);
+        const expiry = certificateNotAfter?.() ?? {};
+        const now = Date.now() / 1000;
+        for (const kind of ['node', 'ca'] as const) {
+          const notAfter = expiry[kind];
+          if (notAfter === undefined) this.remove(kind);
+          else this.labels(kind).set(notAfter - now);
+        }
       },
     });
   }

@@ -27,6 +27,7 @@ import type { StatusReport } from './status.js';
 import { serveStatusSocket } from './status-socket.js';
 import { dropPrivileges } from './privileges.js';
 import { meshTiming } from './settings.js';
+import { earliestNotAfter } from '../tls/expiry.js';
 import { VERSION } from '../version.js';
 import { nowSeconds as now } from '../auth/clock.js';
 import { errorMessage } from '../log/error-message.js';
@@ -79,13 +80,14 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
   const tls = loadTlsMaterial(config.controlApi.ssl.certFilePath, config.controlApi.ssl.keyFilePath);
   const caPem = config.controlApi.ssl.caFilePath ? readFileSync(config.controlApi.ssl.caFilePath) : tls.cert;
   const keyPair = await generateNodeKeyPair(config.clustering.auth.pubKeySize);
+  const caNotAfter = earliestNotAfter(caPem);
   const metrics = new NodeMetrics({
     nodeId: self.id,
     version: VERSION,
     baseLabels: { ...config.monitoring.prometheus.baseLabels },
     perPeerLegacy: config.monitoring.enableNodePacketMetrics,
     startStamp: Math.floor(startedAt),
-    certNotAfter: tls.notAfter,
+    certificateNotAfter: () => ({ node: tls.notAfter, ...(caNotAfter === undefined ? {} : { ca: caNotAfter }) }),
   });
 
   // 2. TUN: N worker queues + 1 detached queue the main process writes received packets to
