@@ -5,7 +5,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import type { DataPlaneSettings } from './contract.js';
 import { clientTlsPolicy } from '../tls/policy.js';
 
-export function peerTlsOptions(settings: DataPlaneSettings, host: string): ConnectionOptions {
+export function peerTlsOptions(settings: Pick<DataPlaneSettings, 'caPem' | 'verifyHostname'>, host: string): ConnectionOptions {
   return {
     ca: settings.caPem,
     ...clientTlsPolicy(),
