@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConnectionOptions } from 'node:tls';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { makeLabPki } from '../../src/lab/pki.js';
+import { TLS12_SUITES } from '../../src/tls/policy.js';
 import { uniquePrefix, tsxArgs, killPid, ProcessOutput } from '../helpers/netns.js';
 
 const PROBE = fileURLToPath(new URL('../fixtures/tls-probe.ts', import.meta.url));
@@ -32,6 +33,14 @@ async function probe(mesh: MeshLab, from: number, to: number, options: Connectio
   return JSON.parse(r.stdout) as Outcome[];
 }
 
+/** sslscan's question from node `from`: which TLS 1.2 suites, each offered alone, does node `to` accept? */
+async function sweep(mesh: MeshLab, from: number, to: number): Promise<{ tried: number; accepted: string[] }> {
+  const host = new URL(mesh.node(to).url).hostname;
+  const r = await mesh.exec(from, process.execPath, tsxArgs(PROBE, 'sweep', host, String(PORT)), 120_000);
+  expect(r.code, r.stderr).to.equal(0);
+  return JSON.parse(r.stdout) as { tried: number; accepted: string[] };
+}
+
 describe('TLS suites of a real node (lab RSA certificate)', function () {
   this.timeout(180_000);
   let mesh: MeshLab;
@@ -49,6 +58,12 @@ describe('TLS suites of a real node (lab RSA certificate)', function () {
   it('the nodes mesh with the policy on both ends and a ping crosses', async () => {
     const pings = await mesh.pingMatrix(3);
     expect(pings.map((p) => p.lost)).to.deep.equal([0, 0]);
+  });
+
+  it('of every TLS 1.2 suite OpenSSL knows, each offered alone, accepts exactly the ECDHE-RSA AEAD ones', async () => {
+    const r = await sweep(mesh, 1, 0);
+    expect(r.tried).to.be.greaterThan(50);
+    expect([...r.accepted].sort()).to.deep.equal(TLS12_SUITES.filter((s) => s.startsWith('ECDHE-RSA-')).sort());
   });
 
   it('refuses TLS 1.2 clients that offer only static-RSA, CBC, DHE or CCM suites', async () => {
@@ -149,6 +164,11 @@ describe('per-node ECDSA certificates from a lab CA (src/certs), on real nodes',
     expect(await curl(mesh.pki?.caPath ?? '')).to.include({ code: 0, stdout: '200' });
     // 60: peer certificate cannot be authenticated with the given CA.
     expect((await curl(other.caPath)).code).to.equal(60);
+  });
+
+  it('of every TLS 1.2 suite OpenSSL knows, each offered alone, accepts exactly the ECDHE-ECDSA AEAD ones', async () => {
+    const r = await sweep(mesh, 1, 0);
+    expect([...r.accepted].sort()).to.deep.equal(TLS12_SUITES.filter((s) => s.startsWith('ECDHE-ECDSA-')).sort());
   });
 
   it('serves ECDHE-ECDSA AEAD suites and refuses ECDSA CBC ones', async () => {
