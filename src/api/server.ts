@@ -1,5 +1,6 @@
-// The HTTPS listener: TLS >= 1.2 with forward-secret AEAD suites only (src/tls/policy.ts), cert and key from config, checked to be a pair
-// before we listen so a misconfiguration is a clear startup error, not a failed handshake.
+// The HTTPS listener: TLS >= 1.2 with forward-secret AEAD suites only (src/tls/policy.ts), cert
+// and key from config, checked to be a pair before we listen so a misconfiguration is a clear
+// startup error, not a failed handshake.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { X509Certificate, createPrivateKey } from 'node:crypto';

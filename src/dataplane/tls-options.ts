@@ -1,5 +1,6 @@
-// Client TLS options toward peers, shared by the fast channel and the legacy sender: our CA,
-// the TLS policy (src/tls/policy.ts), and hostname checks only when configured (advertise URLs are often bare IPs).
+// Client TLS options toward peers, shared by the fast channel and the legacy sender: our CA, the
+// TLS policy (src/tls/policy.ts), and hostname checks only when configured (advertise URLs are
+// often bare IPs).
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import type { DataPlaneSettings } from './contract.js';

@@ -1,7 +1,8 @@
 // A real mesh on one machine, for the demo, the tests and the benchmark: n network namespaces
 // on a bridge (underlay 198.18.0.x, mesh 198.19.0.x, no default route), one certificate and
-// secret generated for the run (or, with perNodeCerts, a lab CA and a certificate per node), and each node a real `tunmesh run` process or, for interop
-// tests, a real original Ruby node (src/lab/original.ts) with the same config minus `tunmesh:`.
+// secret generated for the run (or, with perNodeCerts, a lab CA and a certificate per node), and
+// each node a real `tunmesh run` process or, for interop tests, a real original Ruby node
+// (src/lab/original.ts) with the same config minus `tunmesh:`.
 import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync, appendFileSync, chmodSync, chownSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
