@@ -65,7 +65,7 @@ export type SegmentFailure =
   /** The target has too few bytes or packet slots left; flush it and try again. */
   | 'no_room';
 
-/** Room for one 64 KB super-packet cut into segments of at least 536 bytes of payload, say. */
+/** The largest IP packet a 16-bit length allows: the default maxPacketLen (no limit beyond gsoSize). */
 export const MAX_SUPER_PACKET = 65535;
 
 /** A target slab of `bytes` bytes for up to `maxPackets` packets; allocate once, reuse with resetSegmentTarget(). */
