@@ -3,6 +3,7 @@
 // p99), iperf3 TCP 1 and 4 streams, UDP 64-byte packets per second received, tunnel CPU seconds
 // per GB moved, and tunnel RSS; prints a table and writes bench/results/<date>.json.
 // `--footprint` instead measures memory and start-up of mesh nodes (src/bench/footprint.ts).
+// `--segment` instead measures software segmentation of GSO super-packets (src/bench/segment.ts).
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -16,6 +17,7 @@ import { fmt, median, parseIperfTcp, parseIperfUdp, parsePingTimes, percentile, 
 import { CLI, UNDERLAY, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
+import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
 
 type ScenarioName = 'veth' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
 const ALL: ScenarioName[] = ['veth', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
@@ -32,6 +34,8 @@ interface Options {
   out: string | null;
   /** --footprint: memory and start-up of mesh nodes instead of the scenarios. */
   footprint: boolean;
+  /** --segment: software segmentation micro-benchmark instead of the scenarios. */
+  segment: boolean;
 }
 
 interface PingStats {
@@ -65,6 +69,7 @@ function workersPerNode(): number {
 
 const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
        npm run bench -- --footprint [--workers N] [--no-json]
+       npm run bench -- --segment [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
   --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
               CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
@@ -73,13 +78,15 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunme
   --footprint RSS/PSS of nodes' main process and workers (idle, after 1 GiB, 1/7/15 peers), start-up
               time to /health/live and /health/ready, a bare node process; one worker per node,
               plus an idle run with --workers N (default 2; 1 skips it) for the per-worker cost.
-              Takes about 4 minutes; writes bench/results/<date>-footprint.json`;
+              Takes about 4 minutes; writes bench/results/<date>-footprint.json
+  --segment   software segmentation (src/offload) of 64 KB super-packets into 1400-byte packets
+              on one core, no root needed; about 10 s; writes bench/results/<date>-segment.json`;
 
 /** Flags that mean nothing to --footprint. */
 const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings'];
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false };
+  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -97,6 +104,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--pings') o.pings = Math.max(50, Number(next()));
     else if (a === '--no-json') o.out = null;
     else if (a === '--footprint') o.footprint = true;
+    else if (a === '--segment') o.segment = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -253,6 +261,7 @@ export function resultTable(results: readonly ScenarioResult[]): string {
 
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.segment) return segmentMain(o);
   if (process.getuid?.() !== 0) {
     console.error('bench: must run as root (it creates network namespaces): sudo npm run bench');
     return 1;
@@ -352,6 +361,18 @@ function writeReport(report: { date: string }, suffix: string): void {
   const file = join(resultsDir, `${report.date.replace(/:/g, '-')}${suffix}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nwrote ${file}`);
+}
+
+/** `--segment`: software segmentation of GSO super-packets on one core. */
+function segmentMain(o: Options): number {
+  const m = machine();
+  progress(`segment: ${m.nproc} CPUs, ${m.cpu}, Node ${m.node}; packets of at most ${DEFAULT_SEGMENT_BENCH.packetLen} bytes`);
+  const rows = runSegmentBench(DEFAULT_SEGMENT_BENCH, progress);
+  const table = segmentTable(rows);
+  console.log(`\n${table}`);
+  const report = { date: new Date().toISOString(), machine: m, options: DEFAULT_SEGMENT_BENCH, segment: rows, table };
+  if (o.out !== null) writeReport(report, '-segment');
+  return 0;
 }
 
 /** `--footprint`: memory and start-up of mesh nodes (src/bench/footprint.ts). */
