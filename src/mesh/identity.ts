@@ -13,9 +13,16 @@ export interface LocalIdentity {
   tokenClaims: Readonly<Record<string, unknown>>;
 }
 
-export function createIdentity(opts: { listenUrl: string; networkCidr: string; nodeAddressCidr: string; fastPath: boolean }): LocalIdentity {
+export function createIdentity(opts: {
+  listenUrl: string;
+  networkCidr: string;
+  nodeAddressCidr: string;
+  fastPath: boolean;
+  /** Our IPv6 address with prefix: announced to tunmesh peers in the signed claim only. */
+  ipv6AddressCidr?: string | null;
+}): LocalIdentity {
   const id = randomUUID();
-  const capabilities = localCapabilities(opts.fastPath);
+  const capabilities = localCapabilities(opts.fastPath, opts.ipv6AddressCidr);
   return {
     id,
     capabilities,
