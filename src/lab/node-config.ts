@@ -33,6 +33,10 @@ export interface LabNodeSpec {
   mtu?: number;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
+  /** tunmesh.networking.ipv6: this node's IPv6 mesh address and the IPv6 mesh network. */
+  ipv6?: { nodeAddressCidr: string; networkCidr: string };
+  /** tun_mesh.control_api.ssl.verify_hostname (default false). */
+  verifyHostname?: boolean;
 }
 
 export interface LabTiming {
@@ -57,8 +61,9 @@ export const QUICK_TIMING: LabTiming = {
   sessionOverlap: 30,
 };
 
+/** The advertise URL; an IPv6 literal goes in brackets (`https://[2001:2::a]:4567`). */
 export function labNodeUrl(underlayAddress: string, port: number): string {
-  return `https://${underlayAddress}:${port}`;
+  return underlayAddress.includes(':') ? `https://[${underlayAddress}]:${port}` : `https://${underlayAddress}:${port}`;
 }
 
 export function labNodeConfigYaml(s: LabNodeSpec): string {
@@ -72,7 +77,10 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         auth: { secret: s.secret, pub_key_size: 2048 },
         bootstrap_groups: { default: { bootstrap_node_urls: s.bootstrapUrls, bootstrap_retries: -1 } },
       },
-      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath } },
+      control_api: {
+        listen_port: s.port,
+        ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath, ...(s.verifyHostname ? { verify_hostname: true } : {}) },
+      },
       logging: { level: s.logLevel },
       monitoring: {
         method: 'prometheus',
@@ -99,7 +107,12 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
     tunmesh: {
       logging: { format: 'json' },
       process: { workers: s.workers },
-      ...(s.mtu ? { networking: { mtu: s.mtu } } : {}),
+      ...(s.mtu || s.ipv6 ? {
+        networking: {
+          ...(s.mtu ? { mtu: s.mtu } : {}),
+          ...(s.ipv6 ? { ipv6: { network_cidr: s.ipv6.networkCidr, node_address_cidr: s.ipv6.nodeAddressCidr } } : {}),
+        },
+      } : {}),
       data_plane: { fast_path: s.fastPath },
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
