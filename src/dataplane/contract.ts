@@ -25,6 +25,8 @@ export interface PeerRoute {
   kind?: 'tunmesh' | 'original';
   /** The peer's IPv6 node address with prefix, from its signed claim; null or absent: it has none. */
   address6Cidr?: string | null;
+  /** The peer's TUN MTU from its signed claim (absent: unknown, taken as ours). */
+  mtu?: number;
   /** Our outbound session toward the peer; null until negotiated (packets to it are dropped). */
   session: { id: string; secretB64: string } | null;
 }

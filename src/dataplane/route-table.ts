@@ -25,11 +25,18 @@ const LIMITED_BROADCAST = 0xffffffff;
 const MULTICAST_MASK = 0xf0000000;
 const MULTICAST_NET = 0xe0000000;
 
+/** An IPv6 route: the peer's value, its id, and the largest packet it takes (its MTU). Made once per state. */
+export interface Ipv6Route<T> {
+  readonly value: T;
+  readonly owner: string;
+  readonly mtu: number;
+}
+
 /** Our IPv6 side: own address, the IPv6 mesh network, and the peers' IPv6 addresses. */
 interface Ipv6Routes<T> {
   self: Ipv6Cidr;
   network: Ipv6Cidr;
-  byAddress: Ipv6Index<{ value: T; owner: string }>;
+  byAddress: Ipv6Index<Ipv6Route<T>>;
 }
 
 export class RouteTable<T extends object> {
@@ -59,7 +66,7 @@ export class RouteTable<T extends object> {
       this.owners.set(address, peer.id);
       // Original nodes never get an IPv6 route, whatever the state says.
       if (this.v6 !== null && peer.address6Cidr && peer.kind !== 'original') {
-        this.v6.byAddress.set(parseIpv6Cidr(peer.address6Cidr).address, { value, owner: peer.id });
+        this.v6.byAddress.set(parseIpv6Cidr(peer.address6Cidr).address, { value, owner: peer.id, mtu: peer.mtu ?? state.mtu });
       }
       all.push(value);
     }
@@ -85,11 +92,11 @@ export class RouteTable<T extends object> {
   }
 
   /**
-   * Outbound IPv6 packet at buf[off]: the peer to send to, or why it is dropped. Link-scoped
-   * destinations (NDP, MLD, router solicitations) are `link_local`; other multicast is
-   * `unsupported` as in IPv4; there is no IPv6 broadcast.
+   * Outbound IPv6 packet at buf[off]: the route to the peer (its value and MTU), or why it is
+   * dropped. Link-scoped destinations (NDP, MLD, router solicitations) are `link_local`; other
+   * multicast is `unsupported` as in IPv4; there is no IPv6 broadcast.
    */
-  lookup6(buf: Buffer, off: number): T | DropReason {
+  lookup6(buf: Buffer, off: number): Ipv6Route<T> | DropReason {
     const v6 = this.v6;
     if (v6 === null) return 'unsupported';
     const dst = ipv6DstOffset(off);
@@ -97,7 +104,7 @@ export class RouteTable<T extends object> {
     if (isMulticastAt(buf, dst)) return 'unsupported';
     if (!ipv6CidrContainsAt(v6.network, buf, dst)) return 'outside_configured_network';
     if (this.isSelf6(buf, dst)) return 'loopback';
-    return v6.byAddress.getAt(buf, dst)?.value ?? 'no_route';
+    return v6.byAddress.getAt(buf, dst) ?? 'no_route';
   }
 
   /** The id of the node that owns an address, if any. */

@@ -38,6 +38,8 @@ export interface MeshLabOptions {
   legacyInterop?: boolean;
   /** tunmesh.networking.mtu on every node. */
   mtu?: number;
+  /** Per node: tunmesh.networking.mtu (overrides `mtu`; undefined: `mtu`). */
+  mtuOf?: (i: number) => number | undefined;
   /** Per node: its cluster secret and the extra ones it accepts (default: the lab's secret alone). */
   clusterSecrets?: (i: number, labSecret: string) => { secret: string; additional?: string[] };
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
@@ -185,7 +187,7 @@ export class MeshLab {
           firstNode: opts.firstNode ? opts.firstNode(i) : false,
           enableBroadcast: opts.enableBroadcast ?? false,
           legacyInterop: opts.legacyInterop ?? false,
-          ...(opts.mtu ? { mtu: opts.mtu } : {}),
+          ...(opts.mtuOf?.(i) ?? opts.mtu ? { mtu: opts.mtuOf?.(i) ?? opts.mtu } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
           ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),

@@ -36,12 +36,17 @@ export interface Capabilities {
    * Claim form: `"ipv6": {"address": "2001:2:0:1::1", "prefix": 64}`.
    */
   ipv6?: string;
+  /**
+   * The node's TUN MTU (claim key `mtu`): a sender turns an IPv6 packet too big for it into an
+   * ICMPv6 Packet Too Big for the local application (packet-too-big.ts). Absent: unknown.
+   */
+  mtu?: number;
 }
 
 /** What this node announces, given whether its fast path is on and its IPv6 address (CIDR), if any. */
-export function localCapabilities(fastPath: boolean, ipv6Cidr?: string | null): Capabilities {
+export function localCapabilities(fastPath: boolean, ipv6Cidr?: string | null, mtu?: number): Capabilities {
   const ipv6 = ipv6Cidr ? tryParseIpv6Cidr(ipv6Cidr) : null;
-  return { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP], ...(ipv6 ? { ipv6: ipv6CidrString(ipv6) } : {}) };
+  return { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP], ...(ipv6 ? { ipv6: ipv6CidrString(ipv6) } : {}), ...(mtu ? { mtu } : {}) };
 }
 
 /** The extra claims every token of this node carries. */
@@ -51,6 +56,7 @@ export function capabilityClaims(c: Capabilities): Record<string, unknown> {
     const [address, prefix] = c.ipv6.split('/');
     claim.ipv6 = { address, prefix: Number(prefix) };
   }
+  if (c.mtu !== undefined) claim.mtu = c.mtu;
   return { [CAPABILITY_CLAIM]: claim };
 }
 
@@ -71,8 +77,13 @@ export function capabilitiesOf(extraClaims: Readonly<Record<string, unknown>>): 
   const fastPath = typeof o.fast_path === 'number' && Number.isInteger(o.fast_path) && o.fast_path > 0 ? o.fast_path : 0;
   const wrap = Array.isArray(o.wrap) ? o.wrap.slice(0, MAX_WRAP_SCHEMES).filter(isWrapScheme) : [];
   const ipv6 = ipv6Of(o.ipv6);
-  return ipv6 === undefined ? { fastPath, wrap } : { fastPath, wrap, ipv6 };
+  const mtu = typeof o.mtu === 'number' && Number.isInteger(o.mtu) && o.mtu >= MIN_CLAIMED_MTU && o.mtu <= MAX_CLAIMED_MTU ? o.mtu : undefined;
+  return { fastPath, wrap, ...(ipv6 === undefined ? {} : { ipv6 }), ...(mtu === undefined ? {} : { mtu }) };
 }
+
+/** A claimed MTU outside what a TUN device takes is ignored. */
+const MIN_CLAIMED_MTU = 68;
+const MAX_CLAIMED_MTU = 65535;
 
 /**
  * `{"address": "2001:2:0:1::1", "prefix": 64}` as canonical CIDR text; undefined when absent or

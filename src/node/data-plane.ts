@@ -34,6 +34,7 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
         scope: n.scope,
         kind: n.capabilities === null ? 'original' : 'tunmesh',
         address6Cidr: n.capabilities?.ipv6 ?? null,
+        ...(n.capabilities?.mtu ? { mtu: n.capabilities.mtu } : {}),
         session: key ? { id: key.id, secretB64: key.key.export().toString('base64') } : null,
       };
     }),

@@ -67,6 +67,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     nodeAddressCidr: ipv4.nodeAddressCidr,
     fastPath: config.dataPlane.fastPath,
     ipv6AddressCidr: config.networking.ipv6?.nodeAddressCidr ?? null,
+    mtu: config.networking.mtu,
   });
   log.info('starting node', {
     component: 'node',

@@ -8,6 +8,8 @@
 //                   address `loopback`, outside the mesh `outside_configured_network`, broadcast
 //                   to every peer when enabled (the original drops it) else `config_prohibited`,
 //                   unknown `no_route`; IPv6 link-scoped (NDP, MLD) `link_local`.
+//                   IPv6 larger than the peer's MTU (its claim): `oversized`, answered with an
+//                   ICMPv6 Packet Too Big written into our own TUN (packet-too-big.ts).
 //   4. append       the peer's transport copies the packet once into its pending batch (a fast
 //                   channel frames it into a slab, the legacy sender queues it), or says why it
 //                   was dropped: `no_session`, `node_close` (channel down), `queue_full`.
@@ -21,6 +23,7 @@ import type { DataPlaneState, DropReason, PeerRoute } from '../dataplane/contrac
 import { FastChannel } from '../dataplane/fast-channel.js';
 import { LegacySender } from '../dataplane/legacy-sender.js';
 import { BROADCAST, RouteTable, type Destination } from '../dataplane/route-table.js';
+import { PacketTooBig } from '../dataplane/packet-too-big.js';
 import type { PeerTransport, TransportDeps } from '../dataplane/transport.js';
 import type { DataPlaneMetrics } from '../metrics/dataplane.js';
 
@@ -47,12 +50,19 @@ export class SendPath {
   private readonly drops = new DropTally();
   private epoch = 0;
   private mtu = 0;
+  private readonly tooBig: PacketTooBig;
+  private readonly oneOffset = new Uint32Array(1);
+  private readonly oneLength = new Uint32Array(1);
 
   constructor(
     private readonly queue: TunQueue,
     private readonly deps: Omit<TransportDeps, 'selfId' | 'mtu'>,
   ) {
     queue.onPackets((batch) => this.onBatch(batch));
+    this.tooBig = new PacketTooBig((buf, len) => {
+      this.oneLength[0] = len;
+      return queue.writeBatch(buf, this.oneOffset, this.oneLength, 1).written === 1;
+    });
   }
 
   /** Rebuilds routing from a complete state; keeps the transports of peers that stay. */
@@ -105,7 +115,7 @@ export class SendPath {
       if (table === null) this.drops.add('no_route');
       else if (len > this.mtu) this.drops.add('oversized');
       else if (version === 4 && len >= IPV4_MIN_HEADER) this.route(table, table.lookup(ipv4Dst(batch.buffer, off)), batch.buffer, off, len, epoch);
-      else if (version === 6 && len >= IPV6_HEADER_LENGTH) this.route(table, table.lookup6(batch.buffer, off), batch.buffer, off, len, epoch);
+      else if (version === 6 && len >= IPV6_HEADER_LENGTH) this.route6(table, batch.buffer, off, len, epoch);
       else this.drops.add('unsupported');
     }
     for (const t of this.touched) t.flush();
@@ -121,6 +131,14 @@ export class SendPath {
       return;
     }
     this.appendTo(dest, buf, off, len, epoch);
+  }
+
+  private route6(table: RouteTable<PeerTransport>, buf: Buffer, off: number, len: number, epoch: number): void {
+    const route = table.lookup6(buf, off);
+    if (typeof route === 'string') return this.drops.add(route);
+    if (len <= route.mtu) return this.appendTo(route.value, buf, off, len, epoch);
+    this.drops.add('oversized');
+    this.tooBig.answer(buf, off, len, route.mtu);
   }
 
   private appendTo(t: PeerTransport, buf: Buffer, off: number, len: number, epoch: number): void {

@@ -35,7 +35,9 @@ describe('IPv6: a 3-node mesh carrying IPv4 and IPv6 side by side', function () 
   before(async () => {
     // Node 2 bootstraps from node 0 only: it learns node 1 (and node 1's IPv6 address) from
     // registrations, then from node 1's own signed answer.
-    mesh = await MeshLab.create({ tag: uniquePrefix('tm6'), nodes: 3, ipv6: () => true, bootstrapFrom: [0] });
+    // Node 2's MTU is IPv6's minimum, 1280: larger IPv6 packets toward it are answered with
+    // ICMPv6 Packet Too Big by the sending node.
+    mesh = await MeshLab.create({ tag: uniquePrefix('tm6'), nodes: 3, ipv6: () => true, bootstrapFrom: [0], mtuOf: (i) => (i === 2 ? 1280 : undefined) });
     await mesh.startAll();
     await mesh.waitForFullMesh(20_000);
   });
@@ -68,8 +70,22 @@ describe('IPv6: a 3-node mesh carrying IPv4 and IPv6 side by side', function () 
     expect(over4.intact).to.equal(true);
     expect(over6.intact).to.equal(true);
     // 1452 bytes of ICMPv6 payload + 8 + 40 = 1500: the MTU, not fragmented (-M do).
-    const big = await mesh.exec(0, 'ping', ['-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '1452', mesh.address6Of(2)]);
+    const big = await mesh.exec(0, 'ping', ['-6', '-n', '-c', '2', '-i', '0.2', '-W', '2', '-M', 'do', '-s', '1452', mesh.address6Of(1)]);
     expect(big.stdout, big.stdout + big.stderr).to.match(/2 packets transmitted, 2 received/);
+  });
+
+  it('answers IPv6 packets too big for the peer with ICMPv6 Packet Too Big, and the path MTU adapts', async () => {
+    // Node 1 (MTU 1500) pings node 2 (MTU 1280) with 1448-byte packets, not fragmented.
+    const tooBig = await mesh.exec(1, 'ping', ['-6', '-n', '-c', '1', '-W', '2', '-M', 'do', '-s', '1400', mesh.address6Of(2)]);
+    expect(tooBig.stdout + tooBig.stderr).to.match(/[Pp]acket too big.*mtu\s*=\s*1280/);
+    const route = await mesh.exec(1, 'ip', ['-6', 'route', 'get', mesh.address6Of(2)]);
+    expect(route.stdout, 'the kernel learned the path MTU').to.match(/mtu 1280/);
+    // Now the kernel fragments to fit: large pings get through whole.
+    const fitted = await mesh.exec(1, 'ping', ['-6', '-n', '-c', '3', '-i', '0.2', '-W', '2', '-s', '1400', mesh.address6Of(2)]);
+    expect(fitted.stdout, fitted.stdout + fitted.stderr).to.match(/3 packets transmitted, 3 received/);
+    await waitFor(async () => sampleValue(await scrape(mesh, 1), 'tunmesh_dropped_packets_total', 'reason="oversized"') >= 1, {
+      timeoutMs: 10_000, intervalMs: 500, what: 'the too-big packet counted oversized on node 1',
+    });
   });
 
   it('counts IPv6 packets, and drops link-local and unrouted IPv6 with their reasons', async () => {

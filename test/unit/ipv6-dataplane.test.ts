@@ -4,9 +4,11 @@ import { checkInbound } from '../../src/dataplane/checks.js';
 import type { DataPlaneSettings, DataPlaneState, PeerRoute } from '../../src/dataplane/contract.js';
 import { decodeLegacyPacket, encodeLegacyPacket, ETHERTYPE_IPV6 } from '../../src/dataplane/legacy-packet.js';
 import { LegacySender } from '../../src/dataplane/legacy-sender.js';
-import { RouteTable } from '../../src/dataplane/route-table.js';
+import { RouteTable, type Ipv6Route } from '../../src/dataplane/route-table.js';
 import { SessionSigner } from '../../src/dataplane/session-token.js';
 import { DataPlaneError } from '../../src/dataplane/errors.js';
+import { icmpv6Checksum, PacketTooBig, TOO_BIG_PER_SECOND } from '../../src/dataplane/packet-too-big.js';
+import { ipv6At, ipv6ToString } from '../../src/tun/ipv6.js';
 import { lazyLogger } from '../../src/log/logger.js';
 import { DataPlaneMetrics } from '../../src/metrics/dataplane.js';
 import { ipv6Packet } from '../helpers/packets.js';
@@ -26,7 +28,7 @@ function state(v6: boolean): DataPlaneState {
     mtu: 1500,
     peers: [
       peer('b', '198.19.0.2/24', '2001:2:0:100::2/64'),
-      peer('c', '198.19.0.3/24', '2001:2:0:101::2/64'),
+      { ...peer('c', '198.19.0.3/24', '2001:2:0:101::2/64'), mtu: 1280 },
       // Shares b's last word: the lookup must compare the whole address.
       peer('d', '198.19.0.4/24', '2001:2:0:1ff::2/64'),
       // An original node never gets an IPv6 route, even if a state named one.
@@ -41,11 +43,13 @@ describe('IPv6 routing', () => {
   const table = new RouteTable(state(true), (p) => ({ id: p.id }));
 
   it('finds the tunmesh peer that announced a destination, whole address compared', () => {
-    expect(table.lookup6(ipv6Packet(SELF, '2001:2:0:100::2'), 0)).to.deep.equal({ id: 'b' });
-    expect(table.lookup6(ipv6Packet(SELF, '2001:2:0:101::2'), 0)).to.deep.equal({ id: 'c' });
-    expect(table.lookup6(ipv6Packet(SELF, '2001:2:0:1ff::2'), 0)).to.deep.equal({ id: 'd' });
+    const owner = (dst: string): unknown => (table.lookup6(ipv6Packet(SELF, dst), 0) as Ipv6Route<{ id: string }>).value;
+    expect(owner('2001:2:0:100::2')).to.deep.equal({ id: 'b' });
+    expect(owner('2001:2:0:101::2')).to.deep.equal({ id: 'c' });
+    expect(owner('2001:2:0:1ff::2')).to.deep.equal({ id: 'd' });
     const shifted = Buffer.concat([Buffer.alloc(5), ipv6Packet(SELF, '2001:2:0:101::2')]);
-    expect(table.lookup6(shifted, 5)).to.deep.equal({ id: 'c' });
+    expect(table.lookup6(shifted, 5)).to.deep.include({ owner: 'c', mtu: 1280 });
+    expect(table.lookup6(ipv6Packet(SELF, '2001:2:0:100::2'), 0), 'MTU unknown: ours').to.deep.include({ mtu: 1500 });
   });
 
   it('drops our own address, unknown mesh addresses, outsiders, link-scoped and multicast destinations with their reasons', () => {
@@ -112,5 +116,51 @@ describe('IPv6 on the original\'s JSON path', () => {
       toOriginal.close();
       toTunmesh.close();
     }
+  });
+});
+
+describe('ICMPv6 Packet Too Big toward a peer with a smaller MTU', () => {
+  let clock = 0;
+  function capture(): { sent: Buffer[]; ptb: PacketTooBig } {
+    const sent: Buffer[] = [];
+    return { sent, ptb: new PacketTooBig((buf, len) => (sent.push(Buffer.from(buf.subarray(0, len))), true), () => clock) };
+  }
+
+  it('answers from the peer\'s address to the sender, with the MTU, a quote fitting 1280 bytes and a valid checksum', () => {
+    const { sent, ptb } = capture();
+    const big = ipv6Packet(SELF, '2001:2:0:100::2', 1400);
+    big[40] = 128; // an echo request
+    big.fill(0xab, 48);
+    expect(ptb.answer(big, 0, big.length, 1280)).to.equal(true);
+    const out = sent[0]!;
+    expect(out.length).to.equal(1280);
+    expect(out[0]! >>> 4).to.equal(6);
+    expect(out.readUInt16BE(4)).to.equal(1240);
+    expect(out[6]).to.equal(58);
+    expect(ipv6ToString(ipv6At(out, 8))).to.equal('2001:2:0:100::2');
+    expect(ipv6ToString(ipv6At(out, 24))).to.equal(SELF);
+    expect([out[40], out[41], out.readUInt32BE(44)]).to.deep.equal([2, 0, 1280]);
+    expect(out.subarray(48).equals(big.subarray(0, 1232))).to.equal(true);
+    const check = out.readUInt16BE(42);
+    out.writeUInt16BE(0, 42);
+    expect(icmpv6Checksum(out, 1240)).to.equal(check);
+  });
+
+  it('never answers an ICMPv6 error or a multicast source, and is rate-limited', () => {
+    const { sent, ptb } = capture();
+    const error = ipv6Packet(SELF, '2001:2:0:100::2', 1400);
+    error[40] = 1; // destination unreachable
+    expect(ptb.answer(error, 0, error.length, 1280)).to.equal(false);
+    const multicast = ipv6Packet('ff02::1', '2001:2:0:100::2', 1400);
+    expect(ptb.answer(multicast, 0, multicast.length, 1280)).to.equal(false);
+    const big = ipv6Packet(SELF, '2001:2:0:100::2', 1400);
+    big[40] = 128;
+    let answered = 0;
+    for (let i = 0; i < TOO_BIG_PER_SECOND * 2; i++) if (ptb.answer(big, 0, big.length, 1280)) answered++;
+    expect(answered, 'a burst gets one second\'s worth').to.equal(TOO_BIG_PER_SECOND);
+    clock += 100; // a tenth of a second later: a tenth of the budget again
+    for (let i = 0; i < TOO_BIG_PER_SECOND; i++) if (ptb.answer(big, 0, big.length, 1280)) answered++;
+    expect(answered).to.equal(TOO_BIG_PER_SECOND * 1.1);
+    expect(sent).to.have.length(answered);
   });
 });
