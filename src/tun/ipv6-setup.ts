@@ -11,7 +11,6 @@
 // counted as `link_local`, never forwarded.
 import { writeFileSync } from 'node:fs';
 import { TunError } from './errors.js';
-import { runIp } from './device.js';
 import { ipv6CidrString, ipv6Equal, ipv6NetworkString, ipv6ToString, type Ipv6Cidr } from './ipv6.js';
 
 export interface Ipv6Setup {
@@ -29,16 +28,17 @@ const SYSCTLS: ReadonlyArray<[string, string]> = [
 ];
 
 /**
- * Before link up: IPv6 on, the sysctls above, our address. Returns the step to run once the
- * link is up (the route of the whole IPv6 mesh network, when wider than the address's prefix).
+ * Before link up: IPv6 on, the sysctls above, our address (`runIp`: device.ts's bounded `ip`).
+ * Returns the step to run once the link is up (the route of the whole IPv6 mesh network, when
+ * wider than the address's prefix).
  */
-export async function enableIpv6(name: string, v6: Ipv6Setup, timeoutMs: number): Promise<() => Promise<void>> {
+export async function enableIpv6(name: string, v6: Ipv6Setup, runIp: (args: string[]) => Promise<unknown>): Promise<() => Promise<void>> {
   for (const [key, value] of SYSCTLS) writeSysctl(name, key, value);
-  await runIp(['-6', 'addr', 'replace', ipv6CidrString(v6.address), 'dev', name, 'nodad'], timeoutMs);
+  await runIp(['-6', 'addr', 'replace', ipv6CidrString(v6.address), 'dev', name, 'nodad']);
   return async () => {
     if (v6.route.prefix === v6.address.prefix && ipv6Equal(v6.route.network, v6.address.network)) return;
     // `src`: locally originated mesh traffic carries our mesh address.
-    await runIp(['-6', 'route', 'replace', ipv6NetworkString(v6.route), 'dev', name, 'src', ipv6ToString(v6.address.address)], timeoutMs);
+    await runIp(['-6', 'route', 'replace', ipv6NetworkString(v6.route), 'dev', name, 'src', ipv6ToString(v6.address.address)]);
   };
 }
 
