@@ -129,7 +129,9 @@ async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ip
   // (delivered by tunmesh, unlike the original) are accepted by the kernel.
   await runIp(['addr', 'replace', addr, 'brd', '+', 'dev', name], timeoutMs);
   // IPv6 sysctls must be set before the link goes up (no link-local address, no solicitations).
-  const finishIpv6 = ipv6 === null ? (disableIpv6(name), null) : await enableIpv6(name, ipv6, (args) => runIp(args, timeoutMs));
+  let finishIpv6: (() => Promise<void>) | undefined;
+  if (ipv6 === null) disableIpv6(name);
+  else finishIpv6 = await enableIpv6(name, ipv6, (args) => runIp(args, timeoutMs));
   await runIp(['link', 'set', 'dev', name, 'up'], timeoutMs);
   await finishIpv6?.();
   // The address's own prefix already routes its subnet into the device; a wider mesh network
