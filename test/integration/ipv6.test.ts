@@ -60,6 +60,13 @@ describe('IPv6: a 3-node mesh carrying IPv4 and IPv6 side by side', function () 
     const ids = await Promise.all([0, 1].map((i) => mesh.nodeId(i)));
     expect(s2.peers.find((p) => p.id === ids[1])?.address6).to.equal(`${mesh.address6Of(1)}/64`);
     expect(s2.peers.find((p) => p.id === ids[0])?.address6).to.equal(`${mesh.address6Of(0)}/64`);
+    // The device is set up without link-local address, router discovery or DAD: the kernel's own
+    // IPv6 chatter (router solicitations, MLD) does not reach the data plane.
+    const m = await scrape(mesh, 2);
+    expect(sampleValue(m, 'tunmesh_dropped_packets_total', 'reason="link_local"')).to.equal(0);
+    expect(sampleValue(m, 'tunmesh_dropped_packets_total', 'reason="unsupported"')).to.equal(0);
+    const sysctl = await mesh.exec(2, 'sysctl', ['-n', 'net.ipv6.conf.tm0.disable_ipv6', 'net.ipv6.conf.tm0.accept_ra', 'net.ipv6.conf.tm0.addr_gen_mode']);
+    expect(sysctl.stdout.split('\n').slice(0, 3)).to.deep.equal(['0', '0', '1']);
   });
 
   it('answers ping and ping -6 between every pair', async () => {
