@@ -2,7 +2,7 @@
 // a Map keyed by the address's last 32-bit word (the host part, spread well across a mesh's
 // nodes) holding the few entries that share it, compared word by word. Built once per state,
 // read per packet.
-import type { Ipv6Address } from '../tun/ipv6.js';
+import { wordAt, type Ipv6Address } from '../tun/ipv6.js';
 
 interface Entry<V> {
   w0: number;
@@ -28,11 +28,11 @@ export class Ipv6Index<V> {
 
   /** The value of the address at buf[addrOff, addrOff+16), if any. */
   getAt(buf: Buffer, addrOff: number): V | undefined {
-    const bucket = this.buckets.get(buf.readUInt32BE(addrOff + 12));
+    const bucket = this.buckets.get(wordAt(buf, addrOff + 12));
     if (bucket === undefined) return undefined;
-    const w0 = buf.readUInt32BE(addrOff);
-    const w1 = buf.readUInt32BE(addrOff + 4);
-    const w2 = buf.readUInt32BE(addrOff + 8);
+    const w0 = wordAt(buf, addrOff);
+    const w1 = wordAt(buf, addrOff + 4);
+    const w2 = wordAt(buf, addrOff + 8);
     for (let i = 0; i < bucket.length; i++) {
       const e = bucket[i]!;
       if (e.w0 === w0 && e.w1 === w1 && e.w2 === w2) return e.value;

@@ -8,6 +8,7 @@ import { parseIpv4Cidr, type Ipv4Cidr } from '../tun/ipv4.js';
 import {
   ipv6CidrContainsAt,
   ipv6DstOffset,
+  ipv6EqualAt,
   isLinkLocalAt,
   isLinkScopeMulticastAt,
   isMulticastAt,
@@ -119,11 +120,7 @@ export class RouteTable<T extends object> {
 
   /** Whether the IPv6 address at buf[addrOff] is ours. */
   isSelf6(buf: Buffer, addrOff: number): boolean {
-    const v6 = this.v6;
-    if (v6 === null) return false;
-    const a = v6.self.address;
-    for (let i = 0; i < 4; i++) if (buf.readUInt32BE(addrOff + 4 * i) !== a[i]) return false;
-    return true;
+    return this.v6 !== null && ipv6EqualAt(this.v6.self.address, buf, addrOff);
   }
 }
 

@@ -191,12 +191,24 @@ export function ipv6CidrContains(c: Ipv6Cidr, a: Ipv6Address): boolean {
   return ipv6Equal(masked(a, c.mask), c.network);
 }
 
+/** The 32-bit word at buf[off] (big-endian), read byte by byte: cheaper than readUInt32BE's checks. */
+export function wordAt(buf: Buffer, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+}
+
 /** Whether the address at buf[addrOff] lies in `c`, with no allocation. */
 export function ipv6CidrContainsAt(c: Ipv6Cidr, buf: Buffer, addrOff: number): boolean {
   for (let i = 0; i < 4; i++) {
-    if (((buf.readUInt32BE(addrOff + 4 * i) & c.mask[i]!) >>> 0) !== c.network[i]) return false;
+    const mask = c.mask[i]!;
+    if (mask === 0) return true; // the rest of the prefix is zero bits
+    if (((wordAt(buf, addrOff + 4 * i) & mask) >>> 0) !== c.network[i]) return false;
   }
   return true;
+}
+
+/** Whether the address at buf[addrOff] equals `a`, with no allocation. */
+export function ipv6EqualAt(a: Ipv6Address, buf: Buffer, addrOff: number): boolean {
+  return wordAt(buf, addrOff + 12) === a[3] && wordAt(buf, addrOff) === a[0] && wordAt(buf, addrOff + 4) === a[1] && wordAt(buf, addrOff + 8) === a[2];
 }
 
 /** Whether `inner` (an address with its prefix) lies wholly inside `outer`. */
