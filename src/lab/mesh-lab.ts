@@ -54,6 +54,8 @@ export interface MeshLabOptions {
   ipv6?: (i: number) => boolean;
   /** tun_mesh.control_api.ssl.verify_hostname on every node (the lab cert has the underlay IPs as SANs). */
   verifyHostname?: boolean;
+  /** Per node: tunmesh.control_api.listen_address (undefined: every address). */
+  listenAddressOf?: (underlayAddress: string, i: number) => string | undefined;
 }
 
 /** A tunmesh node, or the real original Ruby Tun Mesh v0.7 (interop tests). */
@@ -191,6 +193,7 @@ export class MeshLab {
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
           ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),
+          ...(opts.listenAddressOf?.(ln.address, i) ? { listenAddress: opts.listenAddressOf(ln.address, i) } : {}),
         };
         const yaml = labNodeConfigYaml(spec);
         writeFileSync(node.configPath, yaml, { mode: 0o600 });

@@ -37,6 +37,8 @@ export interface LabNodeSpec {
   ipv6?: { nodeAddressCidr: string; networkCidr: string };
   /** tun_mesh.control_api.ssl.verify_hostname (default false). */
   verifyHostname?: boolean;
+  /** tunmesh.control_api.listen_address (default: every address). */
+  listenAddress?: string;
 }
 
 export interface LabTiming {
@@ -116,6 +118,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       data_plane: { fast_path: s.fastPath },
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
+      ...(s.listenAddress ? { control_api: { listen_address: s.listenAddress } } : {}),
       status_socket: s.statusSocket,
     },
     // No `&a1`/`*a1` for the shared local/mesh timing object: the original loads the file with

@@ -139,7 +139,11 @@ describe('IPv6: a mesh over an IPv6-only underlay', function () {
   before(async () => {
     // Advertise and bootstrap URLs are https://[2001:2::a]:4567; hostnames are checked against
     // the certificate's IPv6 SANs.
-    mesh = await MeshLab.create({ tag: uniquePrefix('tm6u'), nodes: 2, underlay: 'ipv6', ipv6: () => true, verifyHostname: true });
+    // Node 1 listens on its underlay address only (tunmesh.control_api.listen_address).
+    mesh = await MeshLab.create({
+      tag: uniquePrefix('tm6u'), nodes: 2, underlay: 'ipv6', ipv6: () => true, verifyHostname: true,
+      listenAddressOf: (address, i) => (i === 1 ? address : undefined),
+    });
     await mesh.startAll();
     await mesh.waitForFullMesh(20_000);
   });
@@ -151,6 +155,9 @@ describe('IPv6: a mesh over an IPv6-only underlay', function () {
     expect(noV4.stdout.trim(), 'the underlay has no IPv4 address').to.equal('');
     const status = await mesh.status(0);
     expect(status.peers.map((p) => [p.url, p.path])).to.deep.equal([['https://[2001:2::b]:4567', 'fast']]);
+    const listening = async (i: number): Promise<string> => (await mesh.exec(i, 'ss', ['-Hltn', 'sport = :4567'])).stdout;
+    expect(await listening(0), 'every address, dual-stack').to.match(/\[::\]:4567|\*:4567/);
+    expect(await listening(1), 'the chosen address only').to.match(/\[2001:2::b\]:4567/).and.not.match(/\[::\]:4567|\*:4567/);
     await waitForPings(mesh, 4);
     await waitForPings(mesh, 6);
     const [over4, over6] = await Promise.all([mesh.transfer(1, 0, 1 << 20), mesh.transfer(0, 1, 1 << 20, { family: 6 })]);
