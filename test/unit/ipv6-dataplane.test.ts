@@ -5,6 +5,8 @@ import type { DataPlaneSettings, DataPlaneState, PeerRoute } from '../../src/dat
 import { decodeLegacyPacket, encodeLegacyPacket, ETHERTYPE_IPV6 } from '../../src/dataplane/legacy-packet.js';
 import { LegacySender } from '../../src/dataplane/legacy-sender.js';
 import { RouteTable, type Ipv6Route } from '../../src/dataplane/route-table.js';
+import { peerEndpoint } from '../../src/dataplane/transport.js';
+import { peerTlsOptions } from '../../src/dataplane/tls-options.js';
 import { SessionSigner } from '../../src/dataplane/session-token.js';
 import { DataPlaneError } from '../../src/dataplane/errors.js';
 import { icmpv6Checksum, PacketTooBig, TOO_BIG_PER_SECOND } from '../../src/dataplane/packet-too-big.js';
@@ -162,5 +164,16 @@ describe('ICMPv6 Packet Too Big toward a peer with a smaller MTU', () => {
     for (let i = 0; i < TOO_BIG_PER_SECOND; i++) if (ptb.answer(big, 0, big.length, 1280)) answered++;
     expect(answered).to.equal(TOO_BIG_PER_SECOND + TOO_BIG_PER_SECOND / 10);
     expect(sent).to.have.length(answered);
+  });
+});
+
+describe('peer URLs with IPv6 literals', () => {
+  it('connect to the bare address, send the bracketed authority as Host, and never send an IP as SNI', () => {
+    expect(peerEndpoint('https://[2001:2::b]:4567')).to.deep.equal({ host: '2001:2::b', port: 4567, authority: '[2001:2::b]:4567' });
+    expect(peerEndpoint('https://[2001:0002:0::b]')).to.deep.equal({ host: '2001:2::b', port: 443, authority: '[2001:2::b]:443' });
+    expect(peerEndpoint('https://198.18.0.11:4567')).to.deep.equal({ host: '198.18.0.11', port: 4567, authority: '198.18.0.11:4567' });
+    const settings = { caPem: '', verifyHostname: true } as unknown as DataPlaneSettings;
+    expect(peerTlsOptions(settings, '2001:2::b')).to.not.have.property('servername');
+    expect(peerTlsOptions(settings, 'node-b.example')).to.have.property('servername', 'node-b.example');
   });
 });
