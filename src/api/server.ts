@@ -72,7 +72,9 @@ export function listen(server: https.Server, port: number, host?: string): Promi
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       const why = err.code === 'EADDRINUSE' ? 'another process is listening on it' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      reject(new TlsConfigError(`cannot listen on port ${port} (control_api.listen_port): ${why}`));
+      const where = host === undefined ? `port ${port} (control_api.listen_port)` : `${host} port ${port} (tunmesh.control_api.listen_address, control_api.listen_port)`;
+      const whyAddress = err.code === 'EADDRNOTAVAIL' ? 'no interface of this host has that address' : why;
+      reject(new TlsConfigError(`cannot listen on ${where}: ${whyAddress}`));
     };
     server.once('error', onError);
     server.listen(port, host, () => {

@@ -1,7 +1,8 @@
 // `npm run bench` (as root): plain veth vs tunmesh fast path vs tunmesh original (JSON) path vs
 // wireguard-go, in one run, on two namespaces joined by a veth pair. Measures ping RTT (median,
-// p99), iperf3 TCP 1 and 4 streams, UDP 64-byte packets per second received, tunnel CPU seconds
-// per GB moved, and tunnel RSS; prints a table and writes bench/results/<date>.json.
+// p99), iperf3 TCP 1 and 4 streams over IPv4 and over IPv6, UDP 64-byte packets per second
+// received, tunnel CPU seconds per GB moved, and tunnel RSS; prints a table and writes
+// bench/results/<date>.json.
 // `--footprint` instead measures memory and start-up of mesh nodes (src/bench/footprint.ts).
 // `--segment` instead measures software segmentation of GSO super-packets (src/bench/segment.ts).
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { uniquePrefix, ProcessOutput } from '../lab/netns.js';
 import { makeLabCredentials } from '../lab/certs.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { fmt, median, parseIperfTcp, parseIperfUdp, parsePingTimes, percentile, ratio, renderTable, type TcpResult, type UdpResult } from './stats.js';
-import { CLI, UNDERLAY, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
+import { CLI, UNDERLAY, UNDERLAY6, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
@@ -55,6 +56,9 @@ export interface ScenarioResult {
   pingColdMs?: PingStats;
   tcp1?: TcpResult & { cpuSeconds: number | null; cpuSecondsPerGB: number | null };
   tcp4?: TcpResult & { cpuSeconds: number | null; cpuSecondsPerGB: number | null };
+  /** The same TCP runs between the IPv6 addresses. */
+  tcp6x1?: TcpResult;
+  tcp6x4?: TcpResult;
   udp64?: UdpResult;
   rssBytes?: { main: number; workers: number; processes: number } | null;
 }
@@ -162,7 +166,7 @@ async function iperf(pair: VethPair, server: string, args: string[], seconds: nu
   }
 }
 
-async function measure(pair: VethPair, target: string, tunnel: Tunnel | null, o: Options, name: ScenarioName): Promise<ScenarioResult> {
+async function measure(pair: VethPair, target: string, target6: string, tunnel: Tunnel | null, o: Options, name: ScenarioName): Promise<ScenarioResult> {
   const res: ScenarioResult = { name };
   const cpu = (): number | null => (tunnel === null ? null : cpuSeconds(tunnel.pids()));
 
@@ -191,6 +195,13 @@ async function measure(pair: VethPair, target: string, tunnel: Tunnel | null, o:
     const r = { ...tcp, cpuSeconds: used, cpuSecondsPerGB: used === null || tcp.bytes === 0 ? null : used / (tcp.bytes / 1e9) };
     if (streams === 1) res.tcp1 = r;
     else res.tcp4 = r;
+  }
+
+  for (const streams of [1, 4] as const) {
+    progress(`${name}: iperf3 TCP over IPv6, ${streams} stream(s), ${o.tcpSeconds} s`);
+    const tcp = parseIperfTcp(await iperf(pair, target6, ['-P', String(streams)], o.tcpSeconds));
+    if (streams === 1) res.tcp6x1 = tcp;
+    else res.tcp6x4 = tcp;
   }
 
   progress(`${name}: iperf3 UDP 64-byte packets, ${o.udpSeconds} s`);
@@ -234,6 +245,8 @@ export function resultTable(results: readonly ScenarioResult[]): string {
     { label: 'RTT warm median over veth (ms)', get: (r) => (r.pingMs && veth?.pingMs ? r.pingMs.median - veth.pingMs.median : null), digits: 3, overVeth: true },
     { label: 'TCP 1 stream (Mbit/s)', get: (r) => mbps(r.tcp1), digits: 0 },
     { label: 'TCP 4 streams (Mbit/s)', get: (r) => mbps(r.tcp4), digits: 0 },
+    { label: 'TCP 1 stream IPv6 (Mbit/s)', get: (r) => mbps(r.tcp6x1), digits: 0 },
+    { label: 'TCP 4 streams IPv6 (Mbit/s)', get: (r) => mbps(r.tcp6x4), digits: 0 },
     { label: 'UDP 64 B received (kpps)', get: (r) => (r.udp64 ? r.udp64.receivedPps / 1e3 : null), digits: 1 },
     { label: 'CPU s/GB, TCP 1 stream', get: (r) => r.tcp1?.cpuSecondsPerGB, digits: 2 },
     { label: 'CPU s/GB, TCP 4 streams', get: (r) => r.tcp4?.cpuSecondsPerGB, digits: 2 },
@@ -314,7 +327,8 @@ async function main(): Promise<number> {
           tunnel = await startWireguard(pair, dir, randomBytes(2).toString('hex'), 15_000);
         }
         const target = tunnel === null ? UNDERLAY[1] : tunnel.addresses[1];
-        results.push(await measure(pair, target, tunnel, o, name));
+        const target6 = tunnel === null ? UNDERLAY6[1] : tunnel.addresses6[1];
+        results.push(await measure(pair, target, target6, tunnel, o, name));
       } catch (err) {
         const msg = errorMessage(err);
         progress(`${name}: FAILED: ${msg}`);

@@ -1,6 +1,7 @@
 // The benchmark's network: two namespaces joined by one veth pair (no bridge), underlay
-// 198.18.1.1/24 <-> 198.18.1.2/24, no default route; and the tunnels run over it, one at a time:
-// two `tunmesh run` processes (mesh 198.19.1.x), or two wireguard-go processes (198.19.2.x).
+// 198.18.1.1/24 <-> 198.18.1.2/24 and 2001:2::1/64 <-> 2001:2::2/64, no default route; and the
+// tunnels run over it, one at a time: two `tunmesh run` processes (mesh 198.19.1.x and
+// 2001:2:0:100::x), or two wireguard-go processes (198.19.2.x and 2001:2:0:200::x).
 import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,9 @@ import { processTree } from './proc.js';
 export const UNDERLAY = ['198.18.1.1', '198.18.1.2'] as const;
 export const TUNMESH_MESH = ['198.19.1.1', '198.19.1.2'] as const;
 export const WG_MESH = ['198.19.2.1', '198.19.2.2'] as const;
+export const UNDERLAY6 = ['2001:2::1', '2001:2::2'] as const;
+export const TUNMESH_MESH6 = ['2001:2:0:100::1', '2001:2:0:100::2'] as const;
+export const WG_MESH6 = ['2001:2:0:200::1', '2001:2:0:200::2'] as const;
 const WG_PORT = 51820;
 const TUNMESH_PORT = 4567;
 
@@ -39,6 +43,7 @@ export class VethPair {
       await run('ip', ['-n', a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
       for (const side of [0, 1] as const) {
         await run('ip', ['-n', pair.ns[side], 'addr', 'add', `${UNDERLAY[side]}/24`, 'dev', 'eth0']);
+        await run('ip', ['-n', pair.ns[side], '-6', 'addr', 'add', `${UNDERLAY6[side]}/64`, 'dev', 'eth0', 'nodad']);
         await run('ip', ['-n', pair.ns[side], 'link', 'set', 'eth0', 'up']);
       }
     } catch (err) {
@@ -105,6 +110,8 @@ function isZombie(pid: number): boolean {
 export interface Tunnel {
   /** Mesh address of each side. */
   addresses: readonly [string, string];
+  /** IPv6 mesh address of each side. */
+  addresses6: readonly [string, string];
   /** The tunnel's root PIDs (their descendants count too). */
   pids(): number[];
   /** Main and worker PIDs of each side, for the memory figures. */
@@ -150,6 +157,7 @@ export async function startTunmesh(
           timing: { ...QUICK_TIMING, groomInterval: 2, reregistration: 5, stale: 30 },
           firstNode: false,
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
+          ipv6: { nodeAddressCidr: `${TUNMESH_MESH6[side]}/64`, networkCidr: '2001:2:0:100::/56' },
         }),
         { mode: 0o600 },
       );
@@ -183,6 +191,7 @@ export async function startTunmesh(
   const roots = (): number[] => mains.map((c) => c.pid).filter((p): p is number => p !== undefined);
   return {
     addresses: TUNMESH_MESH,
+    addresses6: TUNMESH_MESH6,
     pids: roots,
     memoryPids: () =>
       mains.flatMap((c, side) => {
@@ -223,9 +232,10 @@ export async function startWireguard(pair: VethPair, dir: string, suffix: string
       const other = (1 - side) as Side;
       await pair.exec(side, 'wg', [
         'set', ifname, 'private-key', keyFile, 'listen-port', String(WG_PORT),
-        'peer', keys[other].pub, 'endpoint', `${UNDERLAY[other]}:${WG_PORT}`, 'allowed-ips', `${WG_MESH[other]}/32`,
+        'peer', keys[other].pub, 'endpoint', `${UNDERLAY[other]}:${WG_PORT}`, 'allowed-ips', `${WG_MESH[other]}/32,${WG_MESH6[other]}/128`,
       ]);
       await pair.exec(side, 'ip', ['addr', 'add', `${WG_MESH[side]}/24`, 'dev', ifname]);
+      await pair.exec(side, 'ip', ['-6', 'addr', 'add', `${WG_MESH6[side]}/64`, 'dev', ifname, 'nodad']);
       await pair.exec(side, 'ip', ['link', 'set', ifname, 'up']);
     }
     await waitFor(
@@ -238,6 +248,7 @@ export async function startWireguard(pair: VethPair, dir: string, suffix: string
   }
   return {
     addresses: WG_MESH,
+    addresses6: WG_MESH6,
     pids: () => procs.map((c) => c.pid).filter((p): p is number => p !== undefined),
     memoryPids: () => procs.flatMap((c, side) => (c.pid === undefined ? [] : [{ side: side as Side, role: 'main' as const, pid: c.pid }])),
     stop,

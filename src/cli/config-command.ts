@@ -83,8 +83,9 @@ function summary(config: TunmeshConfig): string {
   const groups = Object.entries(config.clustering.bootstrapGroups)
     .map(([name, g]) => `${name} (${g.bootstrapNodeUrls.length} url${g.bootstrapNodeUrls.length === 1 ? '' : 's'})`);
   const lines = [
-    `advertise url:    ${config.clustering.controlApiAdvertiseUrl} (listening on port ${config.controlApi.listenPort})`,
+    `advertise url:    ${config.clustering.controlApiAdvertiseUrl} (listening on ${config.controlApi.listenAddress ? `${config.controlApi.listenAddress} ` : ''}port ${config.controlApi.listenPort})`,
     `node address:     ${config.networking.ipv4.nodeAddressCidr} in mesh ${config.networking.ipv4.networkCidr} on ${config.networking.tunDeviceId}, mtu ${config.networking.mtu}`,
+    `ipv6 address:     ${config.networking.ipv6 ? `${config.networking.ipv6.nodeAddressCidr} in mesh ${config.networking.ipv6.networkCidr} (tunmesh peers only)` : 'none (IPv4 only)'}`,
     `bootstrap groups: ${groups.length === 0 ? 'none' : groups.join(', ')}`,
     `process:          uid ${config.process.uid}, gid ${config.process.gid}, ${config.process.workers} workers`,
     `monitoring:       ${config.monitoring.method}; log level ${config.logging.level}`,

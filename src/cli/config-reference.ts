@@ -49,6 +49,10 @@ function baseFormatOf(leaf: Record<string, unknown>): string {
       return `integer${bounds(leaf)}`;
     case 'cidr':
       return 'IPv4 CIDR';
+    case 'ipv6_cidr':
+      return 'IPv6 CIDR';
+    case 'listen_address':
+      return 'IP address, or empty';
     case 'url':
       return 'https URL';
     case 'nonempty_string':

@@ -37,14 +37,15 @@ function human(bytes: number): string {
 
 export function formatStatus(s: StatusReport): string {
   const lines = [
-    `node ${s.id}  ${s.address}  ${s.url}  v${s.version}`,
+    `node ${s.id}  ${s.address}${s.address6 ? `  ${s.address6}` : ''}  ${s.url}  v${s.version}`,
     `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
     '',
   ];
-  const header = ['PEER', 'ADDRESS', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'TX/s', 'RX PKTS', 'RX', 'RX/s'];
+  const header = ['PEER', 'ADDRESS', 'IPV6', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'TX/s', 'RX PKTS', 'RX', 'RX/s'];
   const rows = s.peers.map((p) => [
     p.id.slice(0, 8),
     p.address,
+    p.address6 ?? '-',
     p.state,
     p.path,
     p.outboundSessionAgeSeconds === null ? '-' : `${p.outboundSessionAgeSeconds}s`,

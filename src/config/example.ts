@@ -96,7 +96,12 @@ tun_mesh:
 #     gid: null                     # null: same as tun_mesh/process/uid
 #     workers: 0                    # data-plane worker processes; 0 = sized to the container's CPU quota (1..4)
 #   networking:
-#     mtu: 1500                     # TUN MTU, 576..9000
+#     mtu: 1500                     # TUN MTU, 576..9000 (at least 1280 with IPv6)
+#     ipv6:                         # IPv6 overlay between tunmesh nodes (both keys or neither)
+#       network_cidr: null          # e.g. "2001:2:0:100::/56": the whole IPv6 mesh range
+#       node_address_cidr: null     # e.g. "2001:2:0:100::1/64": announced to tunmesh peers only
+#   control_api:
+#     listen_address: ""            # empty: every address, IPv6 and IPv4 (::); or one IP, e.g. 2001:2::a
 #   data_plane:
 #     fast_path: true               # false forces the original JSON path to every peer
 #     queue_limit: 1024             # packets per peer transmit queue

@@ -9,7 +9,9 @@
  * every key of its kind.
  */
 import convict from 'convict';
+import { isIP } from 'node:net';
 import { tryParseIpv4Cidr } from '../tun/ipv4.js';
+import { ipv6FromString, tryParseIpv6Cidr } from '../tun/ipv6.js';
 import { checkTimingBounds, DEFAULT_TIMING_BOUNDS, parseTiming, TimingError } from './timing.js';
 
 /** Extra fields our schema entries may carry for the formats below. */
@@ -48,6 +50,34 @@ function validateCidr(value: unknown): void {
   requirePresent(value, 'an IPv4 CIDR like 198.19.1.0/24');
   if (typeof value !== 'string' || tryParseIpv4Cidr(value) === null) {
     throw new Error('must be an IPv4 CIDR like 198.19.1.0/24');
+  }
+}
+
+/** Optional (null or empty: IPv4 only); the message says which part is wrong, a bad prefix by name. */
+function validateIpv6Cidr(value: unknown): void {
+  if (value === null || value === '') return;
+  const expected = 'must be an IPv6 CIDR like 2001:2:0:1::1/64 (address/prefix, prefix /0 to /128), or null';
+  if (typeof value !== 'string') throw new Error(expected);
+  if (tryParseIpv6Cidr(value) !== null) return;
+  const slash = value.indexOf('/');
+  if (slash < 0) throw new Error(`${expected}: the /prefix is missing`);
+  if (!isIpv6(value.slice(0, slash))) throw new Error(`${expected}: ${JSON.stringify(value.slice(0, slash))} is not an IPv6 address`);
+  throw new Error(`${expected}: bad prefix length /${value.slice(slash + 1)}`);
+}
+
+function isIpv6(text: string): boolean {
+  try {
+    ipv6FromString(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function validateListenAddress(value: unknown): void {
+  if (value === '') return;
+  if (typeof value !== 'string' || isIP(value) === 0) {
+    throw new Error('must be an IP address (IPv4 like 198.18.1.1 or IPv6 like 2001:2::1, no brackets), or empty for every address');
   }
 }
 
@@ -118,6 +148,8 @@ export function registerConfigFormats(): void {
   convict.addFormat({ name: 'timing', validate: validateTiming });
   convict.addFormat({ name: 'cidr', validate: validateCidr });
   convict.addFormat({ name: 'url', validate: validateUrl });
+  convict.addFormat({ name: 'ipv6_cidr', validate: validateIpv6Cidr });
+  convict.addFormat({ name: 'listen_address', validate: validateListenAddress });
   convict.addFormat({ name: 'int_range', validate: validateIntRange, coerce: coerceInt });
   convict.addFormat({ name: 'nonempty_string', validate: validateNonEmptyString });
   convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });

@@ -11,6 +11,7 @@ import { isAbsolute } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
 import { cidrWithin, tryParseIpv4Cidr } from '../tun/ipv4.js';
+import { checkIpv6Rules } from './ipv6-rules.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { registerConfigFormats } from './formats.js';
 import { baseLabels, bootstrapGroups } from './maps.js';
@@ -184,6 +185,7 @@ function checkCrossFieldRules(raw: RawDocument, checkFiles: boolean, problems: C
       message: `must lie inside tun_mesh/networking/ipv4/network_cidr (${ipv4.network_cidr}), got ${showValue(ipv4.node_address_cidr)}`,
     });
   }
+  checkIpv6Rules(raw, problems);
   const ipc = raw.tun_mesh.process.ipc.group;
   if (Number.isInteger(ipc.key_range_min) && Number.isInteger(ipc.key_range_max) && ipc.key_range_min >= ipc.key_range_max) {
     problems.push({ path: 'tun_mesh/process/ipc/group/key_range_min', message: `must be below key_range_max (${ipc.key_range_max}), got ${ipc.key_range_min}` });
@@ -241,6 +243,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     },
     controlApi: {
       listenPort: t.control_api.listen_port,
+      listenAddress: x.control_api.listen_address,
       maxBatchSize: t.control_api.max_batch_size,
       ssl: {
         certFilePath: t.control_api.ssl.cert_file_path,
@@ -264,6 +267,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
         nodeAddressCidr: t.networking.ipv4.node_address_cidr,
         enableBroadcast: t.networking.ipv4.enable_broadcast,
       },
+      ipv6: ipv6Of(x.networking.ipv6),
     },
     process: {
       uid: t.process.uid,
@@ -307,6 +311,12 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     health: { firstNode: x.health.first_node },
     statusSocket: x.status_socket === '' ? null : x.status_socket,
   };
+}
+
+/** Both keys set (checked together by ipv6-rules.ts): the IPv6 overlay; else IPv4 only. */
+function ipv6Of(v6: RawDocument['tunmesh']['networking']['ipv6']): TunmeshConfig['networking']['ipv6'] {
+  if (!v6.node_address_cidr || !v6.network_cidr) return null;
+  return { networkCidr: v6.network_cidr, nodeAddressCidr: v6.node_address_cidr };
 }
 
 /** 0 in the file: as many as the container may use (workers/count.ts); else as configured. */

@@ -31,6 +31,9 @@
  * | TUNMESH_GID                    | tunmesh/process/gid                                    |
  * | TUNMESH_WORKERS                | tunmesh/process/workers                                |
  * | TUNMESH_MTU                    | tunmesh/networking/mtu                                 |
+ * | TUNMESH_IPV6_NETWORK_CIDR      | tunmesh/networking/ipv6/network_cidr                   |
+ * | TUNMESH_IPV6_NODE_ADDRESS_CIDR | tunmesh/networking/ipv6/node_address_cidr              |
+ * | TUNMESH_LISTEN_ADDRESS         | tunmesh/control_api/listen_address                     |
  * | TUNMESH_FAST_PATH              | tunmesh/data_plane/fast_path                           |
  * | TUNMESH_QUEUE_LIMIT            | tunmesh/data_plane/queue_limit                         |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
@@ -95,7 +98,8 @@ export interface RawDocument {
   tunmesh: {
     logging: { format: string };
     process: { gid: number | null; workers: number };
-    networking: { mtu: number };
+    networking: { mtu: number; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
+    control_api: { listen_address: string };
     data_plane: { fast_path: boolean; queue_limit: number };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
@@ -232,7 +236,24 @@ export const schema: convict.Schema<RawDocument> = {
       workers: int('Data-plane worker processes; 0 = sized to the container: CPUs of the cgroup quota and affinity mask, rounded up, 1..4', 0, 0, 256, 'TUNMESH_WORKERS'),
     },
     networking: {
-      mtu: int('TUN device MTU', 1500, 576, 9000, 'TUNMESH_MTU'),
+      mtu: int('TUN device MTU (at least 1280 with IPv6)', 1500, 576, 9000, 'TUNMESH_MTU'),
+      // IPv6 lives here, not in tun_mesh/networking: the original refuses unknown keys there.
+      ipv6: {
+        network_cidr: {
+          doc: 'The whole IPv6 mesh range, routed into the tunnel; null = IPv4 only', format: 'ipv6_cidr',
+          default: null, nullable: true, env: 'TUNMESH_IPV6_NETWORK_CIDR',
+        },
+        node_address_cidr: {
+          doc: "This node's IPv6 address with prefix, announced to tunmesh peers only (signed claim); null = IPv4 only",
+          format: 'ipv6_cidr', default: null, nullable: true, env: 'TUNMESH_IPV6_NODE_ADDRESS_CIDR',
+        },
+      },
+    },
+    control_api: {
+      listen_address: {
+        doc: 'Address the API listens on; empty = every address, IPv6 and IPv4 (dual-stack `::`)', format: 'listen_address',
+        default: '', env: 'TUNMESH_LISTEN_ADDRESS',
+      },
     },
     data_plane: {
       fast_path: bool('Offer/accept the fast path; false forces the original JSON path', true, 'TUNMESH_FAST_PATH'),

@@ -45,6 +45,8 @@ export interface TunmeshConfig {
   };
   readonly controlApi: {
     readonly listenPort: number;
+    /** extension: address to listen on; empty = every address (dual-stack). */
+    readonly listenAddress: string;
     readonly maxBatchSize: number;
     readonly ssl: {
       readonly certFilePath: string;
@@ -74,6 +76,11 @@ export interface TunmeshConfig {
       readonly nodeAddressCidr: string;
       readonly enableBroadcast: boolean;
     };
+    /** extension: the IPv6 overlay (tunmesh peers only); null when not configured. */
+    readonly ipv6: {
+      readonly networkCidr: string;
+      readonly nodeAddressCidr: string;
+    } | null;
   };
   readonly process: {
     readonly uid: number;

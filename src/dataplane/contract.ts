@@ -21,6 +21,12 @@ export interface PeerRoute {
   path: 'fast' | 'legacy';
   /** The original's split, decided by the registry: 'local' peers share our subnet. */
   scope: 'local' | 'mesh';
+  /** 'original': a Ruby node (no capability claim); it never receives IPv6. Absent: tunmesh. */
+  kind?: 'tunmesh' | 'original';
+  /** The peer's IPv6 node address with prefix, from its signed claim; null or absent: it has none. */
+  address6Cidr?: string | null;
+  /** The peer's TUN MTU from its signed claim (absent: unknown, taken as ours). */
+  mtu?: number;
   /** Our outbound session toward the peer; null until negotiated (packets to it are dropped). */
   session: { id: string; secretB64: string } | null;
 }
@@ -30,6 +36,9 @@ export interface DataPlaneState {
   /** Our node address with prefix, e.g. 198.19.1.1/24. */
   addressCidr: string;
   networkCidr: string;
+  /** Our IPv6 node address with prefix and the IPv6 mesh network; null or absent: IPv4 only. */
+  address6Cidr?: string | null;
+  network6Cidr?: string | null;
   enableBroadcast: boolean;
   mtu: number;
   peers: PeerRoute[];
@@ -82,6 +91,10 @@ export const DROP_REASONS = [
   'oversized',
   'malformed',
   'no_session',
+  // IPv6 (tunmesh only): link-scoped traffic (fe80::/10, ff02::/16: NDP, MLD, router
+  // solicitations) is never carried; an original node never gets an IPv6 packet.
+  'link_local',
+  'ipv6_to_original',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

@@ -155,9 +155,10 @@ export class FastChannel implements PeerTransport {
     const sessionId = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, '');
     if (auth === null) throw new ChannelError('no session');
-    const { host, port } = peerEndpoint(this.peer.url);
+    // The Host header brackets an IPv6 literal (`[2001:2::1]:4567`).
+    const { authority } = peerEndpoint(this.peer.url);
     socket.write(
-      `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
+      `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${authority}\r\n` +
         `Connection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,
     );
     const status = await readStatus(socket);

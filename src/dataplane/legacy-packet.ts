@@ -13,6 +13,8 @@ import { DataPlaneError } from './errors.js';
 
 export const PACKET_VERSION = 3;
 export const ETHERTYPE_IPV4 = 2048;
+/** IPv6 (0x86dd): only between tunmesh nodes on the JSON path; an original never gets one. */
+export const ETHERTYPE_IPV6 = 34525;
 /** Ruby's Base64.encode64 line length. */
 const B64_LINE = 60;
 const STAMP_SCALE = 2 ** 30;
@@ -55,16 +57,18 @@ function stampDigits(stamp: number): string {
 
 /** The Packet JSON text for one IP packet (keys in the original's order). */
 export function encodeLegacyPacket(data: Buffer, sourceNodeId: string, stamp = internalStamp()): string {
-  const md5 = packetMd5(data, ETHERTYPE_IPV4, stamp, sourceNodeId);
+  const ethertype = data[0]! >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+  const md5 = packetMd5(data, ethertype, stamp, sourceNodeId);
   return (
-    `{"version":${PACKET_VERSION},"ethertype":${ETHERTYPE_IPV4},"b64_data":${JSON.stringify(rubyBase64(data))},` +
+    `{"version":${PACKET_VERSION},"ethertype":${ethertype},"b64_data":${JSON.stringify(rubyBase64(data))},` +
     `"md5":"${md5}","internal_stamp":${stampDigits(stamp)},"source_node_id":${JSON.stringify(sourceNodeId)}}`
   );
 }
 
 /**
  * Decodes a Packet (the parsed object, or its JSON text). Throws DataPlaneError with reason
- * `malformed` (shape, version != 3, md5 mismatch) or `unsupported` (not IPv4).
+ * `malformed` (shape, version != 3, md5 mismatch, an ethertype that is not the packet's IP
+ * version) or `unsupported` (neither IPv4 nor IPv6).
  */
 export function decodeLegacyPacket(payload: unknown): LegacyPacket {
   const p = typeof payload === 'string' ? parseText(payload) : payload;
@@ -80,7 +84,8 @@ export function decodeLegacyPacket(payload: unknown): LegacyPacket {
   }
   const data = Buffer.from(b64, 'base64');
   if (packetMd5(data, ethertype, stamp, source) !== md5.toLowerCase()) throw malformed('packet md5 mismatch');
-  if (ethertype !== ETHERTYPE_IPV4) throw new DataPlaneError('unsupported', `ethertype ${ethertype} is not IPv4`);
+  if (ethertype !== ETHERTYPE_IPV4 && ethertype !== ETHERTYPE_IPV6) throw new DataPlaneError('unsupported', `ethertype ${ethertype} is neither IPv4 nor IPv6`);
+  if ((ethertype === ETHERTYPE_IPV6) !== (data.length > 0 && data[0]! >>> 4 === 6)) throw malformed(`ethertype ${ethertype} does not match the packet's IP version`);
   return { data, ethertype, internalStamp: stamp, sourceNodeId: source };
 }
 

@@ -2,6 +2,8 @@
 //
 //   append(): copy the packet and its stamp into a bounded per-peer queue (queue_full beyond
 //             queueLimit): the JSON path allocates per packet anyway, it is the interop path.
+//             IPv6 goes to tunmesh peers only (ethertype 0x86dd); an original node carries
+//             IPv4 only and never gets one (`ipv6_to_original`).
 //             Before our session to the peer exists (it joined a moment ago) packets wait in the
 //             queue, and the packet expiration still applies to them.
 //   pump():   one request at a time per peer: take up to maxBatchSize packets, drop those older
@@ -54,6 +56,7 @@ export class LegacySender implements PeerTransport {
   }
 
   append(buf: Buffer, off: number, len: number): DropReason | null {
+    if (this.peer.kind === 'original' && buf[off]! >>> 4 === 6) return 'ipv6_to_original';
     if (this.queue.length >= this.deps.settings.queueLimit) {
       if (this.canSign()) return 'queue_full';
       this.queue = this.dropExpired(this.queue);

@@ -9,9 +9,10 @@
 //                   cut between two chunks is reassembled, in one preallocated buffer). A frame of
 //                   length 0 is `malformed`: the channel is closed, the node carries on.
 //   3. checks       per packet: longer than our MTU is `oversized` (dropped, channel kept: a
-//                   peer may have a larger MTU); then the original's rules (checks.ts): the source must be a known node
+//                   peer may have a larger MTU); then the original's rules (checks.ts), for IPv4
+//                   and IPv6 alike: the source must be a known node's address
 //                   (`no_return_route`), that node must be the sender (`route_conflict`), the
-//                   destination us or an allowed broadcast (`misrouted`).
+//                   destination us or an allowed IPv4 broadcast (`misrouted`).
 //   4. TUN write    the accepted packets of a chunk go to the kernel in ONE writeBatch on the
 //                   main process's detached TUN queue (two when a reassembled frame starts the
 //                   chunk); packets the kernel refuses or has no room for are `tun_issue`.
@@ -80,6 +81,7 @@ class TunBatch {
   private buf: Buffer | undefined;
   private count = 0;
   private bytes = 0;
+  private ipv6 = 0;
 
   constructor(
     private readonly tun: TunQueue,
@@ -92,6 +94,7 @@ class TunBatch {
     this.offsets[this.count] = off;
     this.lengths[this.count++] = len;
     this.bytes += len;
+    if (buf[off]! >>> 4 === 6) this.ipv6++;
   }
 
   write(): number {
@@ -100,9 +103,10 @@ class TunBatch {
     const r = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n);
     // A partial write (kernel queue full, a refused packet) is rare: its bytes are estimated.
     const bytes = r.written === n ? this.bytes : Math.round((this.bytes * r.written) / n);
-    this.metrics.wroteToTun(r.written, bytes);
+    const ipv6 = r.written === n ? this.ipv6 : Math.round((this.ipv6 * r.written) / n);
+    this.metrics.wroteToTun(r.written, bytes, ipv6);
     this.metrics.drop('tun_issue', n - r.written);
-    this.count = this.bytes = 0;
+    this.count = this.bytes = this.ipv6 = 0;
     this.buf = undefined;
     return r.written;
   }

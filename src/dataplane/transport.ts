@@ -30,8 +30,12 @@ export interface TransportDeps {
   log: LevelLogger;
 }
 
-/** Host, port and TLS options for connecting to a peer URL. */
-export function peerEndpoint(url: string): { host: string; port: number } {
+/**
+ * Host and port for connecting to a peer URL: `host` without the brackets of an IPv6 literal
+ * (what net/tls connect take), `authority` as a Host header carries it (`[2001:2::1]:4567`).
+ */
+export function peerEndpoint(url: string): { host: string; port: number; authority: string } {
   const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port === '' ? 443 : Number(u.port) };
+  const port = u.port === '' ? 443 : Number(u.port);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, authority: `${u.hostname}:${port}` };
 }

@@ -11,12 +11,17 @@ export interface LabCredentials {
   secret: string;
 }
 
-export async function makeLabCredentials(dir: string): Promise<LabCredentials> {
+/**
+ * `ipSans`: the nodes' underlay addresses (IPv4 and IPv6), as subjectAltName IP entries, so
+ * peers may check the hostname (tun_mesh.control_api.ssl.verify_hostname) against bare-IP URLs.
+ */
+export async function makeLabCredentials(dir: string, ipSans: readonly string[] = []): Promise<LabCredentials> {
   const certPath = join(dir, 'cert.pem');
   const keyPath = join(dir, 'key.pem');
+  const san = ipSans.length > 0 ? ['-addext', `subjectAltName=${ipSans.map((ip) => `IP:${ip}`).join(',')}`] : [];
   await run(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=tunmesh-lab', '-days', '2', '-keyout', keyPath, '-out', certPath],
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=tunmesh-lab', '-days', '2', ...san, '-keyout', keyPath, '-out', certPath],
     { timeoutMs: 30_000 },
   );
   return { certPath, keyPath, secret: randomBytes(32).toString('base64url') };

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBridgeLab, killPid, waitFor, keepNamespaces, pingFrom, ProcessOutput, type Lab, type ExecResult, type PingResult } from './netns.js';
+import { createBridgeLab, killPid, waitFor, keepNamespaces, pingFrom, ProcessOutput, type Lab, type ExecResult, type PingResult, type UnderlayFamilies } from './netns.js';
 import { makeLabCredentials, type LabCredentials } from './certs.js';
 import { makeLabPki, type LabCertFiles, type LabPki } from './pki.js';
 import { labNodeConfigYaml, labNodeUrl, LAB_PROCESS_UID, QUICK_TIMING, type LabNodeSpec, type LabTiming } from './node-config.js';
@@ -40,6 +40,8 @@ export interface MeshLabOptions {
   legacyInterop?: boolean;
   /** tunmesh.networking.mtu on every node. */
   mtu?: number;
+  /** Per node: tunmesh.networking.mtu (overrides `mtu`; undefined: `mtu`). */
+  mtuOf?: (i: number) => number | undefined;
   /** Per node: its cluster secret and the extra ones it accepts (default: the lab's secret alone). */
   clusterSecrets?: (i: number, labSecret: string) => { secret: string; additional?: string[] };
   /** Per node: tun_mesh.monitoring.prometheus.base_labels (default none). */
@@ -53,6 +55,14 @@ export interface MeshLabOptions {
    * address) and that CA as ca_file_path, instead of the shared self-signed certificate.
    */
   perNodeCerts?: boolean;
+  /** Families of the underlay (default 'ipv4'); 'ipv6': advertise URLs are IPv6 literals. */
+  underlay?: UnderlayFamilies;
+  /** Per node: an IPv6 mesh address (meshAddress6(i) in 2001:2:0:100::/56); default none. */
+  ipv6?: (i: number) => boolean;
+  /** tun_mesh.control_api.ssl.verify_hostname on every node (the lab cert has the underlay IPs as SANs). */
+  verifyHostname?: boolean;
+  /** Per node: tunmesh.control_api.listen_address (undefined: every address). */
+  listenAddressOf?: (underlayAddress: string, i: number) => string | undefined;
 }
 
 /** A tunmesh node, or the real original Ruby Tun Mesh v0.7 (interop tests). */
@@ -63,6 +73,8 @@ export interface MeshNode {
   ns: string;
   url: string;
   meshAddress: string;
+  /** Its IPv6 mesh address (no prefix), when it has one. */
+  meshAddress6?: string;
   kind: NodeKind;
   /** tunmesh's config: the original's YAML plus the `tunmesh:` block. */
   configPath: string;
@@ -86,6 +98,8 @@ export interface TransferOptions {
   port?: number;
   /** Bytes per second; paces the sender so the transfer spans bytes/rate seconds. */
   rate?: number;
+  /** Over the nodes' IPv6 mesh addresses (default 4: IPv4). */
+  family?: 4 | 6;
 }
 
 export interface TransferHandle {
@@ -106,6 +120,8 @@ export interface PairPing extends PingResult {
 /** Compiled entry points (tests run this file under tsx from src/, the demo from dist/). */
 const distPath = (rel: string): string => fileURLToPath(new URL(`../${rel}`, import.meta.url)).replace(/\/src\//, '/dist/');
 const CLI = distPath('cli/main.js');
+/** The compiled CLI the lab runs (`node LAB_CLI status --socket ...`). */
+export const LAB_CLI = CLI;
 const TRANSFER = distPath('lab/tcp-transfer.js');
 const DEVICE = 'tm0';
 const NODE_INFO = '/tunmesh/control/v0/node_info';
@@ -119,6 +135,10 @@ export interface TransferResult {
 }
 
 export const meshAddress = (i: number): string => `198.19.0.${i + 1}`;
+/** IPv6 mesh: node i is 2001:2:0:100::(i+1)/64 in the mesh network 2001:2:0:100::/56. */
+export const meshAddress6 = (i: number): string => `2001:2:0:100::${(i + 1).toString(16)}`;
+export const MESH6_NETWORK = '2001:2:0:100::/56';
+export const MESH6_PREFIX = 64;
 
 export class MeshLab {
   /** Next default transfer port. */
@@ -136,12 +156,14 @@ export class MeshLab {
   ) {}
 
   static async create(opts: MeshLabOptions): Promise<MeshLab> {
-    const lab = await createBridgeLab(opts.tag, opts.nodes);
+    const lab = await createBridgeLab(opts.tag, opts.nodes, opts.underlay ?? 'ipv4');
     try {
       const dir = mkdtempSync(join(tmpdir(), `${opts.tag}-`));
-      const creds = await makeLabCredentials(dir);
+      const underlayAddresses = (n: (typeof lab.nodes)[number]): string[] =>
+        [n.address, ...(n.address6 !== undefined && n.address6 !== n.address ? [n.address6] : [])];
+      const creds = await makeLabCredentials(dir, opts.verifyHostname ? lab.nodes.flatMap(underlayAddresses) : []);
       const pki = opts.perNodeCerts ? await makeLabPki(join(dir, 'pki')) : undefined;
-      const tlsFiles = await Promise.all(lab.nodes.map((ln, i) => pki?.issue(`node${i}`, [ln.address]) ?? creds));
+      const tlsFiles = await Promise.all(lab.nodes.map((ln, i) => pki?.issue(`node${i}`, underlayAddresses(ln)) ?? creds));
       const port = opts.port ?? 4567;
       const timing = { ...QUICK_TIMING, ...opts.timing };
       const urlOf = (i: number): string => labNodeUrl(lab.nodes[i]?.address ?? '', port);
@@ -152,6 +174,7 @@ export class MeshLab {
           ns: ln.ns,
           url: labNodeUrl(ln.address, port),
           meshAddress: meshAddress(i),
+          ...(opts.ipv6?.(i) ? { meshAddress6: meshAddress6(i) } : {}),
           kind: opts.kind?.(i) ?? 'tunmesh',
           configPath: join(dir, `node${i}.yaml`),
           originalConfigPath: join(dir, `node${i}.original.yaml`),
@@ -182,8 +205,11 @@ export class MeshLab {
           firstNode: opts.firstNode ? opts.firstNode(i) : false,
           enableBroadcast: opts.enableBroadcast ?? false,
           legacyInterop: opts.legacyInterop ?? false,
-          ...(opts.mtu ? { mtu: opts.mtu } : {}),
+          ...(opts.mtuOf?.(i) ?? opts.mtu ? { mtu: opts.mtuOf?.(i) ?? opts.mtu } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
+          ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
+          ...(opts.verifyHostname ? { verifyHostname: true } : {}),
+          ...(opts.listenAddressOf?.(ln.address, i) ? { listenAddress: opts.listenAddressOf(ln.address, i) } : {}),
         };
         const yaml = labNodeConfigYaml(spec);
         writeFileSync(node.configPath, yaml, { mode: 0o600 });
@@ -355,7 +381,7 @@ export class MeshLab {
   }
 
   private async nodeInfoId(i: number, maxTimeS: number): Promise<string | undefined> {
-    const r = await this.exec(i, 'curl', ['-sk', '--max-time', String(maxTimeS), '-w', '\n%{http_code}', `${this.node(i).url}${NODE_INFO}`], (maxTimeS + 3) * 1000);
+    const r = await this.exec(i, 'curl', ['-skg', '--max-time', String(maxTimeS), '-w', '\n%{http_code}', `${this.node(i).url}${NODE_INFO}`], (maxTimeS + 3) * 1000);
     const idx = r.stdout.lastIndexOf('\n');
     if (r.code !== 0 || r.stdout.slice(idx + 1) !== '200') return undefined;
     const id = (JSON.parse(r.stdout.slice(0, idx)) as { id?: unknown }).id;
@@ -423,7 +449,7 @@ export class MeshLab {
 
   /** curl from inside node i's namespace (-k: the lab certificate is self-signed). */
   async curl(i: number, args: string[]): Promise<{ status: number; body: string }> {
-    const r = await this.exec(i, 'curl', ['-sk', '--max-time', '10', '-w', '\n%{http_code}', ...args]);
+    const r = await this.exec(i, 'curl', ['-skg', '--max-time', '10', '-w', '\n%{http_code}', ...args]);
     const idx = r.stdout.lastIndexOf('\n');
     return { status: Number(r.stdout.slice(idx + 1)), body: r.stdout.slice(0, idx) };
   }
@@ -440,7 +466,8 @@ export class MeshLab {
   async startTransfer(from: number, to: number, bytes: number, opts: TransferOptions = {}): Promise<TransferHandle> {
     const port = opts.port ?? this.nextPort++;
     const clientS = clientTimeoutS(bytes, opts.rate);
-    const serverArgs = [TRANSFER, 'server', meshAddress(to), String(port), String(clientS + 30)];
+    const host = opts.family === 6 ? this.address6Of(to) : meshAddress(to);
+    const serverArgs = [TRANSFER, 'server', host, String(port), String(clientS + 30)];
     const server = new ProcessOutput(this.lab.spawn(to, process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
     try {
       await server.waitForLine(/"listening"/, { timeoutMs: 10_000 });
@@ -448,7 +475,7 @@ export class MeshLab {
       killPid(server.child.pid as number);
       throw err;
     }
-    const clientArgs = [TRANSFER, 'client', meshAddress(to), String(port), String(bytes), ...(opts.rate ? [String(opts.rate)] : [])];
+    const clientArgs = [TRANSFER, 'client', host, String(port), String(bytes), ...(opts.rate ? [String(opts.rate)] : [])];
     const client = new ProcessOutput(this.lab.spawn(from, process.execPath, clientArgs, { stdio: ['ignore', 'pipe', 'pipe'] }));
     const abort = (): void => {
       for (const p of [client, server]) killPid(p.child.pid as number);
@@ -464,12 +491,20 @@ export class MeshLab {
     return { done: () => (result ??= done()), abort };
   }
 
-  /** Ping every directed pair of `indexes` (default: the running nodes), all at once. */
-  async pingMatrix(count = 3, indexes = this.running()): Promise<PairPing[]> {
+  /** Node i's IPv6 mesh address; throws when it has none. */
+  address6Of(i: number): string {
+    const a = this.node(i).meshAddress6;
+    if (a === undefined) throw new Error(`lab node ${i} has no IPv6 mesh address (MeshLabOptions.ipv6)`);
+    return a;
+  }
+
+  /** Ping every directed pair of `indexes` (default: the running nodes), all at once; `family` 6: their IPv6 mesh addresses. */
+  async pingMatrix(count = 3, indexes = this.running(), family: 4 | 6 = 4): Promise<PairPing[]> {
     const pairs = indexes.flatMap((from) => indexes.filter((to) => to !== from).map((to) => [from, to] as const));
     return Promise.all(
       pairs.map(async ([from, to]) => {
-        const r = await pingFrom(this.node(from).ns, this.node(to).meshAddress, { count, intervalS: 0.2, timeoutS: 2 });
+        const address = family === 6 ? this.address6Of(to) : this.node(to).meshAddress;
+        const r = await pingFrom(this.node(from).ns, address, { count, intervalS: 0.2, timeoutS: 2 });
         const avg = /= [\d.]+\/([\d.]+)\//.exec(r.output)?.[1];
         return { ...r, from, to, lost: r.transmitted - r.received, avgRttMs: avg === undefined ? null : Number(avg) };
       }),

@@ -5,7 +5,8 @@
 // Safety rules these helpers enforce or make easy:
 //   - every namespace name starts with a per-run unique prefix (uniquePrefix) and is recorded;
 //     a process 'exit' hook deletes any a test forgot;
-//   - addresses only in 198.18.0.0/15 (underlay 198.18.0.x, mesh 198.19.x.x), no default route;
+//   - addresses only in 198.18.0.0/15 (underlay 198.18.0.x, mesh 198.19.x.x) and 2001:2::/48
+//     (underlay 2001:2::x, mesh 2001:2:0:100::/56), no default route;
 //   - every command and wait is bounded in time;
 //   - cleanup kills only PIDs registered with the lab, by PID.
 
@@ -268,11 +269,16 @@ export interface LabNode {
   ns: string;
   /** The node's underlay interface inside its namespace. */
   ifname: string;
-  /** Underlay address, e.g. 198.18.0.10. */
+  /** Underlay address, e.g. 198.18.0.10 (2001:2::a on an IPv6-only underlay). */
   address: string;
-  /** Underlay address with prefix, e.g. 198.18.0.10/24. */
+  /** Underlay address with prefix, e.g. 198.18.0.10/24 (2001:2::a/64 on an IPv6-only underlay). */
   cidr: string;
+  /** IPv6 underlay address (2001:2::a), when the lab has an IPv6 underlay. */
+  address6?: string;
 }
+
+/** Which families the underlay (eth0) carries. */
+export type UnderlayFamilies = 'ipv4' | 'ipv6' | 'dual';
 
 export interface Lab {
   prefix: string;
@@ -293,11 +299,19 @@ export function underlayAddress(i: number): string {
   return `198.18.0.${10 + i}`;
 }
 
+export const UNDERLAY6_PREFIX = 64;
+/** The IPv6 underlay address of node i: 2001:2::a for node 0 (RFC 5180 benchmarking range). */
+export function underlayAddress6(i: number): string {
+  return `2001:2::${(10 + i).toString(16)}`;
+}
+
 /**
- * n namespaces `<prefix>-n<i>`, each with eth0 = 198.18.0.(10+i)/24 on a veth whose other end
- * is enslaved to br0 in `<prefix>-br`. Loopback up, no default route.
+ * n namespaces `<prefix>-n<i>`, each with eth0 = 198.18.0.(10+i)/24 (and/or, by `families`,
+ * 2001:2::(10+i)/64) on a veth whose other end is enslaved to br0 in `<prefix>-br`. Loopback
+ * up, no default route. IPv6 addresses skip duplicate address detection (`nodad`): they are
+ * usable at once, and the lab hands out each address once.
  */
-export async function createBridgeLab(prefix: string, n: number): Promise<Lab> {
+export async function createBridgeLab(prefix: string, n: number, families: UnderlayFamilies = 'ipv4'): Promise<Lab> {
   if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`lab size must be 1..200, got ${n}`);
   const bridgeNs = `${prefix}-br`;
   const nodes: LabNode[] = [];
@@ -346,12 +360,19 @@ export async function createBridgeLab(prefix: string, n: number): Promise<Lab> {
     for (let i = 0; i < n; i++) {
       const ns = `${prefix}-n${i}`;
       const address = underlayAddress(i);
-      const node: LabNode = { index: i, ns, ifname: 'eth0', address, cidr: `${address}/${UNDERLAY_PREFIX}` };
+      // An IPv6-only underlay: the node's underlay address is the IPv6 one.
+      const node: LabNode = families === 'ipv6'
+        ? { index: i, ns, ifname: 'eth0', address: underlayAddress6(i), cidr: `${underlayAddress6(i)}/${UNDERLAY6_PREFIX}` }
+        : { index: i, ns, ifname: 'eth0', address, cidr: `${address}/${UNDERLAY_PREFIX}` };
+      if (families !== 'ipv4') node.address6 = underlayAddress6(i);
       await createNetns(ns);
       nodes.push(node);
       await run('ip', ['-n', bridgeNs, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
       await run('ip', ['-n', bridgeNs, 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
-      await run('ip', ['-n', ns, 'addr', 'add', node.cidr, 'dev', 'eth0']);
+      if (families !== 'ipv6') await run('ip', ['-n', ns, 'addr', 'add', node.cidr, 'dev', 'eth0']);
+      if (node.address6 !== undefined) {
+        await run('ip', ['-n', ns, '-6', 'addr', 'add', `${node.address6}/${UNDERLAY6_PREFIX}`, 'dev', 'eth0', 'nodad']);
+      }
       await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     }
   } catch (err) {

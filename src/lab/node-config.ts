@@ -35,6 +35,12 @@ export interface LabNodeSpec {
   mtu?: number;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
+  /** tunmesh.networking.ipv6: this node's IPv6 mesh address and the IPv6 mesh network. */
+  ipv6?: { nodeAddressCidr: string; networkCidr: string };
+  /** tun_mesh.control_api.ssl.verify_hostname (default false). */
+  verifyHostname?: boolean;
+  /** tunmesh.control_api.listen_address (default: every address). */
+  listenAddress?: string;
 }
 
 export interface LabTiming {
@@ -59,8 +65,9 @@ export const QUICK_TIMING: LabTiming = {
   sessionOverlap: 30,
 };
 
+/** The advertise URL; an IPv6 literal goes in brackets (`https://[2001:2::a]:4567`). */
 export function labNodeUrl(underlayAddress: string, port: number): string {
-  return `https://${underlayAddress}:${port}`;
+  return underlayAddress.includes(':') ? `https://[${underlayAddress}]:${port}` : `https://${underlayAddress}:${port}`;
 }
 
 export function labNodeConfigYaml(s: LabNodeSpec): string {
@@ -74,7 +81,15 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         auth: { secret: s.secret, pub_key_size: 2048 },
         bootstrap_groups: { default: { bootstrap_node_urls: s.bootstrapUrls, bootstrap_retries: -1 } },
       },
-      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath, ...(s.caPath ? { ca_file_path: s.caPath } : {}) } },
+      control_api: {
+        listen_port: s.port,
+        ssl: {
+          cert_file_path: s.certPath,
+          key_file_path: s.keyPath,
+          ...(s.caPath ? { ca_file_path: s.caPath } : {}),
+          ...(s.verifyHostname ? { verify_hostname: true } : {}),
+        },
+      },
       logging: { level: s.logLevel },
       monitoring: {
         method: 'prometheus',
@@ -101,10 +116,16 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
     tunmesh: {
       logging: { format: 'json' },
       process: { workers: s.workers },
-      ...(s.mtu ? { networking: { mtu: s.mtu } } : {}),
+      ...(s.mtu || s.ipv6 ? {
+        networking: {
+          ...(s.mtu ? { mtu: s.mtu } : {}),
+          ...(s.ipv6 ? { ipv6: { network_cidr: s.ipv6.networkCidr, node_address_cidr: s.ipv6.nodeAddressCidr } } : {}),
+        },
+      } : {}),
       data_plane: { fast_path: s.fastPath },
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
+      ...(s.listenAddress ? { control_api: { listen_address: s.listenAddress } } : {}),
       status_socket: s.statusSocket,
     },
     // No `&a1`/`*a1` for the shared local/mesh timing object: the original loads the file with

@@ -14,6 +14,7 @@
 // No claim means an original node.
 import { AuthError } from '../auth/errors.js';
 import type { WrapScheme } from '../auth/rsa.js';
+import { ipv6CidrString, tryParseIpv6Cidr, unusableNodeAddressReason } from '../tun/ipv6.js';
 
 /** The claim's name in the token payload. */
 export const CAPABILITY_CLAIM = 'tunmesh';
@@ -29,16 +30,34 @@ export interface Capabilities {
   fastPath: number;
   /** Key-wrap schemes this node can unwrap, best first. */
   wrap: WrapScheme[];
+  /**
+   * The node's IPv6 mesh address with its prefix, canonical text ("2001:2:0:1::1/64"); absent
+   * when it has none. Only tunmesh peers learn it: the original's structs carry IPv4 only.
+   * Claim form: `"ipv6": {"address": "2001:2:0:1::1", "prefix": 64}`.
+   */
+  ipv6?: string;
+  /**
+   * The node's TUN MTU (claim key `mtu`): a sender turns an IPv6 packet too big for it into an
+   * ICMPv6 Packet Too Big for the local application (packet-too-big.ts). Absent: unknown.
+   */
+  mtu?: number;
 }
 
-/** What this node announces, given whether its fast path is on. */
-export function localCapabilities(fastPath: boolean): Capabilities {
-  return { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP] };
+/** What this node announces, given whether its fast path is on and its IPv6 address (CIDR), if any. */
+export function localCapabilities(fastPath: boolean, ipv6Cidr?: string | null, mtu?: number): Capabilities {
+  const ipv6 = ipv6Cidr ? tryParseIpv6Cidr(ipv6Cidr) : null;
+  return { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP], ...(ipv6 ? { ipv6: ipv6CidrString(ipv6) } : {}), ...(mtu ? { mtu } : {}) };
 }
 
 /** The extra claims every token of this node carries. */
 export function capabilityClaims(c: Capabilities): Record<string, unknown> {
-  return { [CAPABILITY_CLAIM]: { fast_path: c.fastPath, wrap: c.wrap } };
+  const claim: Record<string, unknown> = { fast_path: c.fastPath, wrap: c.wrap };
+  if (c.ipv6 !== undefined) {
+    const [address, prefix] = c.ipv6.split('/');
+    claim.ipv6 = { address, prefix: Number(prefix) };
+  }
+  if (c.mtu !== undefined) claim.mtu = c.mtu;
+  return { [CAPABILITY_CLAIM]: claim };
 }
 
 const MAX_WRAP_SCHEMES = 8;
@@ -57,7 +76,26 @@ export function capabilitiesOf(extraClaims: Readonly<Record<string, unknown>>): 
   const o = raw as Record<string, unknown>;
   const fastPath = typeof o.fast_path === 'number' && Number.isInteger(o.fast_path) && o.fast_path > 0 ? o.fast_path : 0;
   const wrap = Array.isArray(o.wrap) ? o.wrap.slice(0, MAX_WRAP_SCHEMES).filter(isWrapScheme) : [];
-  return { fastPath, wrap };
+  const ipv6 = ipv6Of(o.ipv6);
+  const mtu = typeof o.mtu === 'number' && Number.isInteger(o.mtu) && o.mtu >= MIN_CLAIMED_MTU && o.mtu <= MAX_CLAIMED_MTU ? o.mtu : undefined;
+  return { fastPath, wrap, ...(ipv6 === undefined ? {} : { ipv6 }), ...(mtu === undefined ? {} : { mtu }) };
+}
+
+/** A claimed MTU outside what a TUN device takes is ignored. */
+const MIN_CLAIMED_MTU = 68;
+const MAX_CLAIMED_MTU = 65535;
+
+/**
+ * `{"address": "2001:2:0:1::1", "prefix": 64}` as canonical CIDR text; undefined when absent or
+ * not a usable unicast address (the node then carries IPv4 only with us, as an older one would).
+ */
+function ipv6Of(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { address, prefix } = raw as Record<string, unknown>;
+  if (typeof address !== 'string' || typeof prefix !== 'number' || !Number.isInteger(prefix) || address.length > 45) return undefined;
+  const cidr = tryParseIpv6Cidr(`${address}/${prefix}`);
+  if (cidr === null || unusableNodeAddressReason(cidr.address) !== undefined) return undefined;
+  return ipv6CidrString(cidr);
 }
 
 function isWrapScheme(v: unknown): v is WrapScheme {

@@ -13,9 +13,18 @@ export interface LocalIdentity {
   tokenClaims: Readonly<Record<string, unknown>>;
 }
 
-export function createIdentity(opts: { listenUrl: string; networkCidr: string; nodeAddressCidr: string; fastPath: boolean }): LocalIdentity {
+export function createIdentity(opts: {
+  listenUrl: string;
+  networkCidr: string;
+  nodeAddressCidr: string;
+  fastPath: boolean;
+  /** Our IPv6 address with prefix: announced to tunmesh peers in the signed claim only. */
+  ipv6AddressCidr?: string | null;
+  /** Our TUN MTU, announced so tunmesh peers answer packets too big for us (ICMPv6 Packet Too Big). */
+  mtu?: number;
+}): LocalIdentity {
   const id = randomUUID();
-  const capabilities = localCapabilities(opts.fastPath);
+  const capabilities = localCapabilities(opts.fastPath, opts.ipv6AddressCidr, opts.mtu);
   return {
     id,
     capabilities,

@@ -78,6 +78,10 @@ export class Registry {
         throw new MeshError('conflict', `Node ${info.id} changed its node address`);
       }
       this.checkCapabilities(info.id, capabilities);
+      // Its IPv6 address (signed claim) is fixed for its life like the IPv4 one (config, per process).
+      if (known.capabilities?.ipv6 !== undefined && capabilities?.ipv6 !== known.capabilities.ipv6) {
+        throw new MeshError('conflict', `Node ${info.id} changed its IPv6 address`);
+      }
       const upgraded = known.capabilities === null && capabilities !== null;
       known.info = info;
       known.capabilities = capabilities;

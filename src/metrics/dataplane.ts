@@ -14,8 +14,8 @@ export interface PeerCounters {
 }
 
 export class DataPlaneMetrics {
-  private readonly tunRead: { packets: Counter; bytes: Counter };
-  private readonly tunWritten: { packets: Counter; bytes: Counter };
+  private readonly tunRead: { packets: Counter; bytes: Counter; ipv6: Counter };
+  private readonly tunWritten: { packets: Counter; bytes: Counter; ipv6: Counter };
   private readonly peer: { txPackets: Counter; txBytes: Counter; rxPackets: Counter; rxBytes: Counter };
   private readonly drops: Counter;
   private readonly reconnects: Counter;
@@ -29,10 +29,12 @@ export class DataPlaneMetrics {
     this.tunRead = {
       packets: counter('tunmesh_tun_read_packets_total', 'Packets read from the TUN device (sent by local applications)'),
       bytes: counter('tunmesh_tun_read_bytes_total', 'Bytes read from the TUN device'),
+      ipv6: counter('tunmesh_tun_read_ipv6_packets_total', 'Of the packets read from the TUN device, those that are IPv6 (the rest is IPv4)'),
     };
     this.tunWritten = {
       packets: counter('tunmesh_tun_written_packets_total', 'Packets written to the TUN device (received from peers)'),
       bytes: counter('tunmesh_tun_written_bytes_total', 'Bytes written to the TUN device'),
+      ipv6: counter('tunmesh_tun_written_ipv6_packets_total', 'Of the packets written to the TUN device, those that are IPv6 (the rest is IPv4)'),
     };
     this.peer = {
       txPackets: counter('tunmesh_peer_tx_packets_total', 'Packets sent to a peer', ['peer']),
@@ -52,14 +54,18 @@ export class DataPlaneMetrics {
     }
   }
 
-  readFromTun(packets: number, bytes: number): void {
+  /** `ipv6`: how many of the packets are IPv6. */
+  readFromTun(packets: number, bytes: number, ipv6 = 0): void {
     this.tunRead.packets.inc(packets);
     this.tunRead.bytes.inc(bytes);
+    this.tunRead.ipv6.inc(ipv6);
   }
 
-  wroteToTun(packets: number, bytes: number): void {
+  /** `ipv6`: how many of the packets are IPv6. */
+  wroteToTun(packets: number, bytes: number, ipv6 = 0): void {
     this.tunWritten.packets.inc(packets);
     this.tunWritten.bytes.inc(bytes);
+    this.tunWritten.ipv6.inc(ipv6);
   }
 
   drop(reason: DropReason, n = 1): void {

@@ -49,8 +49,10 @@ export async function startApi(a: ApiParts): Promise<https.Server> {
   );
   const server = createHttpsServer(a.tls, app);
   server.on('upgrade', (req, socket, head) => a.rx.handleUpgrade(req, socket, head));
-  await listen(server, a.config.controlApi.listenPort);
-  log.info('API listening', { component: 'api', port: a.config.controlApi.listenPort, tls: '>=1.2' });
+  // No address: Node listens on `::` with IPv4 mapped in (dual-stack), or 0.0.0.0 without IPv6.
+  const address = a.config.controlApi.listenAddress || undefined;
+  await listen(server, a.config.controlApi.listenPort, address);
+  log.info('API listening', { component: 'api', address: address ?? '(every address)', port: a.config.controlApi.listenPort, tls: '>=1.2' });
   return server;
 }
 

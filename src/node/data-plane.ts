@@ -19,6 +19,8 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
     selfId,
     addressCidr: ipv4.nodeAddressCidr,
     networkCidr: ipv4.networkCidr,
+    address6Cidr: config.networking.ipv6?.nodeAddressCidr ?? null,
+    network6Cidr: config.networking.ipv6?.networkCidr ?? null,
     enableBroadcast: ipv4.enableBroadcast,
     mtu: config.networking.mtu,
     peers: cp.registry.all().map((n) => {
@@ -30,6 +32,9 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
         networkCidr: n.info.network_addresses.ipv4.cidr,
         path: pathOf(config, n),
         scope: n.scope,
+        kind: n.capabilities === null ? 'original' : 'tunmesh',
+        address6Cidr: n.capabilities?.ipv6 ?? null,
+        ...(n.capabilities?.mtu ? { mtu: n.capabilities.mtu } : {}),
         session: key ? { id: key.id, secretB64: key.key.export().toString('base64') } : null,
       };
     }),

@@ -67,12 +67,15 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     networkCidr: ipv4.networkCidr,
     nodeAddressCidr: ipv4.nodeAddressCidr,
     fastPath: config.dataPlane.fastPath,
+    ipv6AddressCidr: config.networking.ipv6?.nodeAddressCidr ?? null,
+    mtu: config.networking.mtu,
   });
   log.info('starting node', {
     component: 'node',
     id: self.id,
     url: self.info.listen_url,
     address: ipv4.nodeAddressCidr,
+    ...(config.networking.ipv6 ? { address6: config.networking.ipv6.nodeAddressCidr } : {}),
     version: VERSION,
     workers: config.process.workers,
     workersReason: config.process.workersReason,
@@ -97,6 +100,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     mtu: config.networking.mtu,
     addressCidr: ipv4.nodeAddressCidr,
     routeCidr: ipv4.networkCidr,
+    ...(config.networking.ipv6 ? { ipv6: { addressCidr: config.networking.ipv6.nodeAddressCidr, routeCidr: config.networking.ipv6.networkCidr } } : {}),
   });
   const started: Started = { config, log, self, tls, caPem, keyPair, metrics, tun, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
   try {

@@ -10,6 +10,8 @@ export interface PeerStatus {
   id: string;
   url: string;
   address: string;
+  /** Its IPv6 mesh address with prefix (from its signed claim); null: none (an original node, or IPv4 only). */
+  address6: string | null;
   scope: string;
   path: 'fast' | 'legacy';
   state: 'up' | 'connecting' | 'failing';
@@ -34,6 +36,8 @@ export interface StatusReport {
   url: string;
   address: string;
   network: string;
+  /** Our IPv6 mesh address with prefix, null when IPv4 only. */
+  address6: string | null;
   version: string;
   uptimeSeconds: number;
   bootstrapped: boolean;
@@ -56,6 +60,7 @@ export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fa
     id: node.info.id,
     url: node.info.listen_url,
     address: node.info.node_addresses.ipv4.cidr,
+    address6: node.capabilities?.ipv6 ?? null,
     scope: node.scope,
     path,
     state: peerState(node, age !== undefined),
@@ -89,6 +94,7 @@ export function statusReport(args: {
     url: self.info.listen_url,
     address: self.info.node_addresses.ipv4.cidr,
     network: self.info.network_addresses.ipv4.cidr,
+    address6: self.capabilities.ipv6 ?? null,
     version: args.version,
     uptimeSeconds: Math.round(now - args.startedAt),
     bootstrapped: args.bootstrapped,

@@ -17,6 +17,8 @@ import { writeFileSync } from 'node:fs';
 import { loadAddon } from './addon.js';
 import { TunError, tunOpenError } from './errors.js';
 import { ipv4ToString, parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
+import { enableIpv6, type Ipv6Setup } from './ipv6-setup.js';
+import { IPV6_MIN_MTU, parseIpv6Cidr, type Ipv6Cidr } from './ipv6.js';
 
 export interface TunDeviceOptions {
   /** Interface name, 1..15 bytes (Linux IFNAMSIZ - 1). */
@@ -28,6 +30,8 @@ export interface TunDeviceOptions {
   addressCidr: string;
   /** The whole mesh network, routed into the device, e.g. 198.19.0.0/16. */
   routeCidr: string;
+  /** IPv6 overlay: our IPv6 address with prefix and the IPv6 mesh network; absent: IPv4 only. */
+  ipv6?: { addressCidr: string; routeCidr: string };
   /** Timeout of each `ip` command (default IP_COMMAND_TIMEOUT_MS). */
   ipTimeoutMs?: number;
 }
@@ -39,6 +43,8 @@ export interface TunDevice {
   readonly mtu: number;
   readonly address: Ipv4Cidr;
   readonly route: Ipv4Cidr;
+  /** The IPv6 address and route, or null when the device carries IPv4 only. */
+  readonly ipv6: { address: Ipv6Cidr; route: Ipv6Cidr } | null;
   /**
    * Closes this process's queue fds. The device (not persistent) disappears once every copy of
    * every queue fd is closed, including copies held by workers. Idempotent.
@@ -66,7 +72,7 @@ export function invalidDeviceNameReason(name: string): string | undefined {
   return undefined;
 }
 
-function validate(opts: TunDeviceOptions): { address: Ipv4Cidr; route: Ipv4Cidr } {
+function validate(opts: TunDeviceOptions): { address: Ipv4Cidr; route: Ipv4Cidr; ipv6: Ipv6Setup | null } {
   const reason = invalidDeviceNameReason(opts.name);
   if (reason !== undefined) {
     throw new TunError('TUN_NAME_INVALID', `invalid TUN device name ${JSON.stringify(opts.name)}: ${reason}`);
@@ -77,25 +83,29 @@ function validate(opts: TunDeviceOptions): { address: Ipv4Cidr; route: Ipv4Cidr 
   if (!Number.isInteger(opts.mtu) || opts.mtu < MIN_MTU || opts.mtu > MAX_MTU) {
     throw new TunError('TUN_INVALID_OPTION', `TUN MTU must be an integer in ${MIN_MTU}..${MAX_MTU}, got ${opts.mtu}`);
   }
-  return { address: parseIpv4Cidr(opts.addressCidr), route: parseIpv4Cidr(opts.routeCidr) };
+  if (opts.ipv6 !== undefined && opts.mtu < IPV6_MIN_MTU) {
+    throw new TunError('TUN_INVALID_OPTION', `TUN MTU must be at least ${IPV6_MIN_MTU} to carry IPv6, got ${opts.mtu}`);
+  }
+  const ipv6 = opts.ipv6 === undefined ? null : { address: parseIpv6Cidr(opts.ipv6.addressCidr), route: parseIpv6Cidr(opts.ipv6.routeCidr) };
+  return { address: parseIpv4Cidr(opts.addressCidr), route: parseIpv4Cidr(opts.routeCidr), ipv6 };
 }
 
 /** Opens and configures a TUN device. On any failure nothing is left behind. */
 export async function openTunDevice(opts: TunDeviceOptions): Promise<TunDevice> {
-  const { address, route } = validate(opts);
+  const { address, route, ipv6 } = validate(opts);
   const fds = openQueues(opts.name, opts.queues);
   const closeAll = (): void => {
     const addon = loadAddon();
     for (const fd of fds.splice(0)) addon.close(fd);
   };
   try {
-    await configure(opts.name, opts.mtu, address, route, opts.ipTimeoutMs ?? IP_COMMAND_TIMEOUT_MS);
+    await configure(opts.name, opts.mtu, address, route, ipv6, opts.ipTimeoutMs ?? IP_COMMAND_TIMEOUT_MS);
   } catch (err) {
     closeAll();
     throw err;
   }
   const queueFds = Object.freeze(fds.slice());
-  return { name: opts.name, queueFds, mtu: opts.mtu, address, route, close: closeAll };
+  return { name: opts.name, queueFds, mtu: opts.mtu, address, route, ipv6, close: closeAll };
 }
 
 function openQueues(name: string, count: number): number[] {
@@ -112,14 +122,18 @@ function openQueues(name: string, count: number): number[] {
   return fds;
 }
 
-async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ipv4Cidr, timeoutMs: number): Promise<void> {
+async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ipv4Cidr, ipv6: Ipv6Setup | null, timeoutMs: number): Promise<void> {
   const addr = `${ipv4ToString(address.address)}/${address.prefix}`;
   await runIp(['link', 'set', 'dev', name, 'mtu', String(mtu)], timeoutMs);
   // `brd +`: the subnet's broadcast address is a local broadcast, so broadcasts from peers
   // (delivered by tunmesh, unlike the original) are accepted by the kernel.
   await runIp(['addr', 'replace', addr, 'brd', '+', 'dev', name], timeoutMs);
-  disableIpv6(name);
+  // IPv6 sysctls must be set before the link goes up (no link-local address, no solicitations).
+  let finishIpv6: (() => Promise<void>) | undefined;
+  if (ipv6 === null) disableIpv6(name);
+  else finishIpv6 = await enableIpv6(name, ipv6, (args) => runIp(args, timeoutMs));
   await runIp(['link', 'set', 'dev', name, 'up'], timeoutMs);
+  await finishIpv6?.();
   // The address's own prefix already routes its subnet into the device; a wider mesh network
   // needs its own route. `src` makes locally originated mesh traffic carry our mesh address.
   if (route.network !== address.network || route.prefix !== address.prefix) {
@@ -133,8 +147,9 @@ async function configure(name: string, mtu: number, address: Ipv4Cidr, route: Ip
 }
 
 /**
- * The mesh carries IPv4 only (as the original): without this the kernel sends IPv6 router
- * solicitations and MLD reports into the device, each a wasted wake-up and an `unsupported` drop.
+ * Without an IPv6 address the device carries IPv4 only (as the original): without this the kernel
+ * sends IPv6 router solicitations and MLD reports into the device, each a wasted wake-up and an
+ * `unsupported` drop.
  * Best effort: with IPv6 off system-wide the file does not exist.
  */
 function disableIpv6(name: string): void {

@@ -20,3 +20,9 @@ export function seriesShapes(scrape: string): Set<string> {
   }
   return shapes;
 }
+
+/** The value of the first sample of `name` whatever its labels (base labels only, say), 0 when absent. */
+export function counterValue(scrape: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)`, 'm').exec(scrape);
+  return m ? Number(m[1]) : 0;
+}

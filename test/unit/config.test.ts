@@ -51,7 +51,7 @@ describe('config loading', () => {
       expect(config.clustering.auth).to.deep.include({ secret: SECRET, pubKeySize: 2048 });
       expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: ['https://198.18.1.2:4567'], bootstrapRetries: -1 } });
       expect(config.controlApi).to.deep.equal({
-        listenPort: 4567, maxBatchSize: 64,
+        listenPort: 4567, listenAddress: '', maxBatchSize: 64,
         ssl: { certFilePath: tls.cert, keyFilePath: tls.key, caFilePath: null, verifyHostname: false },
       });
       expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.1.0/24', nodeAddressCidr: '198.19.1.1/24', enableBroadcast: false });
@@ -297,6 +297,48 @@ describe('config loading', () => {
       const obj = minimal(tls);
       obj['tunmesh'] = { data_plane: { fastpath: false } };
       expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit\)/);
+    });
+  });
+
+  describe('the IPv6 overlay and the listen address (tunmesh block)', () => {
+    const withIpv6 = (t: TlsDir, tunmesh: Record<string, unknown>): Record<string, unknown> => ({ ...minimal(t), tunmesh });
+
+    it('is off by default: IPv4 only, listening on every address', () => {
+      const config = configFromObject(minimal(tls));
+      expect(config.networking.ipv6).to.equal(null);
+      expect(config.controlApi.listenAddress).to.equal('');
+    });
+
+    it('loads an IPv6 address and network, from the file or the environment', () => {
+      const fromFile = configFromObject(withIpv6(tls, {
+        networking: { ipv6: { network_cidr: '2001:2:0:100::/56', node_address_cidr: '2001:2:0:100::1/64' } },
+        control_api: { listen_address: '2001:2::a' },
+      }));
+      expect(fromFile.networking.ipv6).to.deep.equal({ networkCidr: '2001:2:0:100::/56', nodeAddressCidr: '2001:2:0:100::1/64' });
+      expect(fromFile.controlApi.listenAddress).to.equal('2001:2::a');
+      const fromEnv = configFromObject(minimal(tls), {
+        TUNMESH_IPV6_NETWORK_CIDR: '2001:2:0:100::/56', TUNMESH_IPV6_NODE_ADDRESS_CIDR: '2001:2:0:100::7/64', TUNMESH_LISTEN_ADDRESS: '198.18.1.1',
+      });
+      expect(fromEnv.networking.ipv6?.nodeAddressCidr).to.equal('2001:2:0:100::7/64');
+      expect(fromEnv.controlApi.listenAddress).to.equal('198.18.1.1');
+    });
+
+    it('explains bad IPv6 values by key path', () => {
+      const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+        [{ network_cidr: '2001:2:0:100::/56', node_address_cidr: '2001:2:0:100::1/129' }, 'node_address_cidr', /bad prefix length \/129/],
+        [{ network_cidr: '2001:2:0:100::/56', node_address_cidr: '2001:2:0:100::1' }, 'node_address_cidr', /the \/prefix is missing/],
+        [{ network_cidr: '2001:2::zz/56', node_address_cidr: '2001:2:0:100::1/64' }, 'network_cidr', /"2001:2::zz" is not an IPv6 address/],
+        [{ network_cidr: '2001:2:0:100::/56', node_address_cidr: '2001:2:1::1/64' }, 'node_address_cidr', /inside tunmesh\/networking\/ipv6\/network_cidr/],
+        [{ network_cidr: 'fe80::/10', node_address_cidr: 'fe80::1/64' }, 'node_address_cidr', /link-local/],
+        [{ network_cidr: '2001:2:0:100::/56' }, 'node_address_cidr', /required when tunmesh\/networking\/ipv6\/network_cidr is set/],
+      ];
+      for (const [ipv6, key, says] of cases) {
+        const err = expectConfigError(() => configFromObject(withIpv6(tls, { networking: { ipv6 } })));
+        const problem = err.problems.find((p) => p.path === `tunmesh/networking/ipv6/${key}`);
+        expect(problem?.message, JSON.stringify(err.problems)).to.match(says);
+      }
+      const listen = expectConfigError(() => configFromObject(withIpv6(tls, { control_api: { listen_address: '[2001:2::a]' } })));
+      expect(listen.problems[0]?.path).to.equal('tunmesh/control_api/listen_address');
     });
   });
 
