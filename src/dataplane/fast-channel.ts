@@ -19,8 +19,12 @@
 //   down:    between attempts packets are dropped `node_close` (not queued: TCP inside the
 //            tunnel retransmits, and queued packets would arrive stale); reconnect with
 //            exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
-//   auth:    checked once, at the upgrade; the channel outlives session rotation. A 401/403 at
-//            open tells main the session was refused.
+//   auth:    checked once, at the upgrade. A 401/403 at open tells main the session was refused.
+//   renew:   a channel lives no longer than the session it was opened with (the receiver closes
+//            it once that key stops verifying). When main hands us a new session, a second
+//            channel opens under it beside the first (make before break); once it has its 101,
+//            the pending batch goes out on the old one, which is ended gracefully, and frames go
+//            to the new one in a fresh slab (the old socket may still hold the old slabs).
 import { connect, type TLSSocket } from 'node:tls';
 import type { PeerCounters } from '../metrics/dataplane.js';
 import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DropReason, type PeerRoute } from './contract.js';
@@ -41,6 +45,10 @@ export class FastChannel implements PeerTransport {
   readonly path = 'fast' as const;
   epoch = -1;
   private socket: TLSSocket | null = null;
+  /** A channel opening under a newer session, to take over from `socket` (renew). */
+  private successor: TLSSocket | null = null;
+  /** The session the open channel was opened with. */
+  private openedWith = '';
   private open = false;
   private closed = false;
   private attempt = 0;
@@ -118,13 +126,18 @@ export class FastChannel implements PeerTransport {
   update(peer: PeerRoute): void {
     const moved = peer.url !== this.peer.url;
     this.peer = peer;
-    if (moved) this.socket?.destroy();
-    else if (this.socket === null && this.timer === undefined) this.connect();
+    if (moved) {
+      this.successor?.destroy();
+      this.socket?.destroy();
+    } else if (this.socket === null && this.timer === undefined) this.connect();
+    else if (this.open && peer.session !== null && peer.session.id !== this.openedWith) this.renew();
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    this.successor?.destroy();
+    this.successor = null;
     this.socket?.destroy();
     this.socket = null;
     this.open = false;
@@ -134,24 +147,48 @@ export class FastChannel implements PeerTransport {
     return this.open;
   }
 
+  /** A TLS connection to the peer, bounded by the request timeout until its upgrade is answered. */
+  private dial(): TLSSocket {
+    const { host, port } = peerEndpoint(this.peer.url);
+    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    socket.setNoDelay(true);
+    socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
+    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
+    return socket;
+  }
+
   private connect(): void {
     this.timer = undefined;
     if (this.closed || this.peer.session === null) return;
-    const { host, port } = peerEndpoint(this.peer.url);
-    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    const socket = this.dial();
     this.socket = socket;
-    socket.setNoDelay(true);
-    socket.setTimeout(this.deps.settings.requestTimeoutMs, () => {
-      if (!this.open) socket.destroy(new ChannelError('upgrade timed out'));
-    });
     socket.once('secureConnect', () => {
-      this.upgrade(socket).catch((err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))));
+      this.upgrade(socket).then(
+        (sessionId) => this.opened(socket, sessionId),
+        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
     });
-    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
     socket.once('close', () => this.onClose(socket));
   }
 
-  private async upgrade(socket: TLSSocket): Promise<void> {
+  /** Make before break: a channel under the current session, to replace the open one. */
+  private renew(): void {
+    if (this.successor !== null || this.closed) return;
+    const socket = this.dial();
+    this.successor = socket;
+    socket.once('secureConnect', () => {
+      this.upgrade(socket).then(
+        (sessionId) => this.takeOver(socket, sessionId),
+        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
+    socket.once('close', () => {
+      if (this.successor === socket) this.successor = null;
+    });
+  }
+
+  /** Sends the upgrade request under the current session; resolves with that session's id on 101. */
+  private async upgrade(socket: TLSSocket): Promise<string> {
     const sessionId = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, '');
     if (auth === null) throw new ChannelError('no session');
@@ -167,12 +204,48 @@ export class FastChannel implements PeerTransport {
     }
     socket.setTimeout(0);
     socket.on('data', () => undefined); // the peer sends nothing on this channel; keep it flowing
+    return sessionId;
+  }
+
+  private opened(socket: TLSSocket, sessionId: string): void {
+    if (this.socket !== socket) return void socket.destroy();
     this.open = true;
+    this.openedWith = sessionId;
     this.counters.channelUp.set(1);
     this.attempt = 0;
     this.deps.metrics.reconnect(this.peer.id);
     this.deps.log.debug('fast channel open', { peer: this.peer.id });
     this.flush(); // what waited while the channel opened
+    if (this.peer.session !== null && this.peer.session.id !== sessionId) this.renew(); // rotated meanwhile
+  }
+
+  /** The renewed channel is up: the old one sends its last batch and ends; frames go to the new one. */
+  private takeOver(socket: TLSSocket, sessionId: string): void {
+    if (this.successor !== socket || this.closed) return void socket.destroy();
+    this.successor = null;
+    const old = this.socket;
+    if (!this.open || old === null) {
+      // The old channel died meanwhile: this one is simply the next connection.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.used = this.batchStart;
+      this.batchPackets = this.batchBytes = 0;
+    } else {
+      this.flush();
+      // The old socket may still hold frames in the current and spare slabs: take fresh ones.
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.spare = null;
+      this.used = this.batchStart = 0;
+    }
+    this.socket = socket;
+    socket.once('close', () => this.onClose(socket));
+    old?.end();
+    this.open = true;
+    this.openedWith = sessionId;
+    this.counters.channelUp.set(1);
+    this.attempt = 0;
+    this.deps.log.debug('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
+    if (this.peer.session !== null && this.peer.session.id !== sessionId) this.renew();
   }
 
   private onClose(socket: TLSSocket): void {

@@ -1,5 +1,7 @@
 // Client TLS options toward peers, shared by the fast channel and the legacy sender: our CA,
-// TLS >= 1.2, and hostname checks only when configured (advertise URLs are often bare IPs).
+// TLS >= 1.2, our certificate as client certificate (for peers with mutual TLS), and hostname
+// checks only when configured (advertise URLs are often bare IPs). Read at every connection, so
+// reloaded material (a new settings message) applies to new connections only.
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import type { DataPlaneSettings } from './contract.js';
@@ -7,6 +9,8 @@ import type { DataPlaneSettings } from './contract.js';
 export function peerTlsOptions(settings: DataPlaneSettings, host: string): ConnectionOptions {
   return {
     ca: settings.caPem,
+    cert: settings.certPem,
+    key: settings.keyPem,
     minVersion: 'TLSv1.2',
     // SNI must not carry an IP address (RFC 6066).
     ...(isIP(host) === 0 ? { servername: host } : {}),

@@ -1,14 +1,29 @@
 // Node-to-node HTTPS requests. Peers are verified against the configured CA (or, as in the
 // original, against our own certificate when no CA is set); hostname checks are off unless
-// configured, because advertise URLs are dynamic addresses. One keep-alive agent per node.
+// configured, because advertise URLs are dynamic addresses. One keep-alive agent per node; our
+// certificate goes along as client certificate (peers with mutual TLS need it). setTls() swaps
+// the agent for reloaded material: requests in flight finish on the old one. A peer whose server
+// certificate is on the deny list is refused (it may come back under a new id and URL).
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 
-export interface HttpClientOptions {
+export interface ClientTls {
   ca: Buffer;
+  /** Our certificate and key, presented as client certificate. */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface HttpClientOptions extends ClientTls {
   verifyHostname: boolean;
   timeoutMs: number;
+  /** True for a server certificate fingerprint (SHA-256, "AB:CD:..") we must not talk to. */
+  refusesServer?(fingerprint256: string): boolean;
 }
+
+/** Old agents' idle keep-alive sockets are closed this long after a reload. */
+const OLD_AGENT_GRACE_MS = 30_000;
 
 export interface HttpResponse {
   status: number;
@@ -26,17 +41,29 @@ export class PeerUnreachable extends Error {
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export class HttpClient {
-  readonly agent: https.Agent;
+  agent: https.Agent;
 
   constructor(private readonly opts: HttpClientOptions) {
-    this.agent = new https.Agent({
+    this.agent = this.newAgent(opts);
+  }
+
+  private newAgent(tls: ClientTls): https.Agent {
+    return new https.Agent({
       keepAlive: true,
       maxSockets: 8,
-      ca: opts.ca,
+      ca: tls.ca,
+      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
       minVersion: 'TLSv1.2',
       rejectUnauthorized: true,
-      ...(opts.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
+      ...(this.opts.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
     });
+  }
+
+  /** New TLS material for new connections. */
+  setTls(tls: ClientTls): void {
+    const old = this.agent;
+    this.agent = this.newAgent(tls);
+    setTimeout(() => old.destroy(), OLD_AGENT_GRACE_MS).unref();
   }
 
   request(method: 'GET' | 'POST', url: string, body: string | undefined, headers: OutgoingHttpHeaders = {}): Promise<HttpResponse> {
@@ -48,6 +75,12 @@ export class HttpClient {
     }
     return new Promise((resolve, reject) => {
       const req = https.request(url, { method, agent: this.agent, headers: allHeaders, timeout: this.opts.timeoutMs }, (res) => {
+        const fingerprint = (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
+        if (fingerprint && this.opts.refusesServer?.(fingerprint)) {
+          req.destroy();
+          reject(new PeerUnreachable(url, `its certificate ${fingerprint.replace(/:/g, '').slice(0, 16).toLowerCase()} is on the deny list`));
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

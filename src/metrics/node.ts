@@ -8,6 +8,7 @@ import { DataPlaneMetrics } from './dataplane.js';
 import { legacyMetrics } from './legacy.js';
 import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
+import { SecurityMetrics } from './security.js';
 
 type MetricJson = MetricFamily;
 
@@ -40,11 +41,15 @@ export class NodeMetrics {
   readonly peers: Gauge;
   readonly certExpiry: Gauge;
   readonly registrationRtt: Histogram;
+  readonly security: SecurityMetrics;
+  /** Unix seconds when the API certificate expires; a TLS reload moves it. */
+  certNotAfter: number | undefined;
   private readonly labels: Record<string, string>;
 
   constructor(private readonly opts: NodeMetricsOptions) {
     const registers = [this.registry];
-    const certNotAfter = opts.certNotAfter;
+    this.certNotAfter = opts.certNotAfter;
+    const certNotAfter = (): number | undefined => this.certNotAfter;
     this.labels = { ...opts.baseLabels, node_id: opts.nodeId };
     collectProcessMetrics(this.registry, 'tunmesh_main_');
     this.dataPlane = new DataPlaneMetrics(this.registry);
@@ -63,13 +68,15 @@ export class NodeMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.security = new SecurityMetrics(this.registry);
     this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
     this.certExpiry = new Gauge({
       name: 'tunmesh_tls_certificate_expiry_seconds',
       help: 'Seconds until the API certificate expires (computed at scrape time)',
       registers,
       collect() {
-        if (certNotAfter !== undefined) this.set(certNotAfter - Date.now() / 1000);
+        const notAfter = certNotAfter();
+        if (notAfter !== undefined) this.set(notAfter - Date.now() / 1000);
       },
     });
   }
