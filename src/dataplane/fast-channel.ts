@@ -244,7 +244,7 @@ export class FastChannel implements PeerTransport {
     this.openedWith = sessionId;
     this.counters.channelUp.set(1);
     this.attempt = 0;
-    this.deps.log.debug('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
+    this.deps.log.info('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
     if (this.peer.session !== null && this.peer.session.id !== sessionId) this.renew();
   }
 

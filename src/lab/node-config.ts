@@ -33,6 +33,10 @@ export interface LabNodeSpec {
   mtu?: number;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
+  /** Mutual-TLS labs: tun_mesh.control_api.ssl.ca_file_path, tunmesh.tls.client_auth, tunmesh.security.deny_file. */
+  caPath?: string;
+  clientAuth?: 'off' | 'request' | 'require';
+  denyFile?: string;
 }
 
 export interface LabTiming {
@@ -72,7 +76,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         auth: { secret: s.secret, pub_key_size: 2048 },
         bootstrap_groups: { default: { bootstrap_node_urls: s.bootstrapUrls, bootstrap_retries: -1 } },
       },
-      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath } },
+      control_api: { listen_port: s.port, ssl: { cert_file_path: s.certPath, key_file_path: s.keyPath, ...(s.caPath ? { ca_file_path: s.caPath } : {}) } },
       logging: { level: s.logLevel },
       monitoring: {
         method: 'prometheus',
@@ -104,6 +108,8 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
       status_socket: s.statusSocket,
+      ...(s.clientAuth ? { tls: { client_auth: s.clientAuth } } : {}),
+      ...(s.denyFile ? { security: { deny_file: s.denyFile } } : {}),
     },
     // No `&a1`/`*a1` for the shared local/mesh timing object: the original loads the file with
     // Ruby's YAML.safe_load, which refuses aliases.
