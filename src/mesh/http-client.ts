@@ -6,7 +6,7 @@
 // certificate is on the deny list is refused (it may come back under a new id and URL).
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 
 export interface ClientTls {
   ca: Buffer;
@@ -55,8 +55,16 @@ export class HttpClient {
       ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
       minVersion: 'TLSv1.2',
       rejectUnauthorized: true,
-      ...(this.opts.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
+      checkServerIdentity: (host, cert) => this.checkServer(host, cert),
     });
+  }
+
+  /** During the handshake, before anything is sent: a denied server certificate, then (when configured) the hostname. */
+  private checkServer(host: string, cert: PeerCertificate): Error | undefined {
+    if (cert.fingerprint256 && this.opts.refusesServer?.(cert.fingerprint256)) {
+      return new Error(`its certificate ${cert.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()} is on the deny list`);
+    }
+    return this.opts.verifyHostname ? checkServerIdentity(host, cert) : undefined;
   }
 
   /** New TLS material for new connections. */
@@ -75,12 +83,6 @@ export class HttpClient {
     }
     return new Promise((resolve, reject) => {
       const req = https.request(url, { method, agent: this.agent, headers: allHeaders, timeout: this.opts.timeoutMs }, (res) => {
-        const fingerprint = (res.socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
-        if (fingerprint && this.opts.refusesServer?.(fingerprint)) {
-          req.destroy();
-          reject(new PeerUnreachable(url, `its certificate ${fingerprint.replace(/:/g, '').slice(0, 16).toLowerCase()} is on the deny list`));
-          return;
-        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

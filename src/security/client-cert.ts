@@ -79,8 +79,8 @@ export class ClientCertPolicy {
 
 /** The peer's certificate, whether our CA verified it, and why not. Null when none was sent. */
 export function presentedCert(socket: unknown): { cert: ClientCert; authorized: boolean; error: string } | null {
-  const tls = socket as Partial<TLSSocket> | null;
-  if (tls === null || typeof tls.getPeerCertificate !== 'function') return null;
+  const tls = socket as Partial<TLSSocket> | null | undefined;
+  if (tls === null || tls === undefined || typeof tls.getPeerCertificate !== 'function') return null;
   const peer = tls.getPeerCertificate();
   if (peer === null || typeof peer !== 'object' || !peer.fingerprint256) return null;
   const error = tls.authorizationError;

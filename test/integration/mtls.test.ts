@@ -203,12 +203,13 @@ describe('revocation: a node denied at run time', function () {
     pki?.cleanup();
   });
 
-  it('is cut off once its fingerprint is in the deny file, and cannot come back under a new id', async () => {
+  /** Pings node 0 from node 2 while `deny` is written; resolves with the measured cut-off once nodes 0 and 1 have groomed node 2 (bounded wait). */
+  async function denyUnderPings(deny: { node_ids?: string[]; cert_fingerprints?: string[] }): Promise<void> {
     const id2 = (await mesh.status(2)).id;
     const stream = mesh.pingStream(2, meshAddress(0), { durationS: 8 });
     await sleep(1500);
     const deniedAt = Date.now();
-    pki.writeDenyFile('deny.yaml', { cert_fingerprints: [certs[2]?.fingerprint as string] });
+    pki.writeDenyFile('deny.yaml', deny);
     const groomedMs = await waitFor(
       async () => {
         const known = await Promise.all([0, 1].map(async (i) => (await mesh.status(i)).peers.some((p) => p.id === id2)));
@@ -224,6 +225,18 @@ describe('revocation: a node denied at run time', function () {
     expect(r.lastReplyAt, 'echoes were answered before the denial').to.not.equal(null);
     // The stream went on ~1.5 s after the groom; none of that was answered.
     expect(r.lastReplyAt as number, 'the last echo came before the groom was observed').to.be.below((deniedAt + groomedMs) / 1000 + 0.1);
+  }
+
+  it('is cut off once its node id is in the deny file, and rejoins once the entry is gone', async () => {
+    await denyUnderPings({ node_ids: [(await mesh.status(2)).id] });
+    pki.writeDenyFile('deny.yaml', {});
+    const ms = await mesh.waitForFullMesh(20_000);
+    console.log(`      full mesh again ${ms} ms after the entry was removed`);
+  });
+
+  it('is cut off once its fingerprint is in the deny file, and cannot come back under a new id', async () => {
+    const id2 = (await mesh.status(2)).id;
+    await denyUnderPings({ cert_fingerprints: [certs[2]?.fingerprint as string] });
 
     // Restarted, it has a new id but the same certificate: refused everywhere.
     const deniedBefore = sampleValue(await scrape(mesh, 1, 0), 'tunmesh_auth_failures_total', 'reason="denied"');
