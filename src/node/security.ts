@@ -14,7 +14,7 @@ import type { SecurityMetrics } from '../metrics/security.js';
 import { ClientCertPolicy, short, type ClientCert } from '../security/client-cert.js';
 import { DenyList, readDenyFile } from '../security/deny-list.js';
 import { PeerCertBook } from '../security/peer-certs.js';
-import { loadTlsBundle, sameBundle, type TlsBundle, type TlsFiles } from '../security/tls-bundle.js';
+import { filesHold, loadTlsBundle, sameBundle, type TlsBundle, type TlsFiles } from '../security/tls-bundle.js';
 import { watchFiles, type FileWatch } from '../security/file-watch.js';
 import type { PeerIdentity } from '../mesh/authenticator.js';
 import { errorMessage } from '../log/error-message.js';
@@ -100,6 +100,10 @@ export class NodeSecurity implements PeerIdentity {
   }
 
   private reloadTls(why: string, apply: SecurityAppliers): void {
+    if (filesHold(tlsFiles(this.config), this.tls)) {
+      if (why === 'SIGHUP') this.metrics.reloaded('tls', 'unchanged');
+      return;
+    }
     let next: TlsBundle;
     try {
       next = loadTlsBundle(tlsFiles(this.config));

@@ -41,6 +41,16 @@ export function loadTlsBundle(files: TlsFiles): TlsBundle {
   return { ...material, ca, fingerprint, caNotAfter: Math.floor(new Date(caCert.validTo).getTime() / 1000) };
 }
 
+/** True when the files still hold exactly the bundle's bytes (a cheap check before parsing anything). */
+export function filesHold(files: TlsFiles, bundle: TlsBundle): boolean {
+  try {
+    const same = (path: string, bytes: Buffer): boolean => readFileSync(path).equals(bytes);
+    return same(files.certPath, bundle.cert) && same(files.keyPath, bundle.key) && (files.caPath === null || same(files.caPath, bundle.ca));
+  } catch {
+    return false;
+  }
+}
+
 export function sameBundle(a: TlsBundle, b: TlsBundle): boolean {
   return a.cert.equals(b.cert) && a.key.equals(b.key) && a.ca.equals(b.ca);
 }
