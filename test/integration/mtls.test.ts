@@ -8,6 +8,7 @@ import { MeshLab, meshAddress } from '../../src/lab/mesh-lab.js';
 import { killPid, pingFrom, uniquePrefix, waitFor } from '../helpers/netns.js';
 import { sampleValue } from '../helpers/metrics.js';
 import { TestPki, type IssuedCert } from '../fixtures/test-pki.js';
+import { formatStatus } from '../../src/cli/status-command.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const REGISTER = '/tunmesh/control/v0/registrations/register';
@@ -88,6 +89,8 @@ describe('mutual TLS: a node with client_auth require refuses bad client certifi
     const peer1 = (await mesh.status(0)).peers.find((p) => p.url === mesh.node(1).url);
     expect(peer1?.certFingerprint).to.equal(certs[1]?.fingerprint);
     expect(peer1?.certNotAfter).to.be.greaterThan(Date.now() / 1000);
+    const table = formatStatus(await mesh.status(0));
+    expect(table).to.contain('CERT EXPIRES').and.to.contain(certs[1]?.fingerprint.slice(0, 16));
     const metrics = await scrape(mesh, 1, 0);
     expect(sampleValue(metrics, 'tunmesh_peer_certificate_expiry_seconds', `peer="${peer1?.id}"`)).to.be.greaterThan(3600);
   });
