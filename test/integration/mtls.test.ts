@@ -184,6 +184,24 @@ describe('hot reload of the certificate and session renewal under a 10 ms ping s
     expect(renewals, 'channel renewals across session rotations').to.be.at.least(2);
     expect(await mesh.fullMesh()).to.equal(true);
   });
+
+  it('closes, on the receiving side, a channel whose sender stays on a session that stopped verifying', async () => {
+    const closed = (): number => (mesh.logTail(1, 1 << 20).match(/fast channel closed: its session key expired/g) ?? []).length;
+    const before = closed();
+    // Node 0's worker is frozen with its channel open: it cannot move to the next session.
+    const worker = Number((await mesh.exec(0, 'pgrep', ['-P', String(mesh.node(0).process?.child.pid)])).stdout.trim().split('\n')[0]);
+    expect(worker).to.be.greaterThan(0);
+    const frozenAt = Date.now();
+    killPid(worker, 'SIGSTOP');
+    try {
+      // One rotation (~4 s) and its overlap (4 s) later the old key is gone, and so is the channel.
+      await waitFor(() => closed() > before, { timeoutMs: 20_000, intervalMs: 100, what: 'node 1 to close the channel of the stale session' });
+      console.log(`      stale channel closed by the receiver ${Date.now() - frozenAt} ms after the sender froze`);
+    } finally {
+      killPid(worker, 'SIGCONT');
+    }
+    await waitFor(async () => (await pingFrom(mesh.node(0).ns, meshAddress(1), { count: 2, intervalS: 0.2, timeoutS: 1 })).received === 2, { timeoutMs: 15_000, what: 'traffic to resume on a new channel' });
+  });
 });
 
 describe('revocation: a node denied at run time', function () {
