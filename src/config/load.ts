@@ -207,6 +207,9 @@ function checkTlsFiles(raw: RawDocument, problems: ConfigProblem[]): void {
     const reason = unreadableReason(path);
     if (reason !== null) problems.push({ path: `tun_mesh/control_api/ssl/${key}`, message: `file ${path} ${reason}` });
   }
+  const denyFile = raw.tunmesh.security.deny_file;
+  const denyReason = typeof denyFile === 'string' && denyFile !== '' ? unreadableReason(denyFile) : null;
+  if (denyReason !== null) problems.push({ path: 'tunmesh/security/deny_file', message: `file ${denyFile} ${denyReason}` });
 }
 
 function unreadableReason(path: string): string | null {

@@ -1,10 +1,15 @@
 // The pure parts of node identity: the deny file's format, SAN matching for identity binding,
 // and the policy's answers for each client-auth mode (the TLS side runs in test/integration/mtls.test.ts).
 import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DenyList, parseDenyList } from '../../src/security/deny-list.js';
 import { CertRefusal, ClientCertPolicy, certCovers, normalizeFingerprint, type ClientCert } from '../../src/security/client-cert.js';
 import { refusalOf } from '../../src/security/refusal.js';
 import { AuthError } from '../../src/auth/errors.js';
+import { configFromObject } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { makeTlsDir, type TlsDir } from '../fixtures/configs/fixtures.js';
 
 const FP = 'ab'.repeat(32);
 const cert = (over: Partial<ClientCert> = {}): ClientCert => ({ fingerprint: FP, ips: ['198.18.0.1', '2001:2::1'], dns: ['node1.mesh.test', '*.pods.mesh.test'], notAfter: 0, subject: 'CN=n', ...over });
@@ -82,5 +87,40 @@ describe('client certificate policy without a TLS connection', () => {
     expect(refusalOf(new CertRefusal('client_cert_untrusted', 'x'))).to.deep.equal({ status: 401, reason: 'client_cert_untrusted' });
     expect(refusalOf(new Error('x'))).to.equal(null);
     expect(normalizeFingerprint('AB:CD')).to.equal('abcd');
+  });
+});
+
+describe('config: tunmesh.tls.client_auth and tunmesh.security.deny_file', () => {
+  let tls: TlsDir;
+  before(() => {
+    tls = makeTlsDir();
+  });
+
+  const withTunmesh = (tunmesh: Record<string, unknown>): Record<string, unknown> => ({
+    tun_mesh: {
+      config_version: 1.1,
+      clustering: { control_api_advertise_url: 'https://198.18.1.1:4567', auth: { secret: '0123456789abcdef0123456789abcdef' }, bootstrap_groups: {} },
+      control_api: { ssl: { cert_file_path: tls.cert, key_file_path: tls.key } },
+      networking: { ipv4: { network_cidr: '198.19.0.0/16', node_address_cidr: '198.19.1.1/24' } },
+      process: { uid: 1000 },
+    },
+    tunmesh,
+  });
+
+  it('default to off and no deny file (the original model)', () => {
+    expect(configFromObject(withTunmesh({})).security).to.deep.equal({ clientAuth: 'off', denyFile: null });
+  });
+
+  it('take require and an absolute deny file path, also from the environment', () => {
+    const deny = join(dirname(tls.cert), 'deny.yaml');
+    writeFileSync(deny, 'node_ids: []\n');
+    expect(configFromObject(withTunmesh({ tls: { client_auth: 'require' }, security: { deny_file: deny } })).security).to.deep.equal({ clientAuth: 'require', denyFile: deny });
+    expect(configFromObject(withTunmesh({}), { TUNMESH_TLS_CLIENT_AUTH: 'request', TUNMESH_DENY_FILE: deny }).security).to.deep.equal({ clientAuth: 'request', denyFile: deny });
+  });
+
+  it('refuse an unknown mode, a relative deny file path and a missing deny file, naming the key', () => {
+    expect(() => configFromObject(withTunmesh({ security: { deny_file: '/nonexistent/deny.yaml' } }))).to.throw(ConfigError, /tunmesh\/security\/deny_file: file \/nonexistent\/deny.yaml does not exist/);
+    expect(() => configFromObject(withTunmesh({ tls: { client_auth: 'maybe' } }))).to.throw(ConfigError, /tunmesh\/tls\/client_auth/);
+    expect(() => configFromObject(withTunmesh({ security: { deny_file: 'deny.yaml' } }))).to.throw(ConfigError, /tunmesh\/security\/deny_file: must be an absolute path/);
   });
 });
