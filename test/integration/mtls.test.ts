@@ -13,8 +13,16 @@ import { formatStatus } from '../../src/cli/status-command.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const REGISTER = '/tunmesh/control/v0/registrations/register';
 
-/** A lab of `n` nodes with their own certificates (SAN: their underlay address), mutual TLS required and one shared deny file. */
-async function mtlsLab(tag: string, n: number, pki: TestPki, denyFile: string, timing = {}, sanOf?: (i: number, address: string) => string): Promise<{ mesh: MeshLab; certs: IssuedCert[] }> {
+/** A lab of `n` nodes with their own certificates (SAN: their underlay address), mutual TLS (require unless said otherwise) and one shared deny file. */
+async function mtlsLab(
+  tag: string,
+  n: number,
+  pki: TestPki,
+  denyFile: string,
+  timing = {},
+  sanOf?: (i: number, address: string) => string,
+  clientAuthOf: (i: number) => 'request' | 'require' = () => 'require',
+): Promise<{ mesh: MeshLab; certs: IssuedCert[] }> {
   const certs: IssuedCert[] = [];
   const mesh = await MeshLab.create({
     tag,
@@ -23,7 +31,7 @@ async function mtlsLab(tag: string, n: number, pki: TestPki, denyFile: string, t
     nodeTls: async (i, address) => {
       const cert = await pki.issue(`node${i}`, { ips: [sanOf?.(i, address) ?? address] });
       certs[i] = cert;
-      return { certPath: cert.certPath, keyPath: cert.keyPath, caPath: pki.caPath, clientAuth: 'require', denyFile };
+      return { certPath: cert.certPath, keyPath: cert.keyPath, caPath: pki.caPath, clientAuth: clientAuthOf(i), denyFile };
     },
   });
   return { mesh, certs };
@@ -73,7 +81,8 @@ describe('mutual TLS: a node with client_auth require refuses bad client certifi
     const denyFile = pki.writeDenyFile('deny.yaml', { cert_fingerprints: [denied.fingerprint] });
     // Node 2's certificate names an address that is not its own: it holds the cluster secret and
     // a certificate of our CA, but cannot claim its URL.
-    ({ mesh, certs } = await mtlsLab(tag, 3, pki, denyFile, {}, (i, address) => (i === 2 ? '198.18.0.251' : address)));
+    // Node 1 only requests client certificates (the migration step); 0 and 2 require them.
+    ({ mesh, certs } = await mtlsLab(tag, 3, pki, denyFile, {}, (i, address) => (i === 2 ? '198.18.0.251' : address), (i) => (i === 1 ? 'request' : 'require')));
     await mesh.startAll();
   });
 
@@ -134,6 +143,16 @@ describe('mutual TLS: a node with client_auth require refuses bad client certifi
     expect(grew('client_cert_missing'), 'client_cert_missing (route + upgrade)').to.equal(2);
     expect(grew('client_cert_untrusted')).to.equal(2);
     expect(grew('denied')).to.equal(1);
+  });
+
+  it('with client_auth request, takes a request without a certificate on its token but still refuses a bad certificate', async () => {
+    const other = await pki.issue('other-request', { ips: ['198.18.0.1'], otherCa: true });
+    const none = await request(mesh, 0, 1, REGISTER, { post: true });
+    expect([none.status, reasonOf(none.body)], 'no certificate: the token decides').to.deep.equal([401, 'missing_header']);
+    const bad = await request(mesh, 0, 1, REGISTER, { post: true, cert: other });
+    expect([bad.status, reasonOf(bad.body)], 'another CA').to.deep.equal([401, 'client_cert_untrusted']);
+    const peer0 = (await mesh.status(1)).peers.find((p) => p.url === mesh.node(0).url);
+    expect(peer0?.certFingerprint, "node 0's certificate, checked and shown by node 1").to.equal(certs[0]?.fingerprint);
   });
 });
 
