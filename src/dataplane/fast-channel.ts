@@ -38,6 +38,8 @@ export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
 /** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
 export const CONNECTING_LIMIT_BYTES = 64 * 1024;
+/** A renewal that failed (the old channel still works) is tried again after this. */
+export const RENEW_RETRY_MS = 500;
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
 
@@ -53,6 +55,7 @@ export class FastChannel implements PeerTransport {
   private closed = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
   /** The slab before this one: taken again once the socket holds none of it (nextSlab()). */
   private spare: Buffer | null = null;
@@ -136,6 +139,7 @@ export class FastChannel implements PeerTransport {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
     this.successor?.destroy();
     this.successor = null;
     this.socket?.destroy();
@@ -183,8 +187,16 @@ export class FastChannel implements PeerTransport {
       );
     });
     socket.once('close', () => {
-      if (this.successor === socket) this.successor = null;
+      if (this.successor !== socket) return;
+      // It failed before taking over: the open channel carries on; try again a little later.
+      this.successor = null;
+      clearTimeout(this.renewTimer);
+      this.renewTimer = setTimeout(() => this.renewIfStale(), RENEW_RETRY_MS);
     });
+  }
+
+  private renewIfStale(): void {
+    if (this.open && this.peer.session !== null && this.peer.session.id !== this.openedWith) this.renew();
   }
 
   /** Sends the upgrade request under the current session; resolves with that session's id on 101. */
@@ -225,11 +237,10 @@ export class FastChannel implements PeerTransport {
     this.successor = null;
     const old = this.socket;
     if (!this.open || old === null) {
-      // The old channel died meanwhile: this one is simply the next connection.
+      // The old channel died (or is reconnecting) meanwhile: this one is simply the next
+      // connection, and what waited in the slab (never written) goes out on it below.
       clearTimeout(this.timer);
       this.timer = undefined;
-      this.used = this.batchStart;
-      this.batchPackets = this.batchBytes = 0;
     } else {
       this.flush();
       // The old socket may still hold frames in the current and spare slabs: take fresh ones.
@@ -244,8 +255,9 @@ export class FastChannel implements PeerTransport {
     this.openedWith = sessionId;
     this.counters.channelUp.set(1);
     this.attempt = 0;
+    this.flush();
     this.deps.log.info('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
-    if (this.peer.session !== null && this.peer.session.id !== sessionId) this.renew();
+    this.renewIfStale();
   }
 
   private onClose(socket: TLSSocket): void {
