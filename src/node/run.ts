@@ -130,10 +130,7 @@ async function startServices(s: Started): Promise<RunningNode> {
     metrics: metrics.dataPlane,
     authenticate: async (header, body, mode, peerId, socket) => cp.authenticator.authenticate(header, body, mode, peerId, s.security.policy.inspect(socket)),
     keyLive: (keyId) => cp.sessions.inbound.lookup(keyId, now()) !== undefined,
-    onRefused: (reason) => {
-      metrics.authFailures.labels(reason).inc();
-      log.warn('fast channel refused', { component: 'auth', reason });
-    },
+    onRefused: (reason) => metrics.authFailures.labels(reason).inc(),
     log,
     packetExpiration: config.process.timing.network.mesh.packetExpiration,
     observeLatency: (peerId, seconds) => metrics.latency.observe(peerId, seconds),
