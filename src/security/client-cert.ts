@@ -77,14 +77,28 @@ export class ClientCertPolicy {
   }
 }
 
+export interface PresentedCert {
+  cert: ClientCert;
+  authorized: boolean;
+  error: string;
+}
+
+/** Per connection: a certificate does not change within one, and keep-alive carries many requests. */
+const presented = new WeakMap<object, PresentedCert | null>();
+
 /** The peer's certificate, whether our CA verified it, and why not. Null when none was sent. */
-export function presentedCert(socket: unknown): { cert: ClientCert; authorized: boolean; error: string } | null {
+export function presentedCert(socket: unknown): PresentedCert | null {
   const tls = socket as Partial<TLSSocket> | null | undefined;
   if (tls === null || tls === undefined || typeof tls.getPeerCertificate !== 'function') return null;
+  const known = presented.get(tls);
+  if (known !== undefined) return known;
   const peer = tls.getPeerCertificate();
-  if (peer === null || typeof peer !== 'object' || !peer.fingerprint256) return null;
   const error = tls.authorizationError;
-  return { cert: toClientCert(peer), authorized: tls.authorized === true, error: error === undefined ? 'not verified' : String(error) };
+  const found = peer === null || typeof peer !== 'object' || !peer.fingerprint256
+    ? null
+    : { cert: toClientCert(peer), authorized: tls.authorized === true, error: error === undefined ? 'not verified' : String(error) };
+  presented.set(tls, found);
+  return found;
 }
 
 export function toClientCert(peer: PeerCertificate): ClientCert {
