@@ -198,7 +198,7 @@ class Receiver implements ReceivePath {
         const refusal = refusalOf(err) ?? { status: 401, reason: 'malformed_token' };
         this.opts.onRefused?.(refusal.reason);
         this.opts.log.info('fast channel refused', { peer: peerId, reason: refusal.reason, error: errorMessage(err) });
-        refuse(socket, refusal.status, refusal.status === 403 ? 'Forbidden' : 'Unauthorized');
+        refuse(socket, refusal.status, refusal.status === 403 ? 'Forbidden' : 'Unauthorized', refusal.reason);
       });
   }
 
@@ -301,8 +301,10 @@ class Receiver implements ReceivePath {
   }
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
+/** An HTTP answer on the raw socket, with the API's JSON error body ({error, reason}). */
+function refuse(socket: Duplex, status: number, text: string, reason = 'bad_request'): void {
   if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+  const body = JSON.stringify({ error: text, reason });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), 1000).unref();
 }

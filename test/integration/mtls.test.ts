@@ -134,7 +134,9 @@ describe('mutual TLS: a node with client_auth require refuses bad client certifi
     }
     // The fast-path upgrade is guarded the same way.
     const upgrade = await request(mesh, 1, 0, `/tunmesh/fastpath/v1/${(await mesh.status(1)).id}`, { headers: ['Connection: Upgrade', 'Upgrade: tunmesh-fastpath/1'] });
-    expect(upgrade.status, 'upgrade without a certificate').to.equal(401);
+    expect([upgrade.status, reasonOf(upgrade.body)], 'upgrade without a certificate').to.deep.equal([401, 'client_cert_missing']);
+    const deniedUpgrade = await request(mesh, 1, 0, `/tunmesh/fastpath/v1/${(await mesh.status(1)).id}`, { cert: denied, headers: ['Connection: Upgrade', 'Upgrade: tunmesh-fastpath/1'] });
+    expect([deniedUpgrade.status, reasonOf(deniedUpgrade.body)], 'upgrade with a denied certificate').to.deep.equal([403, 'denied']);
     for (const path of ['/health', '/health/live', '/metrics', '/tunmesh/control/v0/node_info']) {
       expect((await request(mesh, 1, 0, path)).status, path).to.equal(200);
     }
@@ -142,7 +144,7 @@ describe('mutual TLS: a node with client_auth require refuses bad client certifi
     const grew = (reason: string): number => sampleValue(after, 'tunmesh_auth_failures_total', `reason="${reason}"`) - sampleValue(before, 'tunmesh_auth_failures_total', `reason="${reason}"`);
     expect(grew('client_cert_missing'), 'client_cert_missing (route + upgrade)').to.equal(2);
     expect(grew('client_cert_untrusted')).to.equal(2);
-    expect(grew('denied')).to.equal(1);
+    expect(grew('denied'), 'denied (route + upgrade)').to.equal(2);
   });
 
   it('with client_auth request, takes a request without a certificate on its token but still refuses a bad certificate', async () => {
