@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Capabilities } from '../mesh/capabilities.js';
+import type { ClientCert } from '../security/client-cert.js';
 
 export type AuthMode = 'cluster' | 'session';
 
@@ -14,11 +15,22 @@ export interface RequestAuth {
   keyId: string;
   /** The sender's signed capability claim; null: an original node. */
   capabilities: Capabilities | null;
+  /** The verified client certificate of the connection (mutual TLS); null/absent: none. */
+  clientCert?: ClientCert | null;
+}
+
+/** Mutual TLS on the /tunmesh/ routes (src/security). */
+export interface ClientCertChecks {
+  /** The connection's verified client certificate, or null; throws CertRefusal. */
+  inspect(socket: unknown): ClientCert | null;
 }
 
 export interface Authenticator {
-  /** Verify the Authorization header over the exact body; throws AuthError on any failure. */
-  authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string): Promise<RequestAuth>;
+  /**
+   * Verify the Authorization header over the exact body; throws AuthError on any failure (or
+   * CertRefusal when `clientCert` does not name the issuer's registered URL).
+   */
+  authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string, clientCert?: ClientCert | null): Promise<RequestAuth>;
   /**
    * Make sure an answer to this request can be signed (for a session request: our outbound
    * session toward the requester), before the handler changes any state.
@@ -64,4 +76,6 @@ export interface ApiDeps {
   metrics: MetricsSource | null;
   control: ControlHandlers;
   packets: PacketHandlers;
+  /** Mutual TLS checks; absent: client certificates are not looked at. */
+  clientCerts?: ClientCertChecks;
 }

@@ -3,6 +3,7 @@
 // startup error, not a failed handshake.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type Koa from 'koa';
 import { serverTlsPolicy } from '../tls/policy.js';
@@ -52,12 +53,23 @@ export function loadTlsMaterial(certPath: string, keyPath: string): TlsMaterial 
   return { cert, key, notAfter: Math.floor(new Date(x509.validTo).getTime() / 1000) };
 }
 
-export function createHttpsServer(tls: TlsMaterial, app: Koa): https.Server {
+/** Client certificates: asked for when `request`, never enforced by the handshake (per route instead, see security/client-cert.ts). */
+export interface ClientCertRequest {
+  requestCert: boolean;
+  /** Verifies client certificates. */
+  ca: Buffer;
+}
+
+/** The options of the server's secure context: at start, and again on every reload (setSecureContext). */
+export function serverContextOptions(tls: TlsMaterial, ca?: Buffer): SecureContextOptions {
+  return { cert: tls.cert, key: tls.key, ...(ca ? { ca } : {}), ...serverTlsPolicy() };
+}
+
+export function createHttpsServer(tls: TlsMaterial, app: Koa, clientCerts?: ClientCertRequest): https.Server {
   const server = https.createServer(
     {
-      cert: tls.cert,
-      key: tls.key,
-      ...serverTlsPolicy(),
+      ...serverContextOptions(tls, clientCerts?.ca),
+      ...(clientCerts?.requestCert ? { requestCert: true, rejectUnauthorized: false } : {}),
       // Node-to-node traffic is long-lived; keep idle keep-alive sockets a while.
       keepAliveTimeout: 65_000,
       requestTimeout: 30_000,

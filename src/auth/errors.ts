@@ -23,7 +23,9 @@ export type AuthErrorReason =
   /** An RSA key or wrapped secret could not be used (bad DER, too small, failed decryption). */
   | 'bad_key'
   /** A node that proved it is tunmesh (capability claim) later signed without the claim. */
-  | 'downgrade';
+  | 'downgrade'
+  /** The issuer is on the deny list (tunmesh.security.deny_file). */
+  | 'denied';
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';

@@ -75,6 +75,11 @@ function waitForSignals(node: RunningNode, log: Logger): Promise<number> {
         },
       );
     };
+    // SIGHUP re-reads the TLS material and the deny list (node/security.ts); it never stops the node.
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading TLS material and deny list', { component: 'node' });
+      node.reload();
+    });
     process.once('SIGTERM', () => stop('SIGTERM', 0));
     process.once('SIGINT', () => stop('SIGINT', 0));
     process.on('uncaughtException', (err) => {

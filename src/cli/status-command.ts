@@ -35,6 +35,12 @@ function human(bytes: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
+function certExpiry(notAfter: number | null | undefined): string {
+  if (notAfter === null || notAfter === undefined) return '-';
+  const days = Math.floor((notAfter - Date.now() / 1000) / 86400);
+  return `${new Date(notAfter * 1000).toISOString().slice(0, 10)} (${days}d)`;
+}
+
 export function formatStatus(s: StatusReport): string {
   const lines = [
     `node ${s.id}  ${s.address}${s.address6 ? `  ${s.address6}` : ''}  ${s.url}  v${s.version}`,
@@ -59,6 +65,11 @@ export function formatStatus(s: StatusReport): string {
     human(p.rxBytes),
     `${human(p.rxBytesPerSecond)}/s`,
   ]);
+  // Peers' client certificates appear when mutual TLS is on (a short fingerprint and the days left).
+  if (s.peers.some((p) => p.certFingerprint)) {
+    header.push('CERT', 'CERT EXPIRES');
+    s.peers.forEach((p, k) => rows[k]?.push(p.certFingerprint ? p.certFingerprint.slice(0, 16) : '-', certExpiry(p.certNotAfter)));
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
   lines.push(fmt(header), ...rows.map(fmt));

@@ -112,6 +112,10 @@ tun_mesh:
 #   health:
 #     first_node: false             # true: ready at once, without any registration
 #   status_socket: /run/tunmesh/status.sock   # empty string disables the local status socket
+#   tls:
+#     client_auth: off              # off | request | require: client certificates on /tunmesh/ routes (docs/security.md)
+#   security:
+#     deny_file: ""                 # YAML {node_ids: [...], cert_fingerprints: [...]}, watched; empty: none
 `;
 
 /** The commented example config, in the original's format plus a commented `tunmesh:` block. */

@@ -18,7 +18,7 @@ import { baseLabels, bootstrapGroups } from './maps.js';
 import { BOOTSTRAP_URLS_ENV, isLeaf, schema, type RawDocument, type RawTiming } from './schema.js';
 import { fitToSchema, isPlainObject, showValue, type PlainObject } from './shape.js';
 import { parseTiming, resolveTiming } from './timing.js';
-import type { BootstrapGroup, LogFormat, LogLevel, MonitoringMethod, TunmeshConfig } from './types.js';
+import type { BootstrapGroup, ClientAuthMode, LogFormat, LogLevel, MonitoringMethod, TunmeshConfig } from './types.js';
 
 export interface LoadOptions {
   /** Source of randomness for timing ranges, in [0, 1); Math.random by default. */
@@ -194,6 +194,10 @@ function checkCrossFieldRules(raw: RawDocument, checkFiles: boolean, problems: C
   if (typeof socket === 'string' && socket !== '' && !isAbsolute(socket)) {
     problems.push({ path: 'tunmesh/status_socket', message: `must be an absolute path or empty, got ${showValue(socket)}` });
   }
+  const denyFile = raw.tunmesh.security.deny_file;
+  if (typeof denyFile === 'string' && denyFile !== '' && !isAbsolute(denyFile)) {
+    problems.push({ path: 'tunmesh/security/deny_file', message: `must be an absolute path or empty, got ${showValue(denyFile)}` });
+  }
   if (checkFiles) checkTlsFiles(raw, problems);
 }
 
@@ -205,6 +209,9 @@ function checkTlsFiles(raw: RawDocument, problems: ConfigProblem[]): void {
     const reason = unreadableReason(path);
     if (reason !== null) problems.push({ path: `tun_mesh/control_api/ssl/${key}`, message: `file ${path} ${reason}` });
   }
+  const denyFile = raw.tunmesh.security.deny_file;
+  const denyReason = typeof denyFile === 'string' && denyFile !== '' ? unreadableReason(denyFile) : null;
+  if (denyReason !== null) problems.push({ path: 'tunmesh/security/deny_file', message: `file ${denyFile} ${denyReason}` });
 }
 
 function unreadableReason(path: string): string | null {
@@ -310,6 +317,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit },
     health: { firstNode: x.health.first_node },
     statusSocket: x.status_socket === '' ? null : x.status_socket,
+    security: { clientAuth: x.tls.client_auth as ClientAuthMode, denyFile: x.security.deny_file === '' ? null : x.security.deny_file },
   };
 }
 

@@ -40,6 +40,8 @@
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
  * | TUNMESH_STATUS_SOCKET          | tunmesh/status_socket                                  |
+ * | TUNMESH_TLS_CLIENT_AUTH        | tunmesh/tls/client_auth                                |
+ * | TUNMESH_DENY_FILE              | tunmesh/security/deny_file                             |
  *
  * (The config file's own path comes from TUNMESH_CONFIG_PATH, read by the CLI, not by this schema.)
  */
@@ -104,6 +106,8 @@ export interface RawDocument {
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     status_socket: string;
+    tls: { client_auth: string };
+    security: { deny_file: string };
   };
 }
 
@@ -274,6 +278,18 @@ export const schema: convict.Schema<RawDocument> = {
     status_socket: {
       doc: 'Path of the local status socket; empty disables it', format: 'path_or_empty',
       default: '/run/tunmesh/status.sock', env: 'TUNMESH_STATUS_SOCKET',
+    },
+    tls: {
+      client_auth: {
+        doc: 'Mutual TLS on /tunmesh/ routes and the fast-path upgrade: off (as the original), request (check a certificate when one is sent) or require (refuse without one); /health, /metrics and node_info stay open',
+        format: ['off', 'request', 'require'], default: 'off', env: 'TUNMESH_TLS_CLIENT_AUTH',
+      },
+    },
+    security: {
+      deny_file: {
+        doc: 'YAML file of denied node_ids and cert_fingerprints (SHA-256 hex); watched and re-read on change and on SIGHUP; empty: none',
+        format: 'path_or_empty', default: '', env: 'TUNMESH_DENY_FILE',
+      },
     },
   },
 };

@@ -9,6 +9,7 @@
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'auto' | 'json' | 'text';
 export type MonitoringMethod = 'none' | 'prometheus';
+export type ClientAuthMode = 'off' | 'request' | 'require';
 
 export interface BootstrapGroup {
   /** URLs to register to; empty for a first node. */
@@ -121,4 +122,11 @@ export interface TunmeshConfig {
   };
   /** extension: path of the local status socket; null when disabled. */
   readonly statusSocket: string | null;
+  /** extension: node identity beyond the cluster secret (mutual TLS, deny list). */
+  readonly security: {
+    /** Client certificates on /tunmesh/ routes and the fast-path upgrade. */
+    readonly clientAuth: ClientAuthMode;
+    /** Denied node ids and certificate fingerprints, watched; null: none. */
+    readonly denyFile: string | null;
+  };
 }

@@ -49,6 +49,9 @@ export interface DataPlaneSettings {
   tokenClaims: Readonly<Record<string, unknown>>;
   /** PEM of the CA that verifies peers (our cert when none is configured). */
   caPem: string;
+  /** Our certificate and key, presented as the client certificate (peers with mutual TLS need it). */
+  certPem: string;
+  keyPem: string;
   verifyHostname: boolean;
   requestTimeoutMs: number;
   maxBatchSize: number;
@@ -63,6 +66,7 @@ export interface DataPlaneSettings {
 }
 
 export type MainToWorker =
+  /** At start, and again when the TLS material is reloaded (new connections use it; open ones stay). */
   | { type: 'settings'; settings: DataPlaneSettings }
   | { type: 'state'; state: DataPlaneState }
   | { type: 'shutdown' };

@@ -19,8 +19,12 @@
 //   down:    between attempts packets are dropped `node_close` (not queued: TCP inside the
 //            tunnel retransmits, and queued packets would arrive stale); reconnect with
 //            exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
-//   auth:    checked once, at the upgrade; the channel outlives session rotation. A 401/403 at
-//            open tells main the session was refused.
+//   auth:    checked once, at the upgrade. A 401/403 at open tells main the session was refused.
+//   renew:   a channel lives no longer than the session it was opened with (the receiver closes
+//            it once that key stops verifying). When main hands us a new session, a second
+//            channel opens under it beside the first (make before break); once it has its 101,
+//            the pending batch goes out on the old one, which is ended gracefully, and frames go
+//            to the new one in a fresh slab (the old socket may still hold the old slabs).
 import { connect, type TLSSocket } from 'node:tls';
 import type { PeerCounters } from '../metrics/dataplane.js';
 import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DropReason, type PeerRoute } from './contract.js';
@@ -34,6 +38,8 @@ export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
 /** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
 export const CONNECTING_LIMIT_BYTES = 64 * 1024;
+/** A renewal that failed (the old channel still works) is tried again after this. */
+export const RENEW_RETRY_MS = 500;
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
 
@@ -41,10 +47,15 @@ export class FastChannel implements PeerTransport {
   readonly path = 'fast' as const;
   epoch = -1;
   private socket: TLSSocket | null = null;
+  /** A channel opening under a newer session, to take over from `socket` (renew). */
+  private successor: TLSSocket | null = null;
+  /** The session the open channel was opened with. */
+  private openedWith = '';
   private open = false;
   private closed = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
   /** The slab before this one: taken again once the socket holds none of it (nextSlab()). */
   private spare: Buffer | null = null;
@@ -118,13 +129,19 @@ export class FastChannel implements PeerTransport {
   update(peer: PeerRoute): void {
     const moved = peer.url !== this.peer.url;
     this.peer = peer;
-    if (moved) this.socket?.destroy();
-    else if (this.socket === null && this.timer === undefined) this.connect();
+    if (moved) {
+      this.successor?.destroy();
+      this.socket?.destroy();
+    } else if (this.socket === null && this.timer === undefined) this.connect();
+    else if (this.open && peer.session !== null && peer.session.id !== this.openedWith) this.renew();
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.renewTimer);
+    this.successor?.destroy();
+    this.successor = null;
     this.socket?.destroy();
     this.socket = null;
     this.open = false;
@@ -134,24 +151,56 @@ export class FastChannel implements PeerTransport {
     return this.open;
   }
 
+  /** A TLS connection to the peer, bounded by the request timeout until its upgrade is answered. */
+  private dial(): TLSSocket {
+    const { host, port } = peerEndpoint(this.peer.url);
+    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    socket.setNoDelay(true);
+    socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
+    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
+    return socket;
+  }
+
   private connect(): void {
     this.timer = undefined;
     if (this.closed || this.peer.session === null) return;
-    const { host, port } = peerEndpoint(this.peer.url);
-    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    const socket = this.dial();
     this.socket = socket;
-    socket.setNoDelay(true);
-    socket.setTimeout(this.deps.settings.requestTimeoutMs, () => {
-      if (!this.open) socket.destroy(new ChannelError('upgrade timed out'));
-    });
     socket.once('secureConnect', () => {
-      this.upgrade(socket).catch((err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))));
+      this.upgrade(socket).then(
+        (sessionId) => this.opened(socket, sessionId),
+        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
     });
-    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
     socket.once('close', () => this.onClose(socket));
   }
 
-  private async upgrade(socket: TLSSocket): Promise<void> {
+  /** Make before break: a channel under the current session, to replace the open one. */
+  private renew(): void {
+    if (this.successor !== null || this.closed) return;
+    const socket = this.dial();
+    this.successor = socket;
+    socket.once('secureConnect', () => {
+      this.upgrade(socket).then(
+        (sessionId) => this.takeOver(socket, sessionId),
+        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
+    socket.once('close', () => {
+      if (this.successor !== socket) return;
+      // It failed before taking over: the open channel carries on; try again a little later.
+      this.successor = null;
+      clearTimeout(this.renewTimer);
+      this.renewTimer = setTimeout(() => this.renewIfStale(), RENEW_RETRY_MS);
+    });
+  }
+
+  private renewIfStale(): void {
+    if (this.open && this.peer.session !== null && this.peer.session.id !== this.openedWith) this.renew();
+  }
+
+  /** Sends the upgrade request under the current session; resolves with that session's id on 101. */
+  private async upgrade(socket: TLSSocket): Promise<string> {
     const sessionId = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, '');
     if (auth === null) throw new ChannelError('no session');
@@ -168,12 +217,48 @@ export class FastChannel implements PeerTransport {
     }
     socket.setTimeout(0);
     socket.on('data', () => undefined); // the peer sends nothing on this channel; keep it flowing
+    return sessionId;
+  }
+
+  private opened(socket: TLSSocket, sessionId: string): void {
+    if (this.socket !== socket) return void socket.destroy();
     this.open = true;
+    this.openedWith = sessionId;
     this.counters.channelUp.set(1);
     this.attempt = 0;
     this.deps.metrics.reconnect(this.peer.id);
     this.deps.log.debug('fast channel open', { peer: this.peer.id });
     this.flush(); // what waited while the channel opened
+    if (this.peer.session !== null && this.peer.session.id !== sessionId) this.renew(); // rotated meanwhile
+  }
+
+  /** The renewed channel is up: the old one sends its last batch and ends; frames go to the new one. */
+  private takeOver(socket: TLSSocket, sessionId: string): void {
+    if (this.successor !== socket || this.closed) return void socket.destroy();
+    this.successor = null;
+    const old = this.socket;
+    if (!this.open || old === null) {
+      // The old channel died (or is reconnecting) meanwhile: this one is simply the next
+      // connection, and what waited in the slab (never written) goes out on it below.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    } else {
+      this.flush();
+      // The old socket may still hold frames in the current and spare slabs: take fresh ones.
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.spare = null;
+      this.used = this.batchStart = 0;
+    }
+    this.socket = socket;
+    socket.once('close', () => this.onClose(socket));
+    old?.end();
+    this.open = true;
+    this.openedWith = sessionId;
+    this.counters.channelUp.set(1);
+    this.attempt = 0;
+    this.flush();
+    this.deps.log.info('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
+    this.renewIfStale();
   }
 
   private onClose(socket: TLSSocket): void {

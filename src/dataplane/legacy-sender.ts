@@ -49,8 +49,9 @@ export class LegacySender implements PeerTransport {
     private peer: PeerRoute,
     private readonly deps: TransportDeps,
   ) {
-    const { host } = peerEndpoint(peer.url);
-    this.agent = new Agent({ keepAlive: true, maxSockets: 1, ...peerTlsOptions(deps.settings, host) });
+    // TLS options go with each request (the agent pools sockets per option set), so reloaded
+    // material applies to the next connection.
+    this.agent = new Agent({ keepAlive: true, maxSockets: 1 });
     this.counters = deps.metrics.forPeer(peer.id);
     this.expiration = peer.scope === 'local' ? deps.settings.packetExpirationLocal : deps.settings.packetExpirationMesh;
   }
@@ -170,6 +171,7 @@ export class LegacySender implements PeerTransport {
           path,
           method: 'POST',
           agent: this.agent,
+          ...peerTlsOptions(this.deps.settings, host),
           timeout: this.deps.settings.requestTimeoutMs,
           headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: auth },
         },

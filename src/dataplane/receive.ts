@@ -2,8 +2,13 @@
 //
 //   1. upgrade      a peer's worker opens `GET /tunmesh/fastpath/v1/<its id>` with
 //                   `Upgrade: tunmesh-fastpath/1`; handleUpgrade() checks the path and header,
-//                   authenticates the session token (over the empty body, iss = the path's id)
-//                   and answers 101 (or 400/401 and closes). One check per channel, not per packet.
+//                   authenticates the session token (over the empty body, iss = the path's id;
+//                   with mutual TLS also the client certificate and the deny list) and answers
+//                   101 (or 400/401/403 and closes). One check per channel, not per packet.
+//                   A channel lives as long as the session key it was opened with: once that
+//                   key no longer verifies (rotated past its overlap, or its peer forgotten or
+//                   denied) the channel is closed (SESSION_CHECK_MS); the sender has already
+//                   moved to a channel under its new session (fast-channel.ts, renew).
 //   2. frames       each chunk read from the TLS socket is split into `[u16 length][packet]`
 //                   frames in place (FrameReader: zero-copy offsets into the chunk; only a frame
 //                   cut between two chunks is reassembled, in one preallocated buffer). A frame of
@@ -32,6 +37,7 @@ import { FrameReader, type FrameSink } from './frames.js';
 import { decodeLegacyPacket, stampSeconds } from './legacy-packet.js';
 import { RouteTable } from './route-table.js';
 import { errorMessage } from '../log/error-message.js';
+import { refusalOf } from '../security/refusal.js';
 
 /** Frames handed to one writeBatch at most (a 64 KiB chunk of minimal packets is ~1600). */
 const MAX_WRITE_BATCH = 2048;
@@ -43,17 +49,25 @@ const MAX_WRITE_BATCH = 2048;
 export const RECEIVE_CLOCK_TOLERANCE_S = 5;
 /** Largest packet we accept before the first state says the MTU. */
 const DEFAULT_MTU = 1500;
+/** How often open channels are checked against the session keys they were opened with. */
+export const SESSION_CHECK_MS = 500;
 
 export interface ReceiveAuth {
   peerId: string;
+  /** The session key the channel was opened with (checked while the channel lives). */
+  keyId?: string;
 }
 
 export interface ReceivePathOptions {
   /** The detached TUN queue (detachQueue()) this process writes received packets to. Not closed by us. */
   tunFd: number;
   metrics: DataPlaneMetrics;
-  /** Verifies a session token for `body` from `expectedPeer`; throws when it does not hold. */
-  authenticate(header: string | undefined, body: Buffer, mode: 'session', expectedPeer: string): Promise<ReceiveAuth>;
+  /** Verifies a session token for `body` from `expectedPeer` (and the connection's client certificate); throws when it does not hold. */
+  authenticate(header: string | undefined, body: Buffer, mode: 'session', expectedPeer: string, socket: Duplex): Promise<ReceiveAuth>;
+  /** Whether an inbound session key still verifies; channels opened with a dead one are closed. */
+  keyLive?(keyId: string): boolean;
+  /** A refused upgrade, by reason (the auth-failure counter). */
+  onRefused?(reason: string): void;
   log: Logger;
   /** The packet expiration of the legacy path (seconds), before RECEIVE_CLOCK_TOLERANCE_S. */
   packetExpiration?: number;
@@ -120,6 +134,7 @@ class Channel implements FrameSink {
 
   constructor(
     readonly peerId: string,
+    readonly keyId: string | undefined,
     readonly socket: Duplex,
     private readonly rx: Receiver,
     private readonly counters: PeerCounters,
@@ -150,11 +165,26 @@ class Receiver implements ReceivePath {
   private closed = false;
   private readonly open = new Map<string, Set<Channel>>();
   private readonly drops = new Map<DropReason, number>();
+  private readonly sessionCheck: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ReceivePathOptions) {
     // batchSize 1: this queue is never read, so its read buffer stays one slot.
     this.tun = new TunQueue(opts.tunFd, { mtu: 65535, batchSize: 1, closeFd: false });
     this.batch = new TunBatch(this.tun, opts.metrics);
+    if (opts.keyLive) this.sessionCheck = setInterval(() => this.closeExpired(), SESSION_CHECK_MS).unref();
+  }
+
+  /** Channels whose session key no longer verifies end: a revoked or expired key keeps nothing open. */
+  private closeExpired(): void {
+    const live = this.opts.keyLive;
+    if (!live) return;
+    for (const set of this.open.values()) {
+      for (const ch of set) {
+        if (ch.keyId === undefined || live(ch.keyId)) continue;
+        this.opts.log.info('fast channel closed: its session key expired', { component: 'dataplane', peer: ch.peerId, session: ch.keyId });
+        ch.socket.destroy();
+      }
+    }
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -166,11 +196,13 @@ class Receiver implements ReceivePath {
     }
     socket.on('error', (err) => this.opts.log.debug('fast channel error', { peer: peerId, error: err.message }));
     this.opts
-      .authenticate(req.headers.authorization, Buffer.alloc(0), 'session', peerId)
-      .then((auth) => this.accepted(auth.peerId, socket, head))
+      .authenticate(req.headers.authorization, Buffer.alloc(0), 'session', peerId, socket)
+      .then((auth) => this.accepted(auth.peerId, auth.keyId, socket, head))
       .catch((err: unknown) => {
-        this.opts.log.info('fast channel refused', { peer: peerId, error: errorMessage(err) });
-        refuse(socket, 401, 'Unauthorized');
+        const refusal = refusalOf(err) ?? { status: 401, reason: 'malformed_token' };
+        this.opts.onRefused?.(refusal.reason);
+        this.opts.log.info('fast channel refused', { peer: peerId, reason: refusal.reason, error: errorMessage(err) });
+        refuse(socket, refusal.status, refusal.status === 403 ? 'Forbidden' : 'Unauthorized', refusal.reason);
       });
   }
 
@@ -220,6 +252,7 @@ class Receiver implements ReceivePath {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sessionCheck);
     for (const set of this.open.values()) for (const ch of set) ch.socket.destroy();
     this.open.clear();
     this.tun.close();
@@ -245,14 +278,14 @@ class Receiver implements ReceivePath {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
-  private accepted(peerId: string, socket: Duplex, head: Buffer): void {
+  private accepted(peerId: string, keyId: string | undefined, socket: Duplex, head: Buffer): void {
     // The token check is async: the node may have stopped meanwhile.
     if (this.closed) return void socket.destroy();
     if (socket.destroyed) return;
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\n\r\n`);
     const noDelay = (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay;
     noDelay?.call(socket, true);
-    const ch = new Channel(peerId, socket, this, this.opts.metrics.forPeer(peerId));
+    const ch = new Channel(peerId, keyId, socket, this, this.opts.metrics.forPeer(peerId));
     let set = this.open.get(peerId);
     if (set === undefined) this.open.set(peerId, (set = new Set()));
     set.add(ch);
@@ -272,8 +305,10 @@ class Receiver implements ReceivePath {
   }
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
+/** An HTTP answer on the raw socket, with the API's JSON error body ({error, reason}). */
+function refuse(socket: Duplex, status: number, text: string, reason = 'bad_request'): void {
   if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`);
+  const body = JSON.stringify({ error: text, reason });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), 1000).unref();
 }

@@ -63,7 +63,12 @@ export interface MeshLabOptions {
   verifyHostname?: boolean;
   /** Per node: tunmesh.control_api.listen_address (undefined: every address). */
   listenAddressOf?: (underlayAddress: string, i: number) => string | undefined;
+  /** Per node: its own certificate, CA, client_auth and deny file (mutual-TLS tests); default: the lab's shared self-signed certificate. */
+  nodeTls?: (i: number, underlayAddress: string) => Promise<LabNodeTls>;
 }
+
+/** A node's own TLS files and security settings (MeshLabOptions.nodeTls). */
+export type LabNodeTls = Pick<LabNodeSpec, 'certPath' | 'keyPath' | 'caPath' | 'clientAuth' | 'denyFile'>;
 
 /** A tunmesh node, or the real original Ruby Tun Mesh v0.7 (interop tests). */
 export type NodeKind = 'tunmesh' | 'original';
@@ -168,6 +173,7 @@ export class MeshLab {
       const timing = { ...QUICK_TIMING, ...opts.timing };
       const urlOf = (i: number): string => labNodeUrl(lab.nodes[i]?.address ?? '', port);
       const seeds = (i: number): string[] => (opts.bootstrapOf?.(i) ?? opts.bootstrapFrom ?? [0]).map(urlOf);
+      const ownTls = await nodeTlsOf(opts, lab);
       const nodes = lab.nodes.map((ln, i) => {
         const node: MeshNode = {
           index: i,
@@ -210,6 +216,7 @@ export class MeshLab {
           ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),
           ...(opts.listenAddressOf?.(ln.address, i) ? { listenAddress: opts.listenAddressOf(ln.address, i) } : {}),
+          ...ownTls[i],
         };
         const yaml = labNodeConfigYaml(spec);
         writeFileSync(node.configPath, yaml, { mode: 0o600 });
@@ -525,6 +532,13 @@ export class MeshLab {
     await this.lab.cleanup();
     if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Each node's own TLS settings, when the lab gives them (else none: the shared certificate). */
+async function nodeTlsOf(opts: MeshLabOptions, lab: Lab): Promise<Array<LabNodeTls | undefined>> {
+  const nodeTls = opts.nodeTls;
+  if (!nodeTls) return lab.nodes.map(() => undefined);
+  return Promise.all(lab.nodes.map((ln, i) => nodeTls(i, ln.address)));
 }
 
 /** The client's JSON line, then the server's, and whether their checksums agree. */

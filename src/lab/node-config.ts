@@ -41,6 +41,9 @@ export interface LabNodeSpec {
   verifyHostname?: boolean;
   /** tunmesh.control_api.listen_address (default: every address). */
   listenAddress?: string;
+  /** Mutual-TLS labs: tunmesh.tls.client_auth, tunmesh.security.deny_file. */
+  clientAuth?: 'off' | 'request' | 'require';
+  denyFile?: string;
 }
 
 export interface LabTiming {
@@ -127,6 +130,8 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       health: { first_node: s.firstNode },
       ...(s.listenAddress ? { control_api: { listen_address: s.listenAddress } } : {}),
       status_socket: s.statusSocket,
+      ...(s.clientAuth ? { tls: { client_auth: s.clientAuth } } : {}),
+      ...(s.denyFile ? { security: { deny_file: s.denyFile } } : {}),
     },
     // No `&a1`/`*a1` for the shared local/mesh timing object: the original loads the file with
     // Ruby's YAML.safe_load, which refuses aliases.

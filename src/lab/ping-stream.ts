@@ -29,6 +29,8 @@ export interface PingStreamResult {
    * clean run ends with 1-2 here; `lost - trailingUnanswered` is the loss before the end.
    */
   trailingUnanswered: number;
+  /** Unix seconds of the last echo reply (ping -D), null when none came back: when a cut-off happened. */
+  lastReplyAt: number | null;
   /** ICMP errors ping counted ("+N errors"); with -w, ping stops at the first one. */
   errors: number;
   /** How long ping ran ("time N ms"). */
@@ -84,7 +86,8 @@ export function parsePingStream(output: string, exitCode: number | null): PingSt
   const longestGap = { packets: longestMissingRun(seqs, transmitted), seconds: longestSilence(replies) };
   const trailingUnanswered = transmitted - [...seqs].reduce((a, b) => Math.max(a, b), 0);
   const summary = output.split('\n').filter((l) => !/icmp_seq=/.test(l)).join('\n').trim();
-  return { transmitted, received, lost: transmitted - received, rtt, longestGap, trailingUnanswered, errors: Number(/\+(\d+) errors/.exec(m[3] ?? '')?.[1] ?? 0), elapsedMs: Number(m[4]), exitCode, summary };
+  const lastReplyAt = replies.length === 0 ? null : replies.reduce((a, x) => Math.max(a, x.at), 0);
+  return { transmitted, received, lost: transmitted - received, rtt, longestGap, trailingUnanswered, lastReplyAt, errors: Number(/\+(\d+) errors/.exec(m[3] ?? '')?.[1] ?? 0), elapsedMs: Number(m[4]), exitCode, summary };
 }
 
 /** "[1700000000.123456] 64 bytes from ...: icmp_seq=N ..." lines (not "no answer yet"/unreachable ones). */

@@ -3,6 +3,8 @@
 // we issued to the token's issuer. Answers are signed with the key family that authenticated
 // the request: the cluster key, or our outbound session key toward the requester. Every token
 // carries our capability claim, and a claim-less token from a known tunmesh node is refused.
+// A denied issuer is refused (`denied`); with mutual TLS the client certificate must name the
+// URL the issuer registered with (`san_mismatch`), and is remembered for status and deny checks.
 import { parseAuthHeader } from '../auth/header.js';
 import { signToken, verifyToken } from '../auth/tokens.js';
 import { formatAuthHeader } from '../auth/header.js';
@@ -14,6 +16,13 @@ import type { SessionManager } from './session-manager.js';
 import type { Registry } from './registry.js';
 import type { MeshTiming } from './timing.js';
 import { capabilitiesOf } from './capabilities.js';
+import type { ClientCert } from '../security/client-cert.js';
+
+/** Mutual TLS identity: binds a certificate to a URL, remembers what each peer presented. */
+export interface PeerIdentity {
+  bind(cert: ClientCert | null, url: string, who: string): void;
+  record(peerId: string, cert: ClientCert | null | undefined): void;
+}
 
 export class MeshAuthenticator implements Authenticator {
   private readonly replay: ReplayCache;
@@ -22,11 +31,12 @@ export class MeshAuthenticator implements Authenticator {
     private readonly sessions: SessionManager,
     private readonly registry: Registry,
     private readonly timing: MeshTiming,
+    private readonly identity?: PeerIdentity,
   ) {
     this.replay = new ReplayCache({ skewSeconds: timing.maxClockSkew });
   }
 
-  async authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string): Promise<RequestAuth> {
+  async authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string, clientCert: ClientCert | null = null): Promise<RequestAuth> {
     const token = parseAuthHeader(header);
     const options = {
       audience: this.sessions.selfId,
@@ -38,9 +48,15 @@ export class MeshAuthenticator implements Authenticator {
       mode === 'cluster'
         ? await this.sessions.cluster.verify(token, { ...options, replayCache: this.replay })
         : await verifyToken(token, { ...options, keys: this.sessions.anyInboundKey });
+    if (this.registry.refuses(verified.issuer)) throw new AuthError('denied', `node ${verified.issuer} is on the deny list`);
     const capabilities = capabilitiesOf(verified.extraClaims);
     this.registry.checkCapabilities(verified.issuer, capabilities);
-    return { mode, peerId: verified.issuer, keyId: verified.keyId, capabilities };
+    const known = this.registry.get(verified.issuer);
+    if (known && this.identity) {
+      this.identity.bind(clientCert, known.info.listen_url, verified.issuer);
+      this.identity.record(verified.issuer, clientCert);
+    }
+    return { mode, peerId: verified.issuer, keyId: verified.keyId, capabilities, clientCert };
   }
 
   async prepareAnswer(auth: RequestAuth): Promise<void> {

@@ -1,15 +1,30 @@
 // Node-to-node HTTPS requests. Peers are verified against the configured CA (or, as in the
 // original, against our own certificate when no CA is set); hostname checks are off unless
-// configured, because advertise URLs are dynamic addresses. One keep-alive agent per node.
+// configured, because advertise URLs are dynamic addresses. One keep-alive agent per node; our
+// certificate goes along as client certificate (peers with mutual TLS need it). setTls() swaps
+// the agent for reloaded material: requests in flight finish on the old one. A peer whose server
+// certificate is on the deny list is refused (it may come back under a new id and URL).
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { clientTlsPolicy } from '../tls/policy.js';
 
-export interface HttpClientOptions {
+export interface ClientTls {
   ca: Buffer;
+  /** Our certificate and key, presented as client certificate. */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface HttpClientOptions extends ClientTls {
   verifyHostname: boolean;
   timeoutMs: number;
+  /** True for a server certificate fingerprint (SHA-256, "AB:CD:..") we must not talk to. */
+  refusesServer?(fingerprint256: string): boolean;
 }
+
+/** Old agents' idle keep-alive sockets are closed this long after a reload. */
+const OLD_AGENT_GRACE_MS = 30_000;
 
 export interface HttpResponse {
   status: number;
@@ -27,17 +42,37 @@ export class PeerUnreachable extends Error {
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export class HttpClient {
-  readonly agent: https.Agent;
+  agent: https.Agent;
 
   constructor(private readonly opts: HttpClientOptions) {
-    this.agent = new https.Agent({
+    this.agent = this.newAgent(opts);
+  }
+
+  private newAgent(tls: ClientTls): https.Agent {
+    return new https.Agent({
       keepAlive: true,
       maxSockets: 8,
-      ca: opts.ca,
+      ca: tls.ca,
+      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
       ...clientTlsPolicy(),
       rejectUnauthorized: true,
-      ...(opts.verifyHostname ? {} : { checkServerIdentity: () => undefined }),
+      checkServerIdentity: (host, cert) => this.checkServer(host, cert),
     });
+  }
+
+  /** During the handshake, before anything is sent: a denied server certificate, then (when configured) the hostname. */
+  private checkServer(host: string, cert: PeerCertificate): Error | undefined {
+    if (cert.fingerprint256 && this.opts.refusesServer?.(cert.fingerprint256)) {
+      return new Error(`its certificate ${cert.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()} is on the deny list`);
+    }
+    return this.opts.verifyHostname ? checkServerIdentity(host, cert) : undefined;
+  }
+
+  /** New TLS material for new connections. */
+  setTls(tls: ClientTls): void {
+    const old = this.agent;
+    this.agent = this.newAgent(tls);
+    setTimeout(() => old.destroy(), OLD_AGENT_GRACE_MS).unref();
   }
 
   request(method: 'GET' | 'POST', url: string, body: string | undefined, headers: OutgoingHttpHeaders = {}): Promise<HttpResponse> {

@@ -133,7 +133,7 @@ export class Membership {
   private learn(remote: NodeInfo[]): void {
     let fresh = false;
     for (const info of remote) {
-      if (info.id === this.self.id || this.isSelf(info.listen_url) || this.registry.get(info.id)) continue;
+      if (info.id === this.self.id || this.isSelf(info.listen_url) || this.registry.get(info.id) || this.registry.refuses(info.id)) continue;
       if (!this.discovered.has(info.id)) fresh = true;
       this.discovered.set(info.id, info);
     }

@@ -33,6 +33,8 @@ export interface RegistryEvents {
 }
 
 export class Registry {
+  /** Nodes never to learn or keep (the deny list); set by the node. */
+  refuses: (id: string) => boolean = () => false;
   private readonly nodes = new Map<string, RemoteNode>();
   private readonly addresses = new Map<string, string>(); // node address (no prefix) -> id
 
@@ -72,6 +74,7 @@ export class Registry {
 
   /** Learn or refresh a node from a registration it sent or answered (its token's capabilities). */
   heardFrom(info: NodeInfo, capabilities: Capabilities | null, now: number): RemoteNode {
+    if (this.refuses(info.id)) throw new AuthError('denied', `node ${info.id} is on the deny list`);
     const known = this.nodes.get(info.id);
     if (known) {
       if (known.info.node_addresses.ipv4.cidr !== info.node_addresses.ipv4.cidr) {

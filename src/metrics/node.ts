@@ -9,6 +9,7 @@ import { legacyMetrics } from './legacy.js';
 import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
 import type { CertificateExpiry } from '../tls/expiry.js';
+import { SecurityMetrics } from './security.js';
 
 type MetricJson = MetricFamily;
 
@@ -41,6 +42,7 @@ export class NodeMetrics {
   readonly peers: Gauge;
   readonly certExpiry: Gauge;
   readonly registrationRtt: Histogram;
+  readonly security: SecurityMetrics;
   private readonly labels: Record<string, string>;
 
   constructor(private readonly opts: NodeMetricsOptions) {
@@ -64,6 +66,7 @@ export class NodeMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.security = new SecurityMetrics(this.registry);
     this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
     this.certExpiry = new Gauge({
       name: 'tunmesh_tls_certificate_expiry_seconds',

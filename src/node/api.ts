@@ -11,6 +11,7 @@ import type { LocalIdentity } from '../mesh/identity.js';
 import type { ControlPlane } from './control-plane.js';
 import { controlHandlers } from './control.js';
 import type { NodeViews } from './views.js';
+import type { NodeSecurity } from './security.js';
 
 export interface ApiParts {
   config: TunmeshConfig;
@@ -21,6 +22,7 @@ export interface ApiParts {
   rx: ReceivePath;
   views: NodeViews;
   metrics: NodeMetrics;
+  security: NodeSecurity;
 }
 
 export async function startApi(a: ApiParts): Promise<https.Server> {
@@ -38,8 +40,10 @@ export async function startApi(a: ApiParts): Promise<https.Server> {
         sessions: cp.sessions,
         status: () => a.views.status(),
         onSessionIssued: () => metrics.sessionEvents.labels('issued').inc(),
+        identity: a.security,
       }),
       packets: { receiveLegacy: (sender, packets) => a.rx.receiveLegacy(sender, packets) },
+      ...(a.security.policy.mode === 'off' ? {} : { clientCerts: a.security.policy }),
     },
     log,
     (reason) => {
@@ -47,12 +51,18 @@ export async function startApi(a: ApiParts): Promise<https.Server> {
       log.warn('request refused', { component: 'auth', reason });
     },
   );
-  const server = createHttpsServer(a.tls, app);
+  const server = createHttpsServer(a.tls, app, { requestCert: a.security.policy.mode !== 'off', ca: a.security.tls.ca });
   server.on('upgrade', (req, socket, head) => a.rx.handleUpgrade(req, socket, head));
   // No address: Node listens on `::` with IPv4 mapped in (dual-stack), or 0.0.0.0 without IPv6.
   const address = a.config.controlApi.listenAddress || undefined;
   await listen(server, a.config.controlApi.listenPort, address);
-  log.info('API listening', { component: 'api', address: address ?? '(every address)', port: a.config.controlApi.listenPort, tls: '>=1.2' });
+  log.info('API listening', {
+    component: 'api',
+    address: address ?? '(every address)',
+    port: a.config.controlApi.listenPort,
+    tls: '>=1.2',
+    clientAuth: a.security.policy.mode,
+  });
   return server;
 }
 

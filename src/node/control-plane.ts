@@ -18,6 +18,7 @@ import { bootstrapGroups } from './settings.js';
 import { loadConfig } from '../config/load.js';
 import type { BootstrapGroup } from '../mesh/membership.js';
 import { errorMessage } from '../log/error-message.js';
+import type { NodeSecurity } from './security.js';
 
 export interface ControlPlane {
   registry: Registry;
@@ -32,6 +33,8 @@ export interface ControlPlaneArgs {
   self: LocalIdentity;
   keyPair: NodeKeyPair;
   caPem: Buffer;
+  /** TLS material (our client certificate), mutual TLS identity and the deny list. */
+  security: NodeSecurity;
   metrics: NodeMetrics;
   timing: MeshTiming;
   log: Logger;
@@ -55,6 +58,7 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
       removed: (node, why) => {
         metrics.registrationEvents.labels('removed').inc();
         sessions.forget(node.info.id);
+        a.security.peerCerts.forget(node.info.id);
         metrics.dataPlane.forgetPeer(node.info.id);
         metrics.latency.forget(node.info.id);
         log.info('node removed', { component: 'mesh', peer: node.info.id, why });
@@ -78,7 +82,15 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
     log,
     a.now,
   );
-  const http = new HttpClient({ ca: a.caPem, verifyHostname: config.controlApi.ssl.verifyHostname, timeoutMs: timing.requestTimeout * 1000 });
+  registry.refuses = a.security.refusesNode;
+  const http = new HttpClient({
+    ca: a.caPem,
+    cert: a.security.tls.cert,
+    key: a.security.tls.key,
+    verifyHostname: config.controlApi.ssl.verifyHostname,
+    timeoutMs: timing.requestTimeout * 1000,
+    refusesServer: (fingerprint) => a.security.deny.deniesFingerprint(fingerprint),
+  });
   const peerApi = new HttpPeerApi(http, sessions, timing);
   sessions.attach(peerApi);
   const membership = new Membership(
@@ -97,7 +109,7 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
     log,
     a.now,
   );
-  return { registry, sessions, membership, authenticator: new MeshAuthenticator(sessions, registry, timing), http };
+  return { registry, sessions, membership, authenticator: new MeshAuthenticator(sessions, registry, timing, a.security), http };
 }
 
 /** The original's reload_config_on_bootstrap: re-read the file; a bad file keeps the groups we have. */

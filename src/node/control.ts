@@ -8,6 +8,7 @@ import type { LocalIdentity } from '../mesh/identity.js';
 import { MeshError } from '../mesh/errors.js';
 import { parseInitSessionRequest, parseRegistration } from '../mesh/types.js';
 import type { StatusReport } from './status.js';
+import type { PeerIdentity } from '../mesh/authenticator.js';
 
 export interface ControlDeps {
   self: LocalIdentity;
@@ -16,12 +17,20 @@ export interface ControlDeps {
   sessions: SessionManager;
   status(): StatusReport;
   onSessionIssued(): void;
+  /** Mutual TLS: a registration's listen_url must be named by its client certificate. */
+  identity?: PeerIdentity;
 }
 
 export function controlHandlers(deps: ControlDeps): ControlHandlers {
   return {
     nodeInfo: () => deps.self.info,
-    register: async (auth: RequestAuth, payload: unknown) => deps.membership.receive(auth.peerId, auth.capabilities, parseRegistration(payload)),
+    register: async (auth: RequestAuth, payload: unknown) => {
+      const reg = parseRegistration(payload);
+      deps.identity?.bind(auth.clientCert ?? null, reg.local.listen_url, auth.peerId);
+      const answer = deps.membership.receive(auth.peerId, auth.capabilities, reg);
+      deps.identity?.record(auth.peerId, auth.clientCert);
+      return answer;
+    },
     initSession: async (auth: RequestAuth, payload: unknown) => {
       const request = parseInitSessionRequest(payload);
       // As the original: a sender registers before it asks for a session.

@@ -41,11 +41,13 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
   };
 }
 
-export function dataPlaneSettings(config: TunmeshConfig, caPem: Buffer, tokenClaims: Readonly<Record<string, unknown>>): DataPlaneSettings {
+export function dataPlaneSettings(config: TunmeshConfig, tls: { ca: Buffer; cert: Buffer; key: Buffer }, tokenClaims: Readonly<Record<string, unknown>>): DataPlaneSettings {
   const t = config.process.timing;
   return {
     tokenClaims,
-    caPem: caPem.toString('utf8'),
+    caPem: tls.ca.toString('utf8'),
+    certPem: tls.cert.toString('utf8'),
+    keyPem: tls.key.toString('utf8'),
     verifyHostname: config.controlApi.ssl.verifyHostname,
     requestTimeoutMs: t.requestTimeout * 1000,
     maxBatchSize: config.controlApi.maxBatchSize,

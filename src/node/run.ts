@@ -1,14 +1,15 @@
 // One tunmesh node: the main process. Start-up order matters (root work first):
-//   1. identity, TLS material, RSA key pair, metrics
+//   1. identity, TLS material and deny list (node/security.ts), RSA key pair, metrics
 //   2. TUN device with one queue per worker plus a detached write-only queue for received packets
 //   3. control plane: registry, sessions, peer API, membership, authenticator
 //   4. receive path, HTTPS API (+ the fast-path upgrade) on the listen port, status socket
-//   5. drop to the configured uid/gid, fork the data-plane workers, publish state, groom
+//   5. watch the TLS and deny-list files (before the drop: the folders may be root's), drop to
+//      the configured uid/gid, fork the data-plane workers, publish state, groom, apply reloads
 // stop() undoes it in reverse, each step bounded.
-import { readFileSync } from 'node:fs';
 import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { loadTlsMaterial, type TlsMaterial } from '../api/server.js';
+import type { TlsMaterial } from '../api/server.js';
+import { serverContextOptions } from '../api/server.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
 import { generateNodeKeyPair } from '../auth/rsa.js';
@@ -27,15 +28,20 @@ import type { StatusReport } from './status.js';
 import { serveStatusSocket } from './status-socket.js';
 import { dropPrivileges } from './privileges.js';
 import { meshTiming } from './settings.js';
-import { earliestNotAfter } from '../tls/expiry.js';
+import { certificateExpiry, type CertificateExpiry } from '../tls/expiry.js';
 import { VERSION } from '../version.js';
 import { nowSeconds as now } from '../auth/clock.js';
 import { errorMessage } from '../log/error-message.js';
+import { NodeSecurity, type SecurityAppliers } from './security.js';
+import type https from 'node:https';
+import type { Supervisor } from '../workers/supervisor.js';
 
 export interface RunningNode {
   id: string;
   stop(): Promise<void>;
   status(): StatusReport;
+  /** SIGHUP: re-read the TLS material and the deny list. */
+  reload(): void;
 }
 
 /** Bounded wait for the workers to exit on stop. */
@@ -51,6 +57,7 @@ interface Started {
   caPem: Buffer;
   keyPair: NodeKeyPair;
   metrics: NodeMetrics;
+  security: NodeSecurity;
   tun: TunDevice;
   timing: MeshTiming;
   startedAt: number;
@@ -80,18 +87,19 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     workers: config.process.workers,
     workersReason: config.process.workersReason,
   });
-  const tls = loadTlsMaterial(config.controlApi.ssl.certFilePath, config.controlApi.ssl.keyFilePath);
-  const caPem = config.controlApi.ssl.caFilePath ? readFileSync(config.controlApi.ssl.caFilePath) : tls.cert;
-  const keyPair = await generateNodeKeyPair(config.clustering.auth.pubKeySize);
-  const caNotAfter = earliestNotAfter(caPem);
   const metrics = new NodeMetrics({
     nodeId: self.id,
     version: VERSION,
     baseLabels: { ...config.monitoring.prometheus.baseLabels },
     perPeerLegacy: config.monitoring.enableNodePacketMetrics,
     startStamp: Math.floor(startedAt),
-    certificateNotAfter: () => ({ node: tls.notAfter, ...(caNotAfter === undefined ? {} : { ca: caNotAfter }) }),
+    // Read at scrape time from the material in use, so a reload moves it.
+    certificateNotAfter: (): CertificateExpiry => certificateExpiry(security.tls),
   });
+  const security = new NodeSecurity(config, log, metrics.security);
+  const tls = security.tls;
+  const caPem = tls.ca;
+  const keyPair = await generateNodeKeyPair(config.clustering.auth.pubKeySize);
 
   // 2. TUN: N worker queues + 1 detached queue the main process writes received packets to
   const tun = await openTunDevice({
@@ -102,7 +110,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     routeCidr: ipv4.networkCidr,
     ...(config.networking.ipv6 ? { ipv6: { addressCidr: config.networking.ipv6.nodeAddressCidr, routeCidr: config.networking.ipv6.networkCidr } } : {}),
   });
-  const started: Started = { config, log, self, tls, caPem, keyPair, metrics, tun, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
+  const started: Started = { config, log, self, tls, caPem, keyPair, metrics, security, tun, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
   try {
     detachQueue(rxQueueFd(started));
     return await startServices(started);
@@ -126,14 +134,16 @@ async function startServices(s: Started): Promise<RunningNode> {
   const rx = createReceivePath({
     tunFd: rxQueueFd(s),
     metrics: metrics.dataPlane,
-    authenticate: (header, body, mode, peerId) => cp.authenticator.authenticate(header, body, mode, peerId),
+    authenticate: async (header, body, mode, peerId, socket) => cp.authenticator.authenticate(header, body, mode, peerId, s.security.policy.inspect(socket)),
+    keyLive: (keyId) => cp.sessions.inbound.lookup(keyId, now()) !== undefined,
+    onRefused: (reason) => metrics.authFailures.labels(reason).inc(),
     log,
     packetExpiration: config.process.timing.network.mesh.packetExpiration,
     observeLatency: (peerId, seconds) => metrics.latency.observe(peerId, seconds),
   });
   s.cleanup.push(() => rx.close());
-  const views = new NodeViews(config, self, s.startedAt, cp, metrics, now);
-  const server = await startApi({ config, log, tls: s.tls, self, cp, rx, views, metrics });
+  const views = new NodeViews(config, self, s.startedAt, cp, metrics, now, s.security.peerCerts);
+  const server = await startApi({ config, log, tls: s.tls, self, cp, rx, views, metrics, security: s.security });
   // Upgraded fast channels are not the server's to close: end them first, or close() waits.
   s.cleanup.push(() => {
     rx.close();
@@ -144,14 +154,16 @@ async function startServices(s: Started): Promise<RunningNode> {
     s.cleanup.push(() => new Promise<void>((resolve) => statusServer.close(() => resolve())));
   }
 
-  // 5. drop privileges, fork workers, publish state, groom
+  // 5. watch files, drop privileges, fork workers, publish state, groom, apply reloads
+  s.security.watchFiles();
+  s.cleanup.push(() => s.security.stop());
   if (dropPrivileges(config.process.uid, config.process.gid) === 'dropped') {
     log.info('dropped privileges', { component: 'node', uid: config.process.uid, gid: config.process.gid });
   }
   const supervisor = startWorkers({
     count: config.process.workers,
     queueFds: s.tun.queueFds.slice(0, config.process.workers),
-    settings: dataPlaneSettings(config, s.caPem, self.tokenClaims),
+    settings: dataPlaneSettings(config, s.security.tls, self.tokenClaims),
     ...workerEntry(),
     log,
     onMessage: (msg) => onWorkerMessage(cp, msg),
@@ -168,8 +180,25 @@ async function startServices(s: Started): Promise<RunningNode> {
   cp.membership.start();
   s.cleanup.push(() => cp.membership.stop());
   startHousekeeping(s, cp, views);
+  s.security.start(securityAppliers(s, cp, server, supervisor));
 
-  return { id: self.id, status: () => views.status(), stop: () => stopNode(s) };
+  return { id: self.id, status: () => views.status(), stop: () => stopNode(s), reload: () => s.security.reload('SIGHUP') };
+}
+
+/** Reloaded TLS material goes to new connections everywhere; a changed deny list grooms whom it denies. */
+function securityAppliers(s: Started, cp: ControlPlane, server: https.Server, supervisor: Supervisor): SecurityAppliers {
+  return {
+    tls: (bundle) => {
+      server.setSecureContext(serverContextOptions(bundle, bundle.ca));
+      cp.http.setTls({ ca: bundle.ca, cert: bundle.cert, key: bundle.key });
+      supervisor.updateSettings(dataPlaneSettings(s.config, bundle, s.self.tokenClaims));
+    },
+    deny: () => {
+      for (const node of cp.registry.all()) {
+        if (s.security.refusesNode(node.info.id)) cp.registry.remove(node.info.id, 'denied');
+      }
+    },
+  };
 }
 
 /** A worker's peer refused our session: renegotiate (publication follows the new key). */

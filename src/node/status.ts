@@ -5,6 +5,7 @@ import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import type { PeerTrafficView } from '../metrics/node.js';
 import type { PeerRate } from './rates.js';
+import type { ClientCert } from '../security/client-cert.js';
 
 export interface PeerStatus {
   id: string;
@@ -29,6 +30,9 @@ export interface PeerStatus {
   /** Bytes per second over the last ~10 s. */
   txBytesPerSecond: number;
   rxBytesPerSecond: number;
+  /** The client certificate it last presented (mutual TLS on): SHA-256 hex and expiry (unix seconds); null: none. */
+  certFingerprint: string | null;
+  certNotAfter: number | null;
 }
 
 export interface StatusReport {
@@ -53,7 +57,7 @@ export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['st
   return hasSession && node.lastSent > 0 ? 'up' : 'connecting';
 }
 
-export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number): PeerStatus {
+export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number, cert?: ClientCert): PeerStatus {
   const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, channelsUp: 0 };
   const age = sessions.outbound.ageSeconds(node.info.id, now);
   return {
@@ -71,6 +75,8 @@ export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fa
     ...t,
     txBytesPerSecond: Math.round(rate.txBytesPerSecond),
     rxBytesPerSecond: Math.round(rate.rxBytesPerSecond),
+    certFingerprint: cert?.fingerprint ?? null,
+    certNotAfter: cert?.notAfter ?? null,
   };
 }
 
@@ -87,6 +93,7 @@ export function statusReport(args: {
   pathOf: (node: RemoteNode) => 'fast' | 'legacy';
   traffic: PeerTraffic;
   rateOf: (peerId: string) => PeerRate;
+  certOf?: (peerId: string) => ClientCert | undefined;
 }): StatusReport {
   const { self, now } = args;
   return {
@@ -100,6 +107,6 @@ export function statusReport(args: {
     bootstrapped: args.bootstrapped,
     ready: args.ready,
     workers: args.workers,
-    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now)),
+    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now, args.certOf?.(n.info.id))),
   };
 }

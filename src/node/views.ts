@@ -11,6 +11,7 @@ import { healthReport } from './health.js';
 import { peerState, statusReport, type PeerTraffic, type StatusReport } from './status.js';
 import { VERSION } from '../version.js';
 import { RateWindow } from './rates.js';
+import type { PeerCertBook } from '../security/peer-certs.js';
 
 export class NodeViews {
   supervisor: Supervisor | undefined;
@@ -24,6 +25,7 @@ export class NodeViews {
     private readonly cp: ControlPlane,
     private readonly metrics: NodeMetrics,
     private readonly now: () => number,
+    private readonly peerCerts?: PeerCertBook,
   ) {}
 
   workerSnapshots(): unknown[] {
@@ -58,6 +60,7 @@ export class NodeViews {
       pathOf: (n) => pathOf(this.config, n),
       traffic: this.traffic,
       rateOf: (peerId) => this.rates.rate(peerId),
+      certOf: (peerId) => this.peerCerts?.get(peerId),
     });
   }
 

@@ -24,3 +24,9 @@ export function earliestNotAfter(pem: Buffer | string): number | undefined {
   }
   return earliest;
 }
+
+/** The expiry of a node's TLS material: its certificate, and the first certificate in its CA file to expire. */
+export function certificateExpiry(tls: { notAfter: number; ca: Buffer }): CertificateExpiry {
+  const ca = earliestNotAfter(tls.ca);
+  return { node: tls.notAfter, ...(ca === undefined ? {} : { ca }) };
+}

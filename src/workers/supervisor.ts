@@ -25,6 +25,8 @@ export interface WorkerOptions {
 
 export interface Supervisor {
   publish(state: DataPlaneState): void;
+  /** New settings (reloaded TLS material) to every worker, and to those restarted later. */
+  updateSettings(settings: DataPlaneSettings): void;
   stop(timeoutMs: number): Promise<void>;
   /** The latest prom-client JSON of each worker that sent one. */
   collectMetrics(): unknown[];
@@ -44,6 +46,7 @@ interface Slot {
 export function startWorkers(opts: WorkerOptions): Supervisor {
   if (opts.queueFds.length !== opts.count) throw new Error(`${opts.count} workers need ${opts.count} queue fds, got ${opts.queueFds.length}`);
   let state: DataPlaneState | undefined;
+  let settings = opts.settings;
   let stopping = false;
   const slots: Slot[] = opts.queueFds.map((fd, index) => ({ index, fd, child: undefined, restarts: [], metrics: undefined }));
 
@@ -63,7 +66,7 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     });
     child.on('error', (err) => opts.log.warn('worker error', { worker: slot.index, error: err.message }));
     child.once('exit', (code, signal) => onExit(slot, child, code, signal));
-    send(slot, { type: 'settings', settings: opts.settings });
+    send(slot, { type: 'settings', settings });
     if (state !== undefined) send(slot, { type: 'state', state });
   };
 
@@ -91,6 +94,10 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     publish(next) {
       state = next;
       for (const slot of slots) send(slot, { type: 'state', state: next });
+    },
+    updateSettings(next) {
+      settings = next;
+      for (const slot of slots) send(slot, { type: 'settings', settings: next });
     },
     async stop(timeoutMs) {
       stopping = true;

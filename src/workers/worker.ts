@@ -28,7 +28,9 @@ function tell(msg: WorkerToMain): void {
 function onMessage(msg: MainToWorker): void {
   switch (msg.type) {
     case 'settings':
-      settings = msg.settings;
+      // A reload replaces the values in place: transports read them at their next connection.
+      if (settings === undefined) settings = msg.settings;
+      else Object.assign(settings, msg.settings);
       log = lazyLogger(msg.settings.logLevel as LogLevel, msg.settings.logFormat as LogFormat, { component: `worker-${index}` });
       return;
     case 'state':

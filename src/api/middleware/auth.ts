@@ -5,9 +5,9 @@ import type Koa from 'koa';
 import type { AuthMode, Authenticator, RequestAuth } from '../contract.js';
 import type { BodyState } from './body.js';
 import { HttpError } from '../errors.js';
-import { AuthError } from '../../auth/errors.js';
+import { refusedError, type ClientCertState } from './client-cert.js';
 
-export interface AuthState extends BodyState {
+export interface AuthState extends BodyState, ClientCertState {
   auth: RequestAuth;
 }
 
@@ -17,11 +17,12 @@ export function requireAuth(auth: Authenticator, mode: AuthMode, onFailure: (rea
     const state = ctx.state as AuthState;
     const expectedPeer = typeof ctx.params?.sender_id === 'string' ? (ctx.params.sender_id as string) : undefined;
     try {
-      state.auth = await auth.authenticate(ctx.get('authorization') || undefined, state.rawBody ?? Buffer.alloc(0), mode, expectedPeer);
+      state.auth = await auth.authenticate(ctx.get('authorization') || undefined, state.rawBody ?? Buffer.alloc(0), mode, expectedPeer, state.clientCert ?? null);
     } catch (err) {
-      const reason = err instanceof AuthError ? err.reason : 'malformed_token';
-      onFailure(reason);
-      throw new HttpError(401, 'Unauthorized', reason);
+      const refused = refusedError(err, onFailure);
+      if (refused instanceof HttpError) throw refused;
+      onFailure('malformed_token');
+      throw new HttpError(401, 'Unauthorized', 'malformed_token');
     }
     try {
       if (signsAnswer) await auth.prepareAnswer(state.auth);

@@ -4,6 +4,7 @@ import type Koa from 'koa';
 import type { ApiDeps } from '../contract.js';
 import { requireAuth, type AuthState } from '../middleware/auth.js';
 import { parseJson } from '../middleware/body.js';
+import { refusable } from '../middleware/client-cert.js';
 import { HttpError } from '../errors.js';
 import { MeshError, MESH_ERROR_STATUS } from '../../mesh/errors.js';
 
@@ -29,7 +30,8 @@ export function controlRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => 
 
   const register: Koa.Middleware = async (ctx) => {
     const payload = body(ctx);
-    ctx.body = await meshCall(() => deps.control.register(who(ctx), payload));
+    // Registration binds the claimed URL to the client certificate and checks the deny list.
+    ctx.body = await refusable(() => meshCall(() => deps.control.register(who(ctx), payload)), onAuthFailure);
   };
   const initSession: Koa.Middleware = async (ctx) => {
     const payload = body(ctx);
