@@ -1,8 +1,10 @@
 // One persistent fast-path channel to one peer, from one worker: TLS, one authenticated HTTP/1.1
-// Upgrade, then `[u16 length][packet]` frames until either side closes.
+// Upgrade, then `[u16 length][packet]` frames (v1), or `[u32 length][virtio_net_hdr][packet]`
+// frames (v2, both ends with TUN offloads: a GSO super-packet whole), until either side closes.
 //
 //   connect: tls.connect (our CA, TLS >= 1.2, ALPN http/1.1) -> GET /tunmesh/fastpath/v1/<self>
-//            with `Upgrade: tunmesh-fastpath/1` and a session token over the empty body -> 101.
+//            with `Upgrade: tunmesh-fastpath/1` (v2: `tunmesh-fastpath/2`) and a session token
+//            over the empty body -> 101.
 //   send:    append() copies each packet once, behind its length, into a slab; flush() hands the
 //            batch to the socket in ONE write. A slab region is never rewritten while the socket
 //            may still hold it: a full slab swaps with the one before it once the socket has
@@ -23,10 +25,11 @@
 //            open tells main the session was refused.
 import { connect, type TLSSocket } from 'node:tls';
 import type { PeerCounters } from '../metrics/dataplane.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DropReason, type PeerRoute } from './contract.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DropReason, type PeerRoute } from './contract.js';
 import { ChannelError } from './errors.js';
-import { FRAME_HEADER, writeFrame } from './frames.js';
+import { FRAME_HEADER_V2, frameHeaderBytes, writeFrame, writeFrameV2 } from './frames.js';
 import { peerTlsOptions } from './tls-options.js';
+import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../tun/vnet.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
 
 export const SLAB_BYTES = 256 * 1024;
@@ -34,11 +37,15 @@ export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
 /** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
 export const CONNECTING_LIMIT_BYTES = 64 * 1024;
+/** The least a v2 channel may hold unsent: four 64 KB super-packets. */
+const MIN_LIMIT_V2 = 4 * 65536;
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
 
 export class FastChannel implements PeerTransport {
   readonly path = 'fast' as const;
+  /** Fixed for the channel's life: a peer announcing other framing gets a new channel (send.ts). */
+  readonly frames: 1 | 2;
   epoch = -1;
   private socket: TLSSocket | null = null;
   private open = false;
@@ -52,14 +59,19 @@ export class FastChannel implements PeerTransport {
   private batchStart = 0;
   private batchPackets = 0;
   private batchBytes = 0;
+  private batchSuper = 0;
   private readonly limitBytes: number;
   private readonly counters: PeerCounters;
+  private readonly header: number;
 
   constructor(
     private peer: PeerRoute,
     private readonly deps: TransportDeps,
   ) {
-    this.limitBytes = deps.settings.queueLimit * deps.mtu;
+    this.frames = peer.frames ?? 1;
+    this.header = frameHeaderBytes(this.frames);
+    // A few super-packets at least, whatever the MTU.
+    this.limitBytes = Math.max(deps.settings.queueLimit * deps.mtu, this.frames === 2 ? MIN_LIMIT_V2 : 0);
     this.counters = deps.metrics.forPeer(peer.id);
     this.connect();
   }
@@ -70,7 +82,7 @@ export class FastChannel implements PeerTransport {
     if (socket === null) return 'node_close';
     if (!this.open) return this.holdWhileOpening(buf, off, len);
     if (socket.writableLength + (this.used - this.batchStart) > this.limitBytes) return 'queue_full';
-    if (this.used + FRAME_HEADER + len > this.slab.length) {
+    if (this.used + this.header + len > this.slab.length) {
       this.flush();
       this.nextSlab(socket);
     }
@@ -93,7 +105,7 @@ export class FastChannel implements PeerTransport {
 
   /** Before the 101: frame into the slab, unsent, within CONNECTING_LIMIT_BYTES. */
   private holdWhileOpening(buf: Buffer, off: number, len: number): DropReason | null {
-    const end = this.used + FRAME_HEADER + len;
+    const end = this.used + this.header + len;
     if (end - this.batchStart > CONNECTING_LIMIT_BYTES || end > this.slab.length) return 'queue_full';
     this.frame(buf, off, len);
     return null;
@@ -101,9 +113,15 @@ export class FastChannel implements PeerTransport {
 
   /** One packet into the pending batch (the caller checked room). */
   private frame(buf: Buffer, off: number, len: number): void {
-    this.used = writeFrame(this.slab, this.used, buf, off, len);
+    if (this.header === FRAME_HEADER_V2) {
+      this.used = writeFrameV2(this.slab, this.used, buf, off, len);
+      this.batchBytes += len - VNET_HDR_LEN;
+      if (vnetGsoType(buf, off) !== VNET_GSO_NONE) this.batchSuper++;
+    } else {
+      this.used = writeFrame(this.slab, this.used, buf, off, len);
+      this.batchBytes += len;
+    }
     this.batchPackets++;
-    this.batchBytes += len;
   }
 
   flush(): void {
@@ -112,7 +130,8 @@ export class FastChannel implements PeerTransport {
     this.batchStart = this.used;
     this.counters.txPackets.inc(this.batchPackets);
     this.counters.txBytes.inc(this.batchBytes);
-    this.batchPackets = this.batchBytes = 0;
+    this.deps.metrics.superPackets('tx', this.batchSuper);
+    this.batchPackets = this.batchBytes = this.batchSuper = 0;
   }
 
   update(peer: PeerRoute): void {
@@ -158,7 +177,7 @@ export class FastChannel implements PeerTransport {
     const { host, port } = peerEndpoint(this.peer.url);
     socket.write(
       `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${host}:${port}\r\n` +
-        `Connection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,
+        `Connection: Upgrade\r\nUpgrade: ${this.frames === 2 ? FAST_PATH_UPGRADE_V2 : FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,
     );
     const status = await readStatus(socket);
     if (status !== 101) {
@@ -181,7 +200,7 @@ export class FastChannel implements PeerTransport {
     this.open = false;
     this.counters.channelUp.set(0);
     this.used = this.batchStart; // an unsent batch goes with the connection
-    this.batchPackets = this.batchBytes = 0;
+    this.batchPackets = this.batchBytes = this.batchSuper = 0;
     if (this.closed) return;
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt++);
     this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));

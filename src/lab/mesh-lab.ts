@@ -23,6 +23,8 @@ export interface MeshLabOptions {
   workers?: number;
   /** Per node: offer/accept the fast path (default true). */
   fastPath?: (i: number) => boolean;
+  /** Per node: tunmesh.data_plane.offload (default: the node's default). */
+  offload?: (i: number) => 'auto' | 'on' | 'off';
   timing?: Partial<LabTiming>;
   logLevel?: LabNodeSpec['logLevel'];
   /** Indexes of the nodes others bootstrap from (default [0]). */
@@ -168,6 +170,7 @@ export class MeshLab {
           enableBroadcast: opts.enableBroadcast ?? false,
           legacyInterop: opts.legacyInterop ?? false,
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
+          ...(opts.offload ? { offload: opts.offload(i) } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
         };
         const yaml = labNodeConfigYaml(spec);

@@ -31,6 +31,8 @@ export interface LabNodeSpec {
   additionalClusterSecrets?: string[];
   /** tunmesh.networking.mtu (default 1500). */
   mtu?: number;
+  /** tunmesh.data_plane.offload (default: the node's default, auto). */
+  offload?: 'auto' | 'on' | 'off';
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
 }
@@ -100,7 +102,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       logging: { format: 'json' },
       process: { workers: s.workers },
       ...(s.mtu ? { networking: { mtu: s.mtu } } : {}),
-      data_plane: { fast_path: s.fastPath },
+      data_plane: { fast_path: s.fastPath, ...(s.offload ? { offload: s.offload } : {}) },
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
       status_socket: s.statusSocket,

@@ -23,22 +23,32 @@ export const LEGACY: WrapScheme = 'pkcs1';
 
 /** Fast-path protocol version this build speaks. */
 export const FAST_PATH_VERSION = 1;
+/**
+ * Offload version this build speaks: the fast path also accepts v2 frames (a virtio_net_hdr and a
+ * GSO super-packet of up to 64 KB, dataplane/frames.ts), written to a TUN with offloads. Announced
+ * as `offload: 1` beside `fast_path: 1`, which keeps its meaning for older tunmesh nodes.
+ */
+export const OFFLOAD_VERSION = 1;
 
 export interface Capabilities {
   /** Fast-path protocol version accepted on the TLS port (0: none). */
   fastPath: number;
   /** Key-wrap schemes this node can unwrap, best first. */
   wrap: WrapScheme[];
+  /** Offload version accepted on the fast path (absent: none; v1 frames only). */
+  offload?: number;
 }
 
-/** What this node announces, given whether its fast path is on. */
-export function localCapabilities(fastPath: boolean): Capabilities {
-  return { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP] };
+/** What this node announces, given whether its fast path is on and its TUN has offloads. */
+export function localCapabilities(fastPath: boolean, offload = false): Capabilities {
+  const c: Capabilities = { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP] };
+  if (fastPath && offload) c.offload = OFFLOAD_VERSION;
+  return c;
 }
 
 /** The extra claims every token of this node carries. */
 export function capabilityClaims(c: Capabilities): Record<string, unknown> {
-  return { [CAPABILITY_CLAIM]: { fast_path: c.fastPath, wrap: c.wrap } };
+  return { [CAPABILITY_CLAIM]: { fast_path: c.fastPath, wrap: c.wrap, ...(c.offload !== undefined ? { offload: c.offload } : {}) } };
 }
 
 const MAX_WRAP_SCHEMES = 8;
@@ -57,7 +67,9 @@ export function capabilitiesOf(extraClaims: Readonly<Record<string, unknown>>): 
   const o = raw as Record<string, unknown>;
   const fastPath = typeof o.fast_path === 'number' && Number.isInteger(o.fast_path) && o.fast_path > 0 ? o.fast_path : 0;
   const wrap = Array.isArray(o.wrap) ? o.wrap.slice(0, MAX_WRAP_SCHEMES).filter(isWrapScheme) : [];
-  return { fastPath, wrap };
+  const c: Capabilities = { fastPath, wrap };
+  if (typeof o.offload === 'number' && Number.isInteger(o.offload) && o.offload > 0) c.offload = o.offload;
+  return c;
 }
 
 function isWrapScheme(v: unknown): v is WrapScheme {
@@ -76,4 +88,9 @@ export function wrapSchemeFor(peer: Capabilities | null, legacyInterop: boolean)
 /** The fast path is used when both ends offer the version we speak. */
 export function fastPathWith(peer: Capabilities | null, ourFastPath: boolean): boolean {
   return ourFastPath && peer !== null && peer.fastPath === FAST_PATH_VERSION;
+}
+
+/** Offload frames (v2) on the fast path when both ends offer the offload version we speak. */
+export function offloadWith(peer: Capabilities | null, ourOffload: boolean): boolean {
+  return ourOffload && peer !== null && peer.fastPath === FAST_PATH_VERSION && peer.offload === OFFLOAD_VERSION;
 }

@@ -28,3 +28,9 @@ export function createIdentity(opts: { listenUrl: string; networkCidr: string; n
     },
   };
 }
+
+/** The same identity announcing TUN offloads (known only once the TUN device is open). */
+export function withOffload(identity: LocalIdentity, offload: boolean): LocalIdentity {
+  const capabilities = localCapabilities(identity.capabilities.fastPath > 0, offload);
+  return { ...identity, capabilities, tokenClaims: capabilityClaims(capabilities) };
+}

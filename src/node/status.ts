@@ -12,6 +12,8 @@ export interface PeerStatus {
   address: string;
   scope: string;
   path: 'fast' | 'legacy';
+  /** The fast path carries v2 frames (TUN offloads both ends: super-packets whole). */
+  offload?: boolean;
   state: 'up' | 'connecting' | 'failing';
   lastHeardSecondsAgo: number;
   outboundSessionAgeSeconds: number | null;
@@ -39,6 +41,8 @@ export interface StatusReport {
   bootstrapped: boolean;
   ready: boolean;
   workers: number;
+  /** TUN offloads: what the device took at start, and what is on now (offload-mode.ts). Absent without. */
+  offloads?: { device: string[]; active: string[] };
   peers: PeerStatus[];
 }
 
@@ -80,6 +84,8 @@ export function statusReport(args: {
   registry: Registry;
   sessions: SessionManager;
   pathOf: (node: RemoteNode) => 'fast' | 'legacy';
+  framesOf?: (node: RemoteNode) => 1 | 2;
+  offloads?: { device: string[]; active: string[] };
   traffic: PeerTraffic;
   rateOf: (peerId: string) => PeerRate;
 }): StatusReport {
@@ -94,6 +100,10 @@ export function statusReport(args: {
     bootstrapped: args.bootstrapped,
     ready: args.ready,
     workers: args.workers,
-    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now)),
+    ...(args.offloads !== undefined ? { offloads: args.offloads } : {}),
+    peers: args.registry.all().map((n) => {
+      const p = peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now);
+      return args.framesOf?.(n) === 2 ? { ...p, offload: true } : p;
+    }),
   };
 }

@@ -12,12 +12,16 @@
 //   5. flush        after the whole TUN batch, each touched transport sends once: one
 //                   socket.write per fast channel, one POST loop kick per legacy peer.
 //   6. counting     drops and TUN counters go to prom-client once per batch, not per packet.
+// With TUN offloads (batch.vnetHeader > 0) each read starts with a virtio_net_hdr and may be a
+// GSO super-packet above the MTU: step 2 lets those through, step 4 goes through
+// appendWithHeader() (dataplane/offload-append.ts), which sends them whole on v2 channels.
 import { packetOffset, type PacketBatch, type TunQueue } from '../tun/queue.js';
 import { ipv4Dst } from '../tun/ipv4.js';
 import type { DataPlaneState, DropReason, PeerRoute } from '../dataplane/contract.js';
 import { FastChannel } from '../dataplane/fast-channel.js';
 import { LegacySender } from '../dataplane/legacy-sender.js';
 import { BROADCAST, RouteTable } from '../dataplane/route-table.js';
+import { appendWithHeader, isSuperPacket } from '../dataplane/offload-append.js';
 import type { PeerTransport, TransportDeps } from '../dataplane/transport.js';
 import type { DataPlaneMetrics } from '../metrics/dataplane.js';
 
@@ -77,7 +81,7 @@ export class SendPath {
 
   private transportFor(peer: PeerRoute, state: DataPlaneState): PeerTransport {
     const existing = this.transports.get(peer.id);
-    if (existing !== undefined && existing.path === peer.path) {
+    if (existing !== undefined && existing.path === peer.path && existing.frames === (peer.frames ?? 1)) {
       existing.update(peer);
       return existing;
     }
@@ -91,15 +95,18 @@ export class SendPath {
   private onBatch(batch: PacketBatch): void {
     const table = this.table;
     const epoch = ++this.epoch;
+    const h = batch.vnetHeader;
     let bytes = 0;
     for (let i = 0; i < batch.count; i++) {
-      const off = packetOffset(batch, i);
-      const len = batch.lengths[i]!;
+      const at = packetOffset(batch, i);
+      const total = batch.lengths[i]!;
+      const off = at + h;
+      const len = total - h;
       bytes += len;
       if (table === null) this.drops.add('no_route');
       else if (len < IPV4_MIN_HEADER || batch.buffer[off]! >>> 4 !== 4) this.drops.add('unsupported');
-      else if (len > this.mtu) this.drops.add('oversized');
-      else this.route(table, batch.buffer, off, len, epoch);
+      else if (len > this.mtu && (h === 0 || !isSuperPacket(batch.buffer, at))) this.drops.add('oversized');
+      else this.route(table, batch.buffer, at, total, off, epoch);
     }
     for (const t of this.touched) t.flush();
     this.touched.length = 0;
@@ -107,18 +114,19 @@ export class SendPath {
     this.drops.flushTo(this.deps.metrics);
   }
 
-  private route(table: RouteTable<PeerTransport>, buf: Buffer, off: number, len: number, epoch: number): void {
-    const dest = table.lookup(ipv4Dst(buf, off));
+  /** buf[at, at + len) is the packet, behind its virtio_net_hdr when the TUN has offloads (ip: the IP header). */
+  private route(table: RouteTable<PeerTransport>, buf: Buffer, at: number, len: number, ip: number, epoch: number): void {
+    const dest = table.lookup(ipv4Dst(buf, ip));
     if (typeof dest === 'string') {
       if (dest !== BROADCAST) this.drops.add(dest);
-      else for (const t of table.all) this.appendTo(t, buf, off, len, epoch);
+      else for (const t of table.all) this.appendTo(t, buf, at, len, epoch, ip > at);
       return;
     }
-    this.appendTo(dest, buf, off, len, epoch);
+    this.appendTo(dest, buf, at, len, epoch, ip > at);
   }
 
-  private appendTo(t: PeerTransport, buf: Buffer, off: number, len: number, epoch: number): void {
-    const dropped = t.append(buf, off, len);
+  private appendTo(t: PeerTransport, buf: Buffer, at: number, len: number, epoch: number, vnet: boolean): void {
+    const dropped = vnet ? appendWithHeader(t, buf, at, len, this.mtu) : t.append(buf, at, len);
     if (dropped !== null) {
       this.drops.add(dropped);
       return;
