@@ -117,7 +117,7 @@ export async function startTunmesh(
   pair: VethPair,
   dir: string,
   creds: LabCredentials,
-  opts: { fastPath: boolean; workers: number; tag: string; timeoutMs: number; mtu?: number },
+  opts: { fastPath: boolean; offload?: 'auto' | 'on' | 'off'; workers: number; tag: string; timeoutMs: number; mtu?: number },
 ): Promise<Tunnel> {
   const mains: ChildProcess[] = [];
   const sockets: string[] = [];
@@ -150,6 +150,7 @@ export async function startTunmesh(
           timing: { ...QUICK_TIMING, groomInterval: 2, reregistration: 5, stale: 30 },
           firstNode: false,
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
+          ...(opts.offload ? { offload: opts.offload } : {}),
         }),
         { mode: 0o600 },
       );
