@@ -7,11 +7,13 @@
 //            over the empty body -> 101.
 //   send:    append() copies each packet once, behind its length, into a slab; flush() hands the
 //            batch to the socket in ONE write. A slab region is never rewritten while the socket
-//            may still hold it: a full slab swaps with the one before it once the socket has
-//            finished with that one, else it is replaced by a new one (under backpressure).
-//            Nothing is allocated per packet, and at steady rates nothing at all: two slabs per
-//            channel, instead of a new one per SLAB_BYTES of traffic left for the GC (whose
-//            freed memory the allocator kept: a worker stayed 10-25 MB larger after traffic).
+//            may still hold it: a full slab is retired and the oldest retired one the socket has
+//            finished with is taken again, else a new one (under backpressure). Nothing is
+//            allocated per packet, and at steady rates nothing at all: two slabs per channel,
+//            and under sustained backpressure (a fast sender, 64 KB super-packets) up to
+//            MAX_RETIRED more, dropped again once the socket drains, instead of a new one per
+//            SLAB_BYTES of traffic left for the GC (page faults on fresh memory, and freed memory
+//            the allocator kept: a worker stayed 10-25 MB larger after traffic).
 //   bounded: while the socket holds more than queueLimit * MTU unsent bytes, packets are dropped
 //            `queue_full`; the kernel's TCP buffers are the only queue.
 //   opening: while a connection attempt is under way, up to CONNECTING_LIMIT_BYTES of frames wait
@@ -35,6 +37,10 @@ import { peerEndpoint, type PeerTransport, type TransportDeps } from './transpor
 export const SLAB_BYTES = 256 * 1024;
 export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
+/** Retired slabs kept for reuse under backpressure (bounded memory: queueLimit * MTU is ~6 slabs). */
+export const MAX_RETIRED = 6;
+/** Retired slabs kept once the socket has drained: the steady state needs one besides the current. */
+const RETIRED_IDLE = 1;
 /** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
 export const CONNECTING_LIMIT_BYTES = 64 * 1024;
 /** The least a v2 channel may hold unsent: four 64 KB super-packets. */
@@ -53,8 +59,13 @@ export class FastChannel implements PeerTransport {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
-  /** The slab before this one: taken again once the socket holds none of it (nextSlab()). */
-  private spare: Buffer | null = null;
+  /**
+   * Full slabs, oldest first, each with `written` as it was when the slab was retired: the socket
+   * has finished with a slab once it has finished that many bytes (nextSlab()).
+   */
+  private readonly retired: Array<{ buf: Buffer; mark: number }> = [];
+  /** Bytes handed to socket.write() by flush(), over the channel's life (all its sockets). */
+  private written = 0;
   private used = 0;
   private batchStart = 0;
   private batchPackets = 0;
@@ -92,14 +103,19 @@ export class FastChannel implements PeerTransport {
 
   /**
    * A fresh region for frames. The socket finishes writes in order and `writableLength` counts
-   * the bytes it has not finished; all bytes written since this slab began came from it (`used`
-   * of them), so when no more than that are pending, none of the spare is: it is overwritten
-   * instead of allocating (no churn at steady rates). Else a new slab, as under backpressure.
+   * the bytes it has not finished, so it has finished `written - writableLength` of ours (fewer
+   * while the upgrade request is pending: on the safe side). The oldest retired slab whose
+   * bytes all lie below that is overwritten instead of allocating. A new socket (reconnect)
+   * never holds an older socket's bytes: its writableLength counts only its own.
    */
   private nextSlab(socket: TLSSocket): void {
-    const next = this.spare !== null && socket.writableLength <= this.used ? this.spare : Buffer.allocUnsafeSlow(SLAB_BYTES);
-    this.spare = this.slab;
-    this.slab = next;
+    const finished = this.written - socket.writableLength;
+    this.retired.push({ buf: this.slab, mark: this.written });
+    const oldest = this.retired[0]!;
+    const reuse = oldest.mark <= finished; // may be the slab just retired, when the socket drained
+    if (reuse) this.retired.shift();
+    else if (this.retired.length > MAX_RETIRED) this.retired.shift(); // left to the GC
+    this.slab = reuse ? oldest.buf : Buffer.allocUnsafeSlow(SLAB_BYTES);
     this.used = this.batchStart = 0;
   }
 
@@ -125,9 +141,13 @@ export class FastChannel implements PeerTransport {
   }
 
   flush(): void {
-    if (!this.open || this.used === this.batchStart) return;
-    this.socket?.write(this.slab.subarray(this.batchStart, this.used));
+    const socket = this.socket;
+    if (!this.open || socket === null || this.used === this.batchStart) return;
+    socket.write(this.slab.subarray(this.batchStart, this.used));
+    this.written += this.used - this.batchStart;
     this.batchStart = this.used;
+    // Drained: what backpressure made us keep goes back to the GC.
+    if (socket.writableLength === 0 && this.retired.length > RETIRED_IDLE) this.retired.splice(0, this.retired.length - RETIRED_IDLE);
     this.counters.txPackets.inc(this.batchPackets);
     this.counters.txBytes.inc(this.batchBytes);
     this.deps.metrics.superPackets('tx', this.batchSuper);
