@@ -2,8 +2,9 @@
 //
 // Why native: Node has no way to issue the TUNSETIFF ioctl, and libuv refuses to wrap a
 // character device as a stream. The addon therefore does three small things and nothing else:
-//   1. open()   - /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI [| IFF_MULTI_QUEUE] [| IFF_TUN_EXCL]),
-//                 O_NONBLOCK
+//   1. open()   - /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI [| IFF_MULTI_QUEUE] [| IFF_TUN_EXCL]
+//                 [| IFF_VNET_HDR]), O_NONBLOCK; setVnetHeaderSize() and setOffload() for the offload
+//                 mode (every read and write then starts with a virtio_net_hdr)
 //   2. Reader   - a uv_poll_t on the queue fd; on readiness it drains up to `slots` packets into
 //                 a caller-owned buffer (slot i at i * slotSize) and calls JS once per batch
 //   3. writeBatch - one N-API call writes many packets (one write(2) each: TUN takes one packet
@@ -20,6 +21,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace {
@@ -45,14 +47,17 @@ int EnsureNonBlocking(int fd) {
   return 0;
 }
 
-// open(name, multiQueue, exclusive?) -> { fd, name }
+// open(name, multiQueue, exclusive?, vnetHeader?) -> { fd, name }
 // exclusive sets IFF_TUN_EXCL: fail with EBUSY instead of attaching to an existing device of
 // the same name, so the first queue always creates the device it is about to configure.
+// vnetHeader sets IFF_VNET_HDR: the flag is the device's (the last queue attached sets it for all),
+// so every queue of one device must pass the same value.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean() ||
-      (info.Length() > 2 && !info[2].IsBoolean() && !info[2].IsUndefined())) {
-    Napi::TypeError::New(env, "open(name: string, multiQueue: boolean, exclusive?: boolean)").ThrowAsJavaScriptException();
+      (info.Length() > 2 && !info[2].IsBoolean() && !info[2].IsUndefined()) ||
+      (info.Length() > 3 && !info[3].IsBoolean() && !info[3].IsUndefined())) {
+    Napi::TypeError::New(env, "open(name: string, multiQueue: boolean, exclusive?: boolean, vnetHeader?: boolean)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string name = info[0].As<Napi::String>();
@@ -70,6 +75,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
   if (info[1].As<Napi::Boolean>()) ifr.ifr_flags |= IFF_MULTI_QUEUE;
   if (info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>()) ifr.ifr_flags |= IFF_TUN_EXCL;
+  if (info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>()) ifr.ifr_flags |= IFF_VNET_HDR;
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -83,6 +89,41 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ioctlInt(fd, request, value): an ioctl taking a pointer to an int; throws with errno.
+Napi::Value IntIoctl(const Napi::CallbackInfo& info, unsigned long request, const char* what) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, std::string(what) + "(fd: number, value: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int value = info[1].As<Napi::Number>().Int32Value();
+  if (ioctl(fd, request, &value) < 0) ErrnoError(env, what, errno).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// setVnetHeaderSize(fd, bytes): TUNSETVNETHDRSZ (10: virtio_net_hdr, 12: with num_buffers).
+Napi::Value SetVnetHeaderSize(const Napi::CallbackInfo& info) {
+  return IntIoctl(info, TUNSETVNETHDRSZ, "ioctl TUNSETVNETHDRSZ");
+}
+
+// setOffload(fd, flags): TUNSETOFFLOAD with TUN_F_* bits (what the device may hand us unsegmented
+// or without checksum). The kernel refuses bits it does not know with EINVAL: the caller retries
+// with fewer. Takes effect at once for the whole device; 0 turns offloads off.
+Napi::Value SetOffload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "setOffload(fd: number, flags: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // TUNSETOFFLOAD takes the flags by value, not through a pointer.
+  unsigned long flags = info[1].As<Napi::Number>().Uint32Value();
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TUNSETOFFLOAD, flags) < 0) {
+    ErrnoError(env, "ioctl TUNSETOFFLOAD", errno).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
 // close(fd)
 Napi::Value Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -94,15 +135,29 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// writeBatch(fd, buffer, offsets: Uint32Array, lengths: Uint32Array, count[, result: Uint32Array])
-//   -> { written, rejected }, or, when `result` (length >= 2) is given, fills result[0] = written,
-//   result[1] = rejected and returns written: the hot path then allocates nothing per call.
+// writeBatch(fd, buffer, offsets: Uint32Array, lengths: Uint32Array, count[, result: Uint32Array
+//   [, zeroPrefix]]) -> { written, rejected }, or, when `result` (length >= 2) is given, fills
+//   result[0] = written, result[1] = rejected and returns written: the hot path then allocates
+//   nothing per call. zeroPrefix (0..kMaxZeroPrefix) writes that many zero bytes in front of each
+//   packet in the same write (writev): the empty virtio_net_hdr a plain packet needs on a device
+//   opened with IFF_VNET_HDR.
 // Stops early on EAGAIN (the kernel queue is full: the caller counts the rest as dropped).
 // Other errors throw, except EINVAL/EIO/EMSGSIZE on one packet (a malformed packet) and a
 // range outside the buffer, which are skipped and counted as `rejected`.
+constexpr uint32_t kMaxZeroPrefix = 16;
+const uint8_t kZeros[kMaxZeroPrefix] = {0};
+
 Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool hasResult = info.Length() > 5 && !info[5].IsUndefined();
+  uint32_t prefix = 0;
+  if (info.Length() > 6 && !info[6].IsUndefined()) {
+    if (!info[6].IsNumber() || info[6].As<Napi::Number>().Uint32Value() > kMaxZeroPrefix) {
+      Napi::TypeError::New(env, "writeBatch: zeroPrefix must be a number in 0..16").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    prefix = info[6].As<Napi::Number>().Uint32Value();
+  }
   if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsBuffer() || !IsUint32Array(info[2]) ||
       !IsUint32Array(info[3]) || !info[4].IsNumber() ||
       (hasResult && (!IsUint32Array(info[5]) || info[5].As<Napi::Uint32Array>().ElementLength() < 2))) {
@@ -122,7 +177,13 @@ Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < count; i++) {
     uint64_t off = offsets[i], len = lengths[i];
     if (off + len > buf.Length()) { rejected++; continue; }
-    ssize_t n = ::write(fd, buf.Data() + off, len);
+    ssize_t n;
+    if (prefix == 0) {
+      n = ::write(fd, buf.Data() + off, len);
+    } else {
+      struct iovec iov[2] = {{const_cast<uint8_t*>(kZeros), prefix}, {buf.Data() + off, size_t(len)}};
+      n = ::writev(fd, iov, 2);
+    }
     if (n >= 0) { written++; continue; }
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     if (errno == EINVAL || errno == EIO || errno == EMSGSIZE) { rejected++; continue; }
@@ -164,6 +225,12 @@ Napi::Value DetachQueue(const Napi::CallbackInfo& info) {
 // of each packet for a frame header written in place) and is at most slotSize - headroom bytes.
 // The callback gets (count) with lengths[0..count) filled, or (-errno) when the device fails.
 // JS must finish with the slots before it returns: the next batch reuses them.
+// Packed mode (an `offsets` array given): the buffer is one arena instead of fixed slots. Each
+// read may take up to slotSize bytes (headroom included) and the next packet starts right after
+// it (8-byte aligned); offsets[i] says where packet i starts. The batch ends at `slots` packets
+// or when less than slotSize is left. Why: with offloads a read may be a 64 KB super-packet, and
+// fixed 64 KB slots for 64 packets would be 4 MB per queue; packed, a 1 MB arena holds 64 small
+// packets or 15 super-packets.
 // A packet that does not fit its slot (the MTU was raised after the queue was opened) is dropped
 // and counted in truncated(). TUN read(2) silently truncates and returns the bytes copied, so a
 // read that fills the slot exactly is taken as truncated: callers size slots above the MTU
@@ -179,8 +246,9 @@ class Reader : public Napi::ObjectWrap<Reader> {
     Napi::Env env = info.Env();
     if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsNumber() ||
         !info[3].IsNumber() || !IsUint32Array(info[4]) || !info[5].IsFunction() ||
-        (info.Length() > 6 && !info[6].IsNumber() && !info[6].IsUndefined())) {
-      Napi::TypeError::New(env, "new Reader(fd, buffer, slotSize, slots, lengths: Uint32Array, onBatch, headroom?)").ThrowAsJavaScriptException();
+        (info.Length() > 6 && !info[6].IsNumber() && !info[6].IsUndefined()) ||
+        (info.Length() > 7 && !IsUint32Array(info[7]) && !info[7].IsUndefined())) {
+      Napi::TypeError::New(env, "new Reader(fd, buffer, slotSize, slots, lengths: Uint32Array, onBatch, headroom?, offsets?: Uint32Array)").ThrowAsJavaScriptException();
       return;
     }
     if (info.Length() > 6 && info[6].IsNumber()) headroom_ = info[6].As<Napi::Number>().Uint32Value();
@@ -189,8 +257,18 @@ class Reader : public Napi::ObjectWrap<Reader> {
     slotSize_ = info[2].As<Napi::Number>().Uint32Value();
     slots_ = info[3].As<Napi::Number>().Uint32Value();
     Napi::Uint32Array lengths = info[4].As<Napi::Uint32Array>();
-    if (slotSize_ == 0 || slots_ == 0 || headroom_ >= slotSize_ || uint64_t(slotSize_) * slots_ > buf.Length() ||
-        lengths.ElementLength() < slots_) {
+    if (info.Length() > 7 && IsUint32Array(info[7])) {
+      Napi::Uint32Array offsets = info[7].As<Napi::Uint32Array>();
+      if (offsets.ElementLength() < slots_ || buf.Length() < slotSize_ || headroom_ >= slotSize_ || slots_ == 0 ||
+          lengths.ElementLength() < slots_) {
+        Napi::RangeError::New(env, "packed reader: buffer below one slotSize, offsets or lengths below slots, or headroom >= slotSize").ThrowAsJavaScriptException();
+        return;
+      }
+      offsets_ = offsets.Data();
+      offsetsRef_ = Napi::Persistent(offsets.As<Napi::Object>());
+      bufferLength_ = buf.Length();
+    } else if (slotSize_ == 0 || slots_ == 0 || headroom_ >= slotSize_ || uint64_t(slotSize_) * slots_ > buf.Length() ||
+               lengths.ElementLength() < slots_) {
       Napi::RangeError::New(env, "buffer or lengths too small for slots * slotSize, or headroom >= slotSize").ThrowAsJavaScriptException();
       return;
     }
@@ -267,9 +345,17 @@ class Reader : public Napi::ObjectWrap<Reader> {
       result = status;  // already a negative errno from libuv
     } else {
       uint32_t n = 0;
+      uint64_t pos = 0;  // packed mode: where the next packet's slot starts
       const uint32_t room = slotSize_ - headroom_;
       while (n < slots_) {
-        ssize_t r = ::read(fd_, data_ + uint64_t(n) * slotSize_ + headroom_, room);
+        uint64_t at;
+        if (offsets_ != nullptr) {
+          if (pos + slotSize_ > bufferLength_) break;
+          at = pos;
+        } else {
+          at = uint64_t(n) * slotSize_;
+        }
+        ssize_t r = ::read(fd_, data_ + at + headroom_, room);
         if (r < 0) {
           if (errno == EINTR) continue;
           if (errno != EAGAIN && errno != EWOULDBLOCK && n == 0) result = -errno;
@@ -278,6 +364,10 @@ class Reader : public Napi::ObjectWrap<Reader> {
         if (uint64_t(r) >= room) {
           truncated_++;
           continue;
+        }
+        if (offsets_ != nullptr) {
+          offsets_[n] = uint32_t(at + headroom_);
+          pos = (at + headroom_ + uint64_t(r) + 7) & ~uint64_t(7);
         }
         lengths_[n++] = uint32_t(r);
       }
@@ -301,6 +391,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
   int fd_ = -1;
   uint8_t* data_ = nullptr;
   uint32_t* lengths_ = nullptr;
+  uint32_t* offsets_ = nullptr;  // packed mode only
+  uint64_t bufferLength_ = 0;    // packed mode only
   uint32_t slotSize_ = 0;
   uint32_t slots_ = 0;
   uint32_t headroom_ = 0;
@@ -308,6 +400,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   uv_poll_t* poll_ = nullptr;
   Napi::ObjectReference bufferRef_;
   Napi::ObjectReference lengthsRef_;
+  Napi::ObjectReference offsetsRef_;
   Napi::FunctionReference callback_;
   Napi::AsyncContext* context_ = nullptr;
 };
@@ -317,6 +410,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("writeBatch", Napi::Function::New(env, WriteBatch));
   exports.Set("detachQueue", Napi::Function::New(env, DetachQueue));
+  exports.Set("setVnetHeaderSize", Napi::Function::New(env, SetVnetHeaderSize));
+  exports.Set("setOffload", Napi::Function::New(env, SetOffload));
   exports.Set("Reader", Reader::Init(env));
   return exports;
 }

@@ -1,4 +1,5 @@
-// `npm run bench` (as root): plain veth vs tunmesh fast path vs tunmesh original (JSON) path vs
+// `npm run bench` (as root): plain veth vs tunmesh fast path with TUN offloads (64 KB
+// super-packets on v2 frames) vs the fast path without them vs tunmesh original (JSON) path vs
 // wireguard-go, in one run, on two namespaces joined by a veth pair. Measures ping RTT (median,
 // p99), iperf3 TCP 1 and 4 streams over IPv4 and over IPv6, UDP 64-byte packets per second
 // received, tunnel CPU seconds per GB moved, and tunnel RSS; prints a table and writes
@@ -20,8 +21,8 @@ import { footprintTables, killFootprintNow, runFootprint, type FootprintResult }
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
 
-type ScenarioName = 'veth' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
-const ALL: ScenarioName[] = ['veth', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
+type ScenarioName = 'veth' | 'tunmesh-offload' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
+const ALL: ScenarioName[] = ['veth', 'tunmesh-offload', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
 
 interface Options {
   quick: boolean;
@@ -71,7 +72,7 @@ function workersPerNode(): number {
   return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
+const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
        npm run bench -- --footprint [--workers N] [--no-json]
        npm run bench -- --segment [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
@@ -253,7 +254,7 @@ export function resultTable(results: readonly ScenarioResult[]): string {
     { label: 'RSS main per node (MB)', get: (r) => (r.rssBytes ? r.rssBytes.main / 2 ** 20 : null), digits: 1 },
     { label: 'RSS workers per node (MB)', get: (r) => (r.rssBytes && r.rssBytes.processes > 1 ? r.rssBytes.workers / 2 ** 20 : null), digits: 1 },
   ];
-  const head = ['metric', ...cols, 'fast/wg', 'fast/veth', 'legacy/wg'];
+  const head = ['metric', ...cols, 'offload/wg', 'offload/veth', 'fast/wg', 'fast/veth', 'legacy/wg'];
   const body = rows.map((row) => {
     const v = (n: ScenarioName): number | null => {
       const r = by(n);
@@ -261,9 +262,12 @@ export function resultTable(results: readonly ScenarioResult[]): string {
       return x === undefined ? null : x;
     };
     const fast = v('tunmesh-fast');
+    const offload = v('tunmesh-offload');
     return [
       row.label,
       ...cols.map((c) => fmt(v(c), row.digits)),
+      fmt(ratio(offload, v('wireguard-go')), 2),
+      row.overVeth === true ? '' : fmt(ratio(offload, v('veth')), 2),
       fmt(ratio(fast, v('wireguard-go')), 2),
       row.overVeth === true ? '' : fmt(ratio(fast, v('veth')), 2),
       fmt(ratio(v('tunmesh-legacy'), v('wireguard-go')), 2),
@@ -321,8 +325,9 @@ async function main(): Promise<number> {
       progress(`${name}: setting up`);
       let tunnel: Tunnel | null = null;
       try {
-        if (name === 'tunmesh-fast' || name === 'tunmesh-legacy') {
-          tunnel = await startTunmesh(pair, dir, creds, { fastPath: name === 'tunmesh-fast', workers: o.workers, tag: name, timeoutMs: 30_000, ...(o.mtu ? { mtu: o.mtu } : {}) });
+        if (name === 'tunmesh-offload' || name === 'tunmesh-fast' || name === 'tunmesh-legacy') {
+          const offload = name === 'tunmesh-offload' ? 'on' : 'off';
+          tunnel = await startTunmesh(pair, dir, creds, { fastPath: name !== 'tunmesh-legacy', offload, workers: o.workers, tag: name, timeoutMs: 30_000, ...(o.mtu ? { mtu: o.mtu } : {}) });
         } else if (name === 'wireguard-go') {
           tunnel = await startWireguard(pair, dir, randomBytes(2).toString('hex'), 15_000);
         }

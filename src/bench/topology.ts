@@ -124,7 +124,7 @@ export async function startTunmesh(
   pair: VethPair,
   dir: string,
   creds: LabCredentials,
-  opts: { fastPath: boolean; workers: number; tag: string; timeoutMs: number; mtu?: number },
+  opts: { fastPath: boolean; offload?: 'auto' | 'on' | 'off'; workers: number; tag: string; timeoutMs: number; mtu?: number },
 ): Promise<Tunnel> {
   const mains: ChildProcess[] = [];
   const sockets: string[] = [];
@@ -158,6 +158,7 @@ export async function startTunmesh(
           firstNode: false,
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ipv6: { nodeAddressCidr: `${TUNMESH_MESH6[side]}/64`, networkCidr: '2001:2:0:100::/56' },
+          ...(opts.offload ? { offload: opts.offload } : {}),
         }),
         { mode: 0o600 },
       );

@@ -45,6 +45,7 @@ export function formatStatus(s: StatusReport): string {
   const lines = [
     `node ${s.id}  ${s.address}${s.address6 ? `  ${s.address6}` : ''}  ${s.url}  v${s.version}`,
     `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
+    ...(s.offloads ? [`TUN offloads: ${s.offloads.device.join(',')}; active now: ${s.offloads.active.join(',') || 'none (a peer needs MTU-sized packets)'}`] : []),
     '',
   ];
   const header = ['PEER', 'ADDRESS', 'IPV6', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'TX/s', 'RX PKTS', 'RX', 'RX/s'];
@@ -53,7 +54,7 @@ export function formatStatus(s: StatusReport): string {
     p.address,
     p.address6 ?? '-',
     p.state,
-    p.path,
+    p.offload === true ? `${p.path}+offload` : p.path,
     p.outboundSessionAgeSeconds === null ? '-' : `${p.outboundSessionAgeSeconds}s`,
     `${p.lastHeardSecondsAgo}s ago`,
     p.registrationRttMs === null ? '-' : `${p.registrationRttMs} ms`,

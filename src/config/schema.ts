@@ -36,6 +36,7 @@
  * | TUNMESH_LISTEN_ADDRESS         | tunmesh/control_api/listen_address                     |
  * | TUNMESH_FAST_PATH              | tunmesh/data_plane/fast_path                           |
  * | TUNMESH_QUEUE_LIMIT            | tunmesh/data_plane/queue_limit                         |
+ * | TUNMESH_OFFLOAD                | tunmesh/data_plane/offload                             |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
@@ -102,7 +103,7 @@ export interface RawDocument {
     process: { gid: number | null; workers: number };
     networking: { mtu: number; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
     control_api: { listen_address: string };
-    data_plane: { fast_path: boolean; queue_limit: number };
+    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off' };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     status_socket: string;
@@ -262,6 +263,12 @@ export const schema: convict.Schema<RawDocument> = {
     data_plane: {
       fast_path: bool('Offer/accept the fast path; false forces the original JSON path', true, 'TUNMESH_FAST_PATH'),
       queue_limit: int('Packets per peer transmit queue', 1024, 1, 1048576, 'TUNMESH_QUEUE_LIMIT'),
+      offload: {
+        doc: 'TUN offloads (TSO/USO super-packets through the fast path): auto (when the kernel takes them), on (required), off',
+        format: ['auto', 'on', 'off'],
+        default: 'auto',
+        env: 'TUNMESH_OFFLOAD',
+      },
     },
     auth: {
       legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),

@@ -114,6 +114,8 @@ export interface TunmeshConfig {
     readonly fastPath: boolean;
     /** Packets per peer transmit queue. */
     readonly queueLimit: number;
+    /** TUN offloads: auto (when the kernel takes them), on (required), off. */
+    readonly offload: 'auto' | 'on' | 'off';
   };
   /** extension: health reporting. */
   readonly health: {

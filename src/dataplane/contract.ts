@@ -29,6 +29,8 @@ export interface PeerRoute {
   mtu?: number;
   /** Our outbound session toward the peer; null until negotiated (packets to it are dropped). */
   session: { id: string; secretB64: string } | null;
+  /** Fast-path framing: 2 when both ends announced offloads (frames.ts); absent: 1. */
+  frames?: 1 | 2;
 }
 
 export interface DataPlaneState {
@@ -63,6 +65,8 @@ export interface DataPlaneSettings {
   validityWindow: number;
   logLevel: string;
   logFormat: string;
+  /** The TUN device has offloads: every queue reads and writes a virtio_net_hdr first (tun/vnet.ts). */
+  vnetHeader?: boolean;
 }
 
 export type MainToWorker =
@@ -104,4 +108,6 @@ export type DropReason = (typeof DROP_REASONS)[number];
 
 /** Fast-path upgrade: `GET /tunmesh/fastpath/v1/<sender id>` with this Upgrade token. */
 export const FAST_PATH_UPGRADE = 'tunmesh-fastpath/1';
+/** The same route with v2 frames (offloads), asked only of a peer that announced `offload`. */
+export const FAST_PATH_UPGRADE_V2 = 'tunmesh-fastpath/2';
 export const FAST_PATH_ROUTE = '/tunmesh/fastpath/v1/';

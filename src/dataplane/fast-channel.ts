@@ -1,15 +1,19 @@
 // One persistent fast-path channel to one peer, from one worker: TLS, one authenticated HTTP/1.1
-// Upgrade, then `[u16 length][packet]` frames until either side closes.
+// Upgrade, then `[u16 length][packet]` frames (v1), or `[u32 length][virtio_net_hdr][packet]`
+// frames (v2, both ends with TUN offloads: a GSO super-packet whole), until either side closes.
 //
 //   connect: tls.connect (our CA, TLS >= 1.2, ALPN http/1.1) -> GET /tunmesh/fastpath/v1/<self>
-//            with `Upgrade: tunmesh-fastpath/1` and a session token over the empty body -> 101.
+//            with `Upgrade: tunmesh-fastpath/1` (v2: `tunmesh-fastpath/2`) and a session token
+//            over the empty body -> 101.
 //   send:    append() copies each packet once, behind its length, into a slab; flush() hands the
 //            batch to the socket in ONE write. A slab region is never rewritten while the socket
-//            may still hold it: a full slab swaps with the one before it once the socket has
-//            finished with that one, else it is replaced by a new one (under backpressure).
-//            Nothing is allocated per packet, and at steady rates nothing at all: two slabs per
-//            channel, instead of a new one per SLAB_BYTES of traffic left for the GC (whose
-//            freed memory the allocator kept: a worker stayed 10-25 MB larger after traffic).
+//            may still hold it: a full slab is retired and the oldest retired one the socket has
+//            finished with is taken again, else a new one (under backpressure). Nothing is
+//            allocated per packet, and at steady rates nothing at all: two slabs per channel,
+//            and under sustained backpressure (a fast sender, 64 KB super-packets) up to
+//            MAX_RETIRED more, dropped again once the socket drains, instead of a new one per
+//            SLAB_BYTES of traffic left for the GC (page faults on fresh memory, and freed memory
+//            the allocator kept: a worker stayed 10-25 MB larger after traffic).
 //   bounded: while the socket holds more than queueLimit * MTU unsent bytes, packets are dropped
 //            `queue_full`; the kernel's TCP buffers are the only queue.
 //   opening: while a connection attempt is under way, up to CONNECTING_LIMIT_BYTES of frames wait
@@ -27,24 +31,33 @@
 //            to the new one in a fresh slab (the old socket may still hold the old slabs).
 import { connect, type TLSSocket } from 'node:tls';
 import type { PeerCounters } from '../metrics/dataplane.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DropReason, type PeerRoute } from './contract.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DropReason, type PeerRoute } from './contract.js';
 import { ChannelError } from './errors.js';
-import { FRAME_HEADER, writeFrame } from './frames.js';
+import { FRAME_HEADER_V2, frameHeaderBytes, writeFrame, writeFrameV2 } from './frames.js';
 import { peerTlsOptions } from './tls-options.js';
+import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../tun/vnet.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
 
 export const SLAB_BYTES = 256 * 1024;
 export const BACKOFF_MIN_MS = 100;
 export const BACKOFF_MAX_MS = 5000;
+/** Retired slabs kept for reuse under backpressure (bounded memory: queueLimit * MTU is ~6 slabs). */
+export const MAX_RETIRED = 6;
+/** Retired slabs kept once the socket has drained: the steady state needs one besides the current. */
+const RETIRED_IDLE = 1;
 /** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
 export const CONNECTING_LIMIT_BYTES = 64 * 1024;
 /** A renewal that failed (the old channel still works) is tried again after this. */
 export const RENEW_RETRY_MS = 500;
+/** The least a v2 channel may hold unsent: four 64 KB super-packets. */
+const MIN_LIMIT_V2 = 4 * 65536;
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
 
 export class FastChannel implements PeerTransport {
   readonly path = 'fast' as const;
+  /** Fixed for the channel's life: a peer announcing other framing gets a new channel (send.ts). */
+  readonly frames: 1 | 2;
   epoch = -1;
   private socket: TLSSocket | null = null;
   /** A channel opening under a newer session, to take over from `socket` (renew). */
@@ -57,20 +70,30 @@ export class FastChannel implements PeerTransport {
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
-  /** The slab before this one: taken again once the socket holds none of it (nextSlab()). */
-  private spare: Buffer | null = null;
+  /**
+   * Full slabs, oldest first, each with `written` as it was when the slab was retired: the socket
+   * has finished with a slab once it has finished that many bytes (nextSlab()).
+   */
+  private readonly retired: Array<{ buf: Buffer; mark: number }> = [];
+  /** Bytes handed to socket.write() by flush(), over the channel's life (all its sockets). */
+  private written = 0;
   private used = 0;
   private batchStart = 0;
   private batchPackets = 0;
   private batchBytes = 0;
+  private batchSuper = 0;
   private readonly limitBytes: number;
   private readonly counters: PeerCounters;
+  private readonly header: number;
 
   constructor(
     private peer: PeerRoute,
     private readonly deps: TransportDeps,
   ) {
-    this.limitBytes = deps.settings.queueLimit * deps.mtu;
+    this.frames = peer.frames ?? 1;
+    this.header = frameHeaderBytes(this.frames);
+    // A few super-packets at least, whatever the MTU.
+    this.limitBytes = Math.max(deps.settings.queueLimit * deps.mtu, this.frames === 2 ? MIN_LIMIT_V2 : 0);
     this.counters = deps.metrics.forPeer(peer.id);
     this.connect();
   }
@@ -81,7 +104,7 @@ export class FastChannel implements PeerTransport {
     if (socket === null) return 'node_close';
     if (!this.open) return this.holdWhileOpening(buf, off, len);
     if (socket.writableLength + (this.used - this.batchStart) > this.limitBytes) return 'queue_full';
-    if (this.used + FRAME_HEADER + len > this.slab.length) {
+    if (this.used + this.header + len > this.slab.length) {
       this.flush();
       this.nextSlab(socket);
     }
@@ -91,20 +114,25 @@ export class FastChannel implements PeerTransport {
 
   /**
    * A fresh region for frames. The socket finishes writes in order and `writableLength` counts
-   * the bytes it has not finished; all bytes written since this slab began came from it (`used`
-   * of them), so when no more than that are pending, none of the spare is: it is overwritten
-   * instead of allocating (no churn at steady rates). Else a new slab, as under backpressure.
+   * the bytes it has not finished, so it has finished `written - writableLength` of ours (fewer
+   * while the upgrade request is pending: on the safe side). The oldest retired slab whose
+   * bytes all lie below that is overwritten instead of allocating. A new socket (reconnect)
+   * never holds an older socket's bytes: its writableLength counts only its own.
    */
   private nextSlab(socket: TLSSocket): void {
-    const next = this.spare !== null && socket.writableLength <= this.used ? this.spare : Buffer.allocUnsafeSlow(SLAB_BYTES);
-    this.spare = this.slab;
-    this.slab = next;
+    const finished = this.written - socket.writableLength;
+    this.retired.push({ buf: this.slab, mark: this.written });
+    const oldest = this.retired[0]!;
+    const reuse = oldest.mark <= finished; // may be the slab just retired, when the socket drained
+    if (reuse) this.retired.shift();
+    else if (this.retired.length > MAX_RETIRED) this.retired.shift(); // left to the GC
+    this.slab = reuse ? oldest.buf : Buffer.allocUnsafeSlow(SLAB_BYTES);
     this.used = this.batchStart = 0;
   }
 
   /** Before the 101: frame into the slab, unsent, within CONNECTING_LIMIT_BYTES. */
   private holdWhileOpening(buf: Buffer, off: number, len: number): DropReason | null {
-    const end = this.used + FRAME_HEADER + len;
+    const end = this.used + this.header + len;
     if (end - this.batchStart > CONNECTING_LIMIT_BYTES || end > this.slab.length) return 'queue_full';
     this.frame(buf, off, len);
     return null;
@@ -112,18 +140,29 @@ export class FastChannel implements PeerTransport {
 
   /** One packet into the pending batch (the caller checked room). */
   private frame(buf: Buffer, off: number, len: number): void {
-    this.used = writeFrame(this.slab, this.used, buf, off, len);
+    if (this.header === FRAME_HEADER_V2) {
+      this.used = writeFrameV2(this.slab, this.used, buf, off, len);
+      this.batchBytes += len - VNET_HDR_LEN;
+      if (vnetGsoType(buf, off) !== VNET_GSO_NONE) this.batchSuper++;
+    } else {
+      this.used = writeFrame(this.slab, this.used, buf, off, len);
+      this.batchBytes += len;
+    }
     this.batchPackets++;
-    this.batchBytes += len;
   }
 
   flush(): void {
-    if (!this.open || this.used === this.batchStart) return;
-    this.socket?.write(this.slab.subarray(this.batchStart, this.used));
+    const socket = this.socket;
+    if (!this.open || socket === null || this.used === this.batchStart) return;
+    socket.write(this.slab.subarray(this.batchStart, this.used));
+    this.written += this.used - this.batchStart;
     this.batchStart = this.used;
+    // Drained: what backpressure made us keep goes back to the GC.
+    if (socket.writableLength === 0 && this.retired.length > RETIRED_IDLE) this.retired.splice(0, this.retired.length - RETIRED_IDLE);
     this.counters.txPackets.inc(this.batchPackets);
     this.counters.txBytes.inc(this.batchBytes);
-    this.batchPackets = this.batchBytes = 0;
+    this.deps.metrics.superPackets('tx', this.batchSuper);
+    this.batchPackets = this.batchBytes = this.batchSuper = 0;
   }
 
   update(peer: PeerRoute): void {
@@ -208,7 +247,7 @@ export class FastChannel implements PeerTransport {
     const { authority } = peerEndpoint(this.peer.url);
     socket.write(
       `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${authority}\r\n` +
-        `Connection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,
+        `Connection: Upgrade\r\nUpgrade: ${this.frames === 2 ? FAST_PATH_UPGRADE_V2 : FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,
     );
     const status = await readStatus(socket);
     if (status !== 101) {
@@ -244,9 +283,10 @@ export class FastChannel implements PeerTransport {
       this.timer = undefined;
     } else {
       this.flush();
-      // The old socket may still hold frames in the current and spare slabs: take fresh ones.
+      // The old socket may still hold frames in the current and retired slabs, and the new
+      // socket's writableLength says nothing of them: leave them to the GC, take a fresh one.
       this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      this.spare = null;
+      this.retired.length = 0;
       this.used = this.batchStart = 0;
     }
     this.socket = socket;
@@ -267,7 +307,7 @@ export class FastChannel implements PeerTransport {
     this.open = false;
     this.counters.channelUp.set(0);
     this.used = this.batchStart; // an unsent batch goes with the connection
-    this.batchPackets = this.batchBytes = 0;
+    this.batchPackets = this.batchBytes = this.batchSuper = 0;
     if (this.closed) return;
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt++);
     this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));

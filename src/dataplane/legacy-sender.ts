@@ -32,6 +32,7 @@ interface Queued {
 
 export class LegacySender implements PeerTransport {
   readonly path = 'legacy' as const;
+  readonly frames = 1 as const;
   epoch = -1;
   private queue: Queued[] = [];
   private sending = false;

@@ -25,15 +25,22 @@
 //                   (legacy-packet.ts; `malformed`, `expired`), then take steps 3 and 4.
 //   6. state        setState() rebuilds the address table and closes the channels of peers that
 //                   left the mesh.
+// Offloads: a node whose TUN has a virtio_net_hdr (vnetHeader) also accepts `tunmesh-fastpath/2`
+// channels, whose v2 frames carry that header and possibly a GSO super-packet (frames.ts). The
+// header goes to the TUN with the packet (the kernel segments or delivers it whole; checksums
+// stay the kernel's business, NEEDS_CSUM passes through); the checks of step 3 read the packet's
+// IP header, and the MTU limit applies to plain packets only. Packets of v1 channels and of the
+// JSON path get an empty header in front on such a TUN (one writev, no copy).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/logger.js';
 import type { DataPlaneMetrics, PeerCounters } from '../metrics/dataplane.js';
 import { TunQueue } from '../tun/queue.js';
 import { checkInbound } from './checks.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, type DataPlaneState, type DropReason, type PeerRoute } from './contract.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DataPlaneState, type DropReason, type PeerRoute } from './contract.js';
 import { DataPlaneError } from './errors.js';
-import { FrameReader, type FrameSink } from './frames.js';
+import { FrameReader, MAX_FRAME, MAX_FRAME_V2, type FrameSink, type FrameVersion } from './frames.js';
+import { VNET_HDR_LEN, vnetGsoType, VNET_GSO_NONE } from '../tun/vnet.js';
 import { decodeLegacyPacket, stampSeconds } from './legacy-packet.js';
 import { RouteTable } from './route-table.js';
 import { errorMessage } from '../log/error-message.js';
@@ -73,6 +80,8 @@ export interface ReceivePathOptions {
   packetExpiration?: number;
   /** Age of an accepted JSON-path packet (its stamp to now), per sender. */
   observeLatency?(peerId: string, seconds: number): void;
+  /** The TUN has offloads (IFF_VNET_HDR): writes carry a header, v2 channels are accepted. */
+  vnetHeader?: boolean;
 }
 
 export interface ReceivePath {
@@ -96,25 +105,29 @@ class TunBatch {
   private count = 0;
   private bytes = 0;
   private ipv6 = 0;
+  /** The ranges start with a virtio_net_hdr (v2 frames); else the TUN queue adds an empty one if it needs it. */
+  private withHeader = false;
 
   constructor(
     private readonly tun: TunQueue,
     private readonly metrics: DataPlaneMetrics,
   ) {}
 
-  add(buf: Buffer, off: number, len: number): void {
-    if (this.count === MAX_WRITE_BATCH || (this.buf !== buf && this.count > 0)) this.write();
+  /** buf[off, off+len): a packet, or (withHeader) a virtio_net_hdr and its packet. */
+  add(buf: Buffer, off: number, len: number, withHeader = false): void {
+    if (this.count === MAX_WRITE_BATCH || ((this.buf !== buf || this.withHeader !== withHeader) && this.count > 0)) this.write();
     this.buf = buf;
+    this.withHeader = withHeader;
     this.offsets[this.count] = off;
     this.lengths[this.count++] = len;
-    this.bytes += len;
-    if (buf[off]! >>> 4 === 6) this.ipv6++;
+    this.bytes += withHeader ? len - VNET_HDR_LEN : len;
+    if (buf[withHeader ? off + VNET_HDR_LEN : off]! >>> 4 === 6) this.ipv6++;
   }
 
   write(): number {
     const n = this.count;
     if (n === 0 || this.buf === undefined) return 0;
-    const r = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n);
+    const r = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n, this.withHeader);
     // A partial write (kernel queue full, a refused packet) is rare: its bytes are estimated.
     const bytes = r.written === n ? this.bytes : Math.round((this.bytes * r.written) / n);
     const ipv6 = r.written === n ? this.ipv6 : Math.round((this.ipv6 * r.written) / n);
@@ -131,6 +144,7 @@ class Channel implements FrameSink {
   readonly reader: FrameReader;
   private packets = 0;
   private bytes = 0;
+  private superPackets = 0;
 
   constructor(
     readonly peerId: string,
@@ -138,12 +152,19 @@ class Channel implements FrameSink {
     readonly socket: Duplex,
     private readonly rx: Receiver,
     private readonly counters: PeerCounters,
+    private readonly version: FrameVersion,
   ) {
-    this.reader = new FrameReader();
+    this.reader = new FrameReader(version === 2 ? MAX_FRAME_V2 : MAX_FRAME, version);
   }
 
   frame(buf: Buffer, off: number, len: number): void {
     this.packets++;
+    if (this.version === 2) {
+      this.bytes += len - VNET_HDR_LEN;
+      if (vnetGsoType(buf, off) !== VNET_GSO_NONE) this.superPackets++;
+      this.rx.acceptWithHeader(this.peerId, buf, off, len);
+      return;
+    }
     this.bytes += len;
     this.rx.accept(this.peerId, buf, off, len);
   }
@@ -153,7 +174,8 @@ class Channel implements FrameSink {
     this.rx.countDrops();
     this.counters.rxPackets.inc(this.packets);
     this.counters.rxBytes.inc(this.bytes);
-    this.packets = this.bytes = 0;
+    this.rx.opts.metrics.superPackets('rx', this.superPackets);
+    this.packets = this.bytes = this.superPackets = 0;
   }
 }
 
@@ -167,9 +189,9 @@ class Receiver implements ReceivePath {
   private readonly drops = new Map<DropReason, number>();
   private readonly sessionCheck: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: ReceivePathOptions) {
+  constructor(readonly opts: ReceivePathOptions) {
     // batchSize 1: this queue is never read, so its read buffer stays one slot.
-    this.tun = new TunQueue(opts.tunFd, { mtu: 65535, batchSize: 1, closeFd: false });
+    this.tun = new TunQueue(opts.tunFd, { mtu: 65535, batchSize: 1, closeFd: false, vnetHeader: opts.vnetHeader === true });
     this.batch = new TunBatch(this.tun, opts.metrics);
     if (opts.keyLive) this.sessionCheck = setInterval(() => this.closeExpired(), SESSION_CHECK_MS).unref();
   }
@@ -190,20 +212,29 @@ class Receiver implements ReceivePath {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = req.url ?? '';
     const peerId = url.startsWith(FAST_PATH_ROUTE) ? url.slice(FAST_PATH_ROUTE.length) : '';
-    if (peerId === '' || peerId.includes('/') || req.headers.upgrade?.toLowerCase() !== FAST_PATH_UPGRADE) {
+    const version = this.framingOf(req.headers.upgrade);
+    if (peerId === '' || peerId.includes('/') || version === 0) {
       refuse(socket, 400, 'Bad Request');
       return;
     }
     socket.on('error', (err) => this.opts.log.debug('fast channel error', { peer: peerId, error: err.message }));
     this.opts
       .authenticate(req.headers.authorization, Buffer.alloc(0), 'session', peerId, socket)
-      .then((auth) => this.accepted(auth.peerId, auth.keyId, socket, head))
+      .then((auth) => this.accepted(auth.peerId, auth.keyId, socket, head, version))
       .catch((err: unknown) => {
         const refusal = refusalOf(err) ?? { status: 401, reason: 'malformed_token' };
         this.opts.onRefused?.(refusal.reason);
         this.opts.log.info('fast channel refused', { peer: peerId, reason: refusal.reason, error: errorMessage(err) });
         refuse(socket, refusal.status, refusal.status === 403 ? 'Forbidden' : 'Unauthorized', refusal.reason);
       });
+  }
+
+  /** The framing an Upgrade token asks for; 0 when we do not speak it (v2 needs our TUN's offloads). */
+  private framingOf(upgrade: string | undefined): FrameVersion | 0 {
+    const token = upgrade?.toLowerCase();
+    if (token === FAST_PATH_UPGRADE) return 1;
+    if (token === FAST_PATH_UPGRADE_V2 && this.opts.vnetHeader === true) return 2;
+    return 0;
   }
 
   receiveLegacy(senderId: string, packets: unknown[]): void {
@@ -267,6 +298,17 @@ class Receiver implements ReceivePath {
     else this.dropOne(reason);
   }
 
+  /** Step 3 for a v2 frame: buf[off, off+len) is a virtio_net_hdr and its packet, maybe a super-packet. */
+  acceptWithHeader(peerId: string, buf: Buffer, off: number, len: number): void {
+    const ip = off + VNET_HDR_LEN;
+    const ipLen = len - VNET_HDR_LEN;
+    // A super-packet is bounded by the frame size; the kernel checks its header and segments it.
+    if (ipLen > this.mtu && vnetGsoType(buf, off) === VNET_GSO_NONE) return this.dropOne('oversized');
+    const reason = this.table === null ? 'no_return_route' : checkInbound(this.table, peerId, buf, ip, ipLen);
+    if (reason === null) this.batch.add(buf, off, len, true);
+    else this.dropOne(reason);
+  }
+
   countDrops(): void {
     for (const [reason, n] of this.drops) {
       if (n > 0) this.opts.metrics.drop(reason, n);
@@ -278,14 +320,15 @@ class Receiver implements ReceivePath {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
-  private accepted(peerId: string, keyId: string | undefined, socket: Duplex, head: Buffer): void {
+  private accepted(peerId: string, keyId: string | undefined, socket: Duplex, head: Buffer, version: FrameVersion): void {
     // The token check is async: the node may have stopped meanwhile.
     if (this.closed) return void socket.destroy();
     if (socket.destroyed) return;
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${FAST_PATH_UPGRADE}\r\n\r\n`);
+    const upgrade = version === 2 ? FAST_PATH_UPGRADE_V2 : FAST_PATH_UPGRADE;
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`);
     const noDelay = (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay;
     noDelay?.call(socket, true);
-    const ch = new Channel(peerId, keyId, socket, this, this.opts.metrics.forPeer(peerId));
+    const ch = new Channel(peerId, keyId, socket, this, this.opts.metrics.forPeer(peerId), version);
     let set = this.open.get(peerId);
     if (set === undefined) this.open.set(peerId, (set = new Set()));
     set.add(ch);

@@ -7,6 +7,8 @@ import type { SessionSigner } from './session-token.js';
 
 export interface PeerTransport {
   readonly path: PeerRoute['path'];
+  /** 2: append() takes a virtio_net_hdr + packet (a v2 fast channel); 1: a plain IP packet. */
+  readonly frames: 1 | 2;
   /** Set by the send path to flush each touched transport once per TUN batch. */
   epoch: number;
   /** Takes buf[off, off+len) (copied before returning); null when queued, else why it was dropped. */

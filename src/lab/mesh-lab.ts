@@ -25,6 +25,8 @@ export interface MeshLabOptions {
   workers?: number;
   /** Per node: offer/accept the fast path (default true). */
   fastPath?: (i: number) => boolean;
+  /** Per node: tunmesh.data_plane.offload (default: the node's default). */
+  offload?: (i: number) => 'auto' | 'on' | 'off';
   timing?: Partial<LabTiming>;
   logLevel?: LabNodeSpec['logLevel'];
   /** Indexes of the nodes others bootstrap from (default [0]). */
@@ -212,6 +214,7 @@ export class MeshLab {
           enableBroadcast: opts.enableBroadcast ?? false,
           legacyInterop: opts.legacyInterop ?? false,
           ...(opts.mtuOf?.(i) ?? opts.mtu ? { mtu: opts.mtuOf?.(i) ?? opts.mtu } : {}),
+          ...(opts.offload ? { offload: opts.offload(i) } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
           ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),

@@ -24,6 +24,12 @@ export const LEGACY: WrapScheme = 'pkcs1';
 
 /** Fast-path protocol version this build speaks. */
 export const FAST_PATH_VERSION = 1;
+/**
+ * Offload version this build speaks: the fast path also accepts v2 frames (a virtio_net_hdr and a
+ * GSO super-packet of up to 64 KB, dataplane/frames.ts), written to a TUN with offloads. Announced
+ * as `offload: 1` beside `fast_path: 1`, which keeps its meaning for older tunmesh nodes.
+ */
+export const OFFLOAD_VERSION = 1;
 
 export interface Capabilities {
   /** Fast-path protocol version accepted on the TLS port (0: none). */
@@ -41,12 +47,16 @@ export interface Capabilities {
    * ICMPv6 Packet Too Big for the local application (packet-too-big.ts). Absent: unknown.
    */
   mtu?: number;
+  /** Offload version accepted on the fast path (absent: none; v1 frames only). */
+  offload?: number;
 }
 
-/** What this node announces, given whether its fast path is on and its IPv6 address (CIDR), if any. */
-export function localCapabilities(fastPath: boolean, ipv6Cidr?: string | null, mtu?: number): Capabilities {
+/** What this node announces: its fast path, TUN offloads, IPv6 address (CIDR) and MTU. */
+export function localCapabilities(fastPath: boolean, offload = false, ipv6Cidr?: string | null, mtu?: number): Capabilities {
   const ipv6 = ipv6Cidr ? tryParseIpv6Cidr(ipv6Cidr) : null;
-  return { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP], ...(ipv6 ? { ipv6: ipv6CidrString(ipv6) } : {}), ...(mtu ? { mtu } : {}) };
+  const c: Capabilities = { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP], ...(ipv6 ? { ipv6: ipv6CidrString(ipv6) } : {}), ...(mtu ? { mtu } : {}) };
+  if (fastPath && offload) c.offload = OFFLOAD_VERSION;
+  return c;
 }
 
 /** The extra claims every token of this node carries. */
@@ -57,6 +67,7 @@ export function capabilityClaims(c: Capabilities): Record<string, unknown> {
     claim.ipv6 = { address, prefix: Number(prefix) };
   }
   if (c.mtu !== undefined) claim.mtu = c.mtu;
+  if (c.offload !== undefined) claim.offload = c.offload;
   return { [CAPABILITY_CLAIM]: claim };
 }
 
@@ -78,7 +89,8 @@ export function capabilitiesOf(extraClaims: Readonly<Record<string, unknown>>): 
   const wrap = Array.isArray(o.wrap) ? o.wrap.slice(0, MAX_WRAP_SCHEMES).filter(isWrapScheme) : [];
   const ipv6 = ipv6Of(o.ipv6);
   const mtu = typeof o.mtu === 'number' && Number.isInteger(o.mtu) && o.mtu >= MIN_CLAIMED_MTU && o.mtu <= MAX_CLAIMED_MTU ? o.mtu : undefined;
-  return { fastPath, wrap, ...(ipv6 === undefined ? {} : { ipv6 }), ...(mtu === undefined ? {} : { mtu }) };
+  const offload = typeof o.offload === 'number' && Number.isInteger(o.offload) && o.offload > 0 ? o.offload : undefined;
+  return { fastPath, wrap, ...(ipv6 === undefined ? {} : { ipv6 }), ...(mtu === undefined ? {} : { mtu }), ...(offload === undefined ? {} : { offload }) };
 }
 
 /** A claimed MTU outside what a TUN device takes is ignored. */
@@ -114,4 +126,9 @@ export function wrapSchemeFor(peer: Capabilities | null, legacyInterop: boolean)
 /** The fast path is used when both ends offer the version we speak. */
 export function fastPathWith(peer: Capabilities | null, ourFastPath: boolean): boolean {
   return ourFastPath && peer !== null && peer.fastPath === FAST_PATH_VERSION;
+}
+
+/** Offload frames (v2) on the fast path when both ends offer the offload version we speak. */
+export function offloadWith(peer: Capabilities | null, ourOffload: boolean): boolean {
+  return ourOffload && peer !== null && peer.fastPath === FAST_PATH_VERSION && peer.offload === OFFLOAD_VERSION;
 }

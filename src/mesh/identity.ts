@@ -2,7 +2,7 @@
 // original: a restart is a new node, and peers replace the old entry by listen URL.
 import { randomUUID } from 'node:crypto';
 import type { NodeInfo } from './types.js';
-import { capabilityClaims, localCapabilities, type Capabilities } from './capabilities.js';
+import { capabilityClaims, localCapabilities, OFFLOAD_VERSION, type Capabilities } from './capabilities.js';
 
 export interface LocalIdentity {
   id: string;
@@ -24,7 +24,7 @@ export function createIdentity(opts: {
   mtu?: number;
 }): LocalIdentity {
   const id = randomUUID();
-  const capabilities = localCapabilities(opts.fastPath, opts.ipv6AddressCidr, opts.mtu);
+  const capabilities = localCapabilities(opts.fastPath, false, opts.ipv6AddressCidr, opts.mtu);
   return {
     id,
     capabilities,
@@ -36,4 +36,12 @@ export function createIdentity(opts: {
       node_addresses: { ipv4: { cidr: opts.nodeAddressCidr } },
     },
   };
+}
+
+/** The same identity announcing TUN offloads (known only once the TUN device is open). */
+export function withOffload(identity: LocalIdentity, offload: boolean): LocalIdentity {
+  const capabilities: Capabilities = { ...identity.capabilities };
+  if (offload && capabilities.fastPath > 0) capabilities.offload = OFFLOAD_VERSION;
+  else delete capabilities.offload;
+  return { ...identity, capabilities, tokenClaims: capabilityClaims(capabilities) };
 }

@@ -19,6 +19,7 @@ export class DataPlaneMetrics {
   private readonly peer: { txPackets: Counter; txBytes: Counter; rxPackets: Counter; rxBytes: Counter };
   private readonly drops: Counter;
   private readonly reconnects: Counter;
+  private readonly superPacketHandles: { tx: { inc(n: number): void }; rx: { inc(n: number): void } };
   private readonly channelUp: Gauge;
   private readonly dropHandles = new Map<DropReason, { inc(n: number): void }>();
   private readonly peerHandles = new Map<string, PeerCounters>();
@@ -47,6 +48,10 @@ export class DataPlaneMetrics {
     // peer (channels up, no traffic) from an unreachable one (channels down).
     this.channelUp = new Gauge({ name: 'tunmesh_peer_channels_up', help: 'Data-plane channels to a peer that currently work (one per worker)', labelNames: ['peer'], registers: [registry], aggregator: 'sum' });
     this.reconnects = counter('tunmesh_channel_reconnects_total', 'Fast-path channel (re)connections opened to a peer', ['peer']);
+    const superPackets = counter('tunmesh_offload_super_packets_total', 'GSO super-packets carried whole on offload (v2) fast channels: tx sent, rx written to the TUN', ['direction']);
+    this.superPacketHandles = { tx: superPackets.labels('tx'), rx: superPackets.labels('rx') };
+    superPackets.labels('tx').inc(0);
+    superPackets.labels('rx').inc(0);
     for (const reason of DROP_REASONS) {
       const handle = this.drops.labels(reason);
       handle.inc(0); // every reason has a series from the start: "zero drops" is not "no data"
@@ -70,6 +75,11 @@ export class DataPlaneMetrics {
 
   drop(reason: DropReason, n = 1): void {
     if (n > 0) this.dropHandles.get(reason)?.inc(n);
+  }
+
+  /** GSO super-packets sent (tx) or received (rx) whole on v2 channels. */
+  superPackets(direction: 'tx' | 'rx', n: number): void {
+    if (n > 0) this.superPacketHandles[direction].inc(n);
   }
 
   reconnect(peerId: string): void {

@@ -6,14 +6,19 @@ import type { TunmeshConfig } from '../config/types.js';
 import type { DataPlaneSettings, DataPlaneState } from '../dataplane/contract.js';
 import type { RemoteNode } from '../mesh/registry.js';
 import type { ControlPlane } from './control-plane.js';
-import { fastPathWith } from '../mesh/capabilities.js';
+import { fastPathWith, offloadWith } from '../mesh/capabilities.js';
 
 /** The fast path when both ends offer it (the peer in its signed claim), else the original's JSON path. */
 export function pathOf(config: TunmeshConfig, node: RemoteNode): 'fast' | 'legacy' {
   return fastPathWith(node.capabilities, config.dataPlane.fastPath) ? 'fast' : 'legacy';
 }
 
-export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: ControlPlane): DataPlaneState {
+/** Fast-path framing toward a peer: v2 (super-packets) when both ends announced offloads. */
+export function framesOf(config: TunmeshConfig, node: RemoteNode, ourOffload: boolean): 1 | 2 {
+  return pathOf(config, node) === 'fast' && offloadWith(node.capabilities, ourOffload) ? 2 : 1;
+}
+
+export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: ControlPlane, ourOffload = false): DataPlaneState {
   const ipv4 = config.networking.ipv4;
   return {
     selfId,
@@ -31,6 +36,7 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
         addressCidr: n.info.node_addresses.ipv4.cidr,
         networkCidr: n.info.network_addresses.ipv4.cidr,
         path: pathOf(config, n),
+        frames: framesOf(config, n, ourOffload),
         scope: n.scope,
         kind: n.capabilities === null ? 'original' : 'tunmesh',
         address6Cidr: n.capabilities?.ipv6 ?? null,
@@ -41,7 +47,12 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
   };
 }
 
-export function dataPlaneSettings(config: TunmeshConfig, tls: { ca: Buffer; cert: Buffer; key: Buffer }, tokenClaims: Readonly<Record<string, unknown>>): DataPlaneSettings {
+export function dataPlaneSettings(
+  config: TunmeshConfig,
+  tls: { ca: Buffer; cert: Buffer; key: Buffer },
+  tokenClaims: Readonly<Record<string, unknown>>,
+  vnetHeader = false,
+): DataPlaneSettings {
   const t = config.process.timing;
   return {
     tokenClaims,
@@ -58,6 +69,7 @@ export function dataPlaneSettings(config: TunmeshConfig, tls: { ca: Buffer; cert
     validityWindow: t.auth.validityWindow,
     logLevel: config.logging.level,
     logFormat: config.logging.format,
+    vnetHeader,
   };
 }
 

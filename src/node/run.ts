@@ -1,6 +1,7 @@
 // One tunmesh node: the main process. Start-up order matters (root work first):
 //   1. identity, TLS material and deny list (node/security.ts), RSA key pair, metrics
 //   2. TUN device with one queue per worker plus a detached write-only queue for received packets
+//      (with offloads when the kernel takes them: then the identity announces them)
 //   3. control plane: registry, sessions, peer API, membership, authenticator
 //   4. receive path, HTTPS API (+ the fast-path upgrade) on the listen port, status socket
 //   5. watch the TLS and deny-list files (before the drop: the folders may be root's), drop to
@@ -13,11 +14,13 @@ import { serverContextOptions } from '../api/server.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
 import { generateNodeKeyPair } from '../auth/rsa.js';
-import { createIdentity, type LocalIdentity } from '../mesh/identity.js';
+import { createIdentity, withOffload, type LocalIdentity } from '../mesh/identity.js';
 import type { MeshTiming } from '../mesh/timing.js';
 import type { NodeKeyPair } from '../mesh/session-manager.js';
 import { NodeMetrics } from '../metrics/node.js';
 import { createReceivePath } from '../dataplane/receive.js';
+import { OffloadSwitch } from '../offload/offload-mode.js';
+import { offloadNames } from '../tun/vnet.js';
 import { startWorkers } from '../workers/supervisor.js';
 import type { WorkerToMain } from '../dataplane/contract.js';
 import { buildControlPlane, peerTarget, type ControlPlane } from './control-plane.js';
@@ -69,7 +72,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
   const startedAt = now();
   const ipv4 = config.networking.ipv4;
   // 1. identity, TLS, keys, metrics
-  const self = createIdentity({
+  const identity = createIdentity({
     listenUrl: config.clustering.controlApiAdvertiseUrl,
     networkCidr: ipv4.networkCidr,
     nodeAddressCidr: ipv4.nodeAddressCidr,
@@ -79,8 +82,8 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
   });
   log.info('starting node', {
     component: 'node',
-    id: self.id,
-    url: self.info.listen_url,
+    id: identity.id,
+    url: identity.info.listen_url,
     address: ipv4.nodeAddressCidr,
     ...(config.networking.ipv6 ? { address6: config.networking.ipv6.nodeAddressCidr } : {}),
     version: VERSION,
@@ -88,7 +91,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     workersReason: config.process.workersReason,
   });
   const metrics = new NodeMetrics({
-    nodeId: self.id,
+    nodeId: identity.id,
     version: VERSION,
     baseLabels: { ...config.monitoring.prometheus.baseLabels },
     perPeerLegacy: config.monitoring.enableNodePacketMetrics,
@@ -109,7 +112,11 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     addressCidr: ipv4.nodeAddressCidr,
     routeCidr: ipv4.networkCidr,
     ...(config.networking.ipv6 ? { ipv6: { addressCidr: config.networking.ipv6.nodeAddressCidr, routeCidr: config.networking.ipv6.networkCidr } } : {}),
+    // Super-packets only ever leave on the fast path: without it offloads buy nothing.
+    offload: config.dataPlane.fastPath ? config.dataPlane.offload : 'off',
   });
+  logOffloads(log, config, tun);
+  const self = withOffload(identity, tun.vnetHeader);
   const started: Started = { config, log, self, tls, caPem, keyPair, metrics, security, tun, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
   try {
     detachQueue(rxQueueFd(started));
@@ -121,6 +128,13 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
 }
 
 const rxQueueFd = (s: Started): number => s.tun.queueFds[s.config.process.workers] as number;
+
+function logOffloads(log: Logger, config: TunmeshConfig, tun: TunDevice): void {
+  const component = 'tun';
+  if (tun.vnetHeader) log.info('TUN offloads enabled', { component, offloads: offloadNames(tun.offloads).join(',') });
+  else if (tun.offloadFallback !== undefined) log.warn('TUN offloads unavailable; running without', { component, reason: tun.offloadFallback });
+  else log.info('TUN offloads off', { component, reason: config.dataPlane.fastPath ? 'data_plane.offload is off' : 'the fast path is off' });
+}
 
 async function startServices(s: Started): Promise<RunningNode> {
   const { config, log, self, metrics } = s;
@@ -140,6 +154,7 @@ async function startServices(s: Started): Promise<RunningNode> {
     log,
     packetExpiration: config.process.timing.network.mesh.packetExpiration,
     observeLatency: (peerId, seconds) => metrics.latency.observe(peerId, seconds),
+    vnetHeader: s.tun.vnetHeader,
   });
   s.cleanup.push(() => rx.close());
   const views = new NodeViews(config, self, s.startedAt, cp, metrics, now, s.security.peerCerts);
@@ -163,15 +178,22 @@ async function startServices(s: Started): Promise<RunningNode> {
   const supervisor = startWorkers({
     count: config.process.workers,
     queueFds: s.tun.queueFds.slice(0, config.process.workers),
-    settings: dataPlaneSettings(config, s.security.tls, self.tokenClaims),
+    settings: dataPlaneSettings(config, s.security.tls, self.tokenClaims, s.tun.vnetHeader),
     ...workerEntry(),
     log,
     onMessage: (msg) => onWorkerMessage(cp, msg),
   });
   views.supervisor = supervisor;
   s.cleanup.push(() => supervisor.stop(WORKER_STOP_MS));
+  const offloads = s.tun.vnetHeader ? new OffloadSwitch(rxQueueFd(s), s.tun.offloads, log) : undefined;
+  views.offloads = offloads;
   publishSoon = coalesced(() => {
-    const state = dataPlaneState(config, self.id, cp);
+    const state = dataPlaneState(config, self.id, cp, s.tun.vnetHeader);
+    try {
+      offloads?.update(state);
+    } catch (err) {
+      log.warn('cannot switch TUN offloads', { component: 'tun', error: errorMessage(err) });
+    }
     supervisor.publish(state);
     rx.setState(state);
     views.updatePeerGauge();
@@ -191,7 +213,7 @@ function securityAppliers(s: Started, cp: ControlPlane, server: https.Server, su
     tls: (bundle) => {
       server.setSecureContext(serverContextOptions(bundle, bundle.ca));
       cp.http.setTls({ ca: bundle.ca, cert: bundle.cert, key: bundle.key });
-      supervisor.updateSettings(dataPlaneSettings(s.config, bundle, s.self.tokenClaims));
+      supervisor.updateSettings(dataPlaneSettings(s.config, bundle, s.self.tokenClaims, s.tun.vnetHeader));
     },
     deny: () => {
       for (const node of cp.registry.all()) {

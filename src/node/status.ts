@@ -15,6 +15,8 @@ export interface PeerStatus {
   address6: string | null;
   scope: string;
   path: 'fast' | 'legacy';
+  /** The fast path carries v2 frames (TUN offloads both ends: super-packets whole). */
+  offload?: boolean;
   state: 'up' | 'connecting' | 'failing';
   lastHeardSecondsAgo: number;
   outboundSessionAgeSeconds: number | null;
@@ -47,6 +49,8 @@ export interface StatusReport {
   bootstrapped: boolean;
   ready: boolean;
   workers: number;
+  /** TUN offloads: what the device took at start, and what is on now (offload-mode.ts). Absent without. */
+  offloads?: { device: string[]; active: string[] };
   peers: PeerStatus[];
 }
 
@@ -91,6 +95,8 @@ export function statusReport(args: {
   registry: Registry;
   sessions: SessionManager;
   pathOf: (node: RemoteNode) => 'fast' | 'legacy';
+  framesOf?: (node: RemoteNode) => 1 | 2;
+  offloads?: { device: string[]; active: string[] };
   traffic: PeerTraffic;
   rateOf: (peerId: string) => PeerRate;
   certOf?: (peerId: string) => ClientCert | undefined;
@@ -107,6 +113,10 @@ export function statusReport(args: {
     bootstrapped: args.bootstrapped,
     ready: args.ready,
     workers: args.workers,
-    peers: args.registry.all().map((n) => peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now, args.certOf?.(n.info.id))),
+    ...(args.offloads !== undefined ? { offloads: args.offloads } : {}),
+    peers: args.registry.all().map((n) => {
+      const p = peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now, args.certOf?.(n.info.id));
+      return args.framesOf?.(n) === 2 ? { ...p, offload: true } : p;
+    }),
   };
 }

@@ -6,7 +6,10 @@ import type { LocalIdentity } from '../mesh/identity.js';
 import type { NodeMetrics } from '../metrics/node.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { ControlPlane } from './control-plane.js';
-import { pathOf } from './data-plane.js';
+import { framesOf, pathOf } from './data-plane.js';
+import type { OffloadSwitch } from '../offload/offload-mode.js';
+import { offloadNames } from '../tun/vnet.js';
+import { OFFLOAD_VERSION } from '../mesh/capabilities.js';
 import { healthReport } from './health.js';
 import { peerState, statusReport, type PeerTraffic, type StatusReport } from './status.js';
 import { VERSION } from '../version.js';
@@ -15,6 +18,8 @@ import type { PeerCertBook } from '../security/peer-certs.js';
 
 export class NodeViews {
   supervisor: Supervisor | undefined;
+  /** The TUN's offload switch, when the device has offloads. */
+  offloads: OffloadSwitch | undefined;
   private traffic: PeerTraffic = new Map();
   private readonly rates = new RateWindow();
 
@@ -58,6 +63,8 @@ export class NodeViews {
       registry: this.cp.registry,
       sessions: this.cp.sessions,
       pathOf: (n) => pathOf(this.config, n),
+      framesOf: (n) => framesOf(this.config, n, this.self.capabilities.offload === OFFLOAD_VERSION),
+      ...(this.offloads !== undefined ? { offloads: { device: offloadNames(this.offloads.accepted), active: offloadNames(this.offloads.active) } } : {}),
       traffic: this.traffic,
       rateOf: (peerId) => this.rates.rate(peerId),
       certOf: (peerId) => this.peerCerts?.get(peerId),

@@ -1,7 +1,6 @@
 // The software segmenter as the send path calls it: the packet as the TUN read it (the 10-byte
 // virtio-net header, then the IP packet), cut into packets of at most `mtu` bytes handed to a
-// sink one by one. Shaped to the `Segmenter` seam of src/offload/software-gso.ts (the offload
-// branch): `softwareSegmenter = new VnetSegmenter()` plugs it in.
+// sink one by one: the `Segmenter` of src/offload/software-gso.ts, which the send path calls.
 //
 // One object per worker: it owns the reusable header object and one target slab (a 64 KB
 // super-packet's payload plus the headers of up to MAX_SEGMENTS segments), so nothing is

@@ -35,11 +35,13 @@ export interface NativeReaderConstructor {
     lengths: Uint32Array,
     onBatch: NativeBatchCallback,
     headroom?: number,
+    /** Packed mode: the buffer is an arena, packet i starts at offsets[i] (native/tun.cc). */
+    offsets?: Uint32Array,
   ): NativeReader;
 }
 
 export interface TunAddon {
-  open(name: string, multiQueue: boolean, exclusive?: boolean): NativeOpenResult;
+  open(name: string, multiQueue: boolean, exclusive?: boolean, vnetHeader?: boolean): NativeOpenResult;
   close(fd: number): void;
   writeBatch(fd: number, buffer: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): NativeWriteResult;
   /** Zero-allocation form: fills result[0] = written, result[1] = rejected, returns written. */
@@ -50,10 +52,16 @@ export interface TunAddon {
     lengths: Uint32Array,
     count: number,
     result: Uint32Array,
+    /** Zero bytes written in front of each packet (the empty virtio_net_hdr), 0..16. */
+    zeroPrefix?: number,
   ): number;
   Reader: NativeReaderConstructor;
   /** TUNSETQUEUE + IFF_DETACH_QUEUE: the queue still writes but is never handed packets. */
   detachQueue(fd: number): void;
+  /** TUNSETVNETHDRSZ. */
+  setVnetHeaderSize(fd: number, bytes: number): void;
+  /** TUNSETOFFLOAD with TUN_F_* bits (device-wide, immediate); throws with errno EINVAL for unknown bits. */
+  setOffload(fd: number, flags: number): void;
 }
 
 // Relative to this file, so it resolves from src/tun/*.ts (tsx) and dist/tun/*.js alike.

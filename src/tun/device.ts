@@ -11,6 +11,10 @@
 //
 // The first queue is opened with IFF_TUN_EXCL so we create the device we then configure,
 // instead of silently attaching to someone else's device of the same name.
+//
+// Offloads (vnet.ts): with `offload` 'on' or 'auto' every queue is opened with IFF_VNET_HDR (the
+// flag is the device's: all queues alike), then TUNSETVNETHDRSZ and the best TUNSETOFFLOAD the
+// kernel takes. 'auto' falls back to a plain device when the kernel refuses; 'on' fails instead.
 
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +23,11 @@ import { TunError, tunOpenError } from './errors.js';
 import { ipv4ToString, parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
 import { enableIpv6, type Ipv6Setup } from './ipv6-setup.js';
 import { IPV6_MIN_MTU, parseIpv6Cidr, type Ipv6Cidr } from './ipv6.js';
+import { enableBestOffloads, setVnetHeaderSize } from './vnet.js';
+import { errorMessage } from '../log/error-message.js';
+
+/** 'auto': offloads when the kernel takes them; 'on': required; 'off': a plain device. */
+export type OffloadMode = 'auto' | 'on' | 'off';
 
 export interface TunDeviceOptions {
   /** Interface name, 1..15 bytes (Linux IFNAMSIZ - 1). */
@@ -32,6 +41,8 @@ export interface TunDeviceOptions {
   routeCidr: string;
   /** IPv6 overlay: our IPv6 address with prefix and the IPv6 mesh network; absent: IPv4 only. */
   ipv6?: { addressCidr: string; routeCidr: string };
+  /** TUN offloads (default 'off'). */
+  offload?: OffloadMode;
   /** Timeout of each `ip` command (default IP_COMMAND_TIMEOUT_MS). */
   ipTimeoutMs?: number;
 }
@@ -45,6 +56,12 @@ export interface TunDevice {
   readonly route: Ipv4Cidr;
   /** The IPv6 address and route, or null when the device carries IPv4 only. */
   readonly ipv6: { address: Ipv6Cidr; route: Ipv6Cidr } | null;
+  /** Every read and write carries a virtio_net_hdr (VNET_HDR_LEN bytes) in front of the packet. */
+  readonly vnetHeader: boolean;
+  /** TUN_F_* bits the kernel accepted at open (0 without offloads). */
+  readonly offloads: number;
+  /** Why offloads are off although asked for ('auto' fell back), for the log. */
+  readonly offloadFallback?: string;
   /**
    * Closes this process's queue fds. The device (not persistent) disappears once every copy of
    * every queue fd is closed, including copies held by workers. Idempotent.
@@ -93,7 +110,22 @@ function validate(opts: TunDeviceOptions): { address: Ipv4Cidr; route: Ipv4Cidr;
 /** Opens and configures a TUN device. On any failure nothing is left behind. */
 export async function openTunDevice(opts: TunDeviceOptions): Promise<TunDevice> {
   const { address, route, ipv6 } = validate(opts);
-  const fds = openQueues(opts.name, opts.queues);
+  const mode = opts.offload ?? 'off';
+  let fds: number[];
+  let offloads = 0;
+  let fallback: string | undefined;
+  if (mode === 'off') fds = openQueues(opts.name, opts.queues, false);
+  else {
+    try {
+      fds = openQueues(opts.name, opts.queues, true);
+      offloads = startOffloads(fds);
+    } catch (err) {
+      if (mode === 'on') throw err;
+      fallback = errorMessage(err);
+      fds = openQueues(opts.name, opts.queues, false);
+    }
+  }
+  const vnetHeader = mode !== 'off' && fallback === undefined;
   const closeAll = (): void => {
     const addon = loadAddon();
     for (const fd of fds.splice(0)) addon.close(fd);
@@ -105,15 +137,41 @@ export async function openTunDevice(opts: TunDeviceOptions): Promise<TunDevice> 
     throw err;
   }
   const queueFds = Object.freeze(fds.slice());
-  return { name: opts.name, queueFds, mtu: opts.mtu, address, route, ipv6, close: closeAll };
+  return {
+    name: opts.name,
+    queueFds,
+    mtu: opts.mtu,
+    address,
+    route,
+    ipv6,
+    vnetHeader,
+    offloads,
+    ...(fallback !== undefined ? { offloadFallback: fallback } : {}),
+    close: closeAll,
+  };
 }
 
-function openQueues(name: string, count: number): number[] {
+/** Header size and the best offloads on freshly opened vnet queues; closes them on failure. */
+function startOffloads(fds: number[]): number {
+  const first = fds[0]!;
+  try {
+    setVnetHeaderSize(first);
+    const flags = enableBestOffloads(first);
+    if (flags === 0) throw new TunError('TUN_OPEN_FAILED', 'the kernel accepts no TUN offloads (TUNSETOFFLOAD refused)');
+    return flags;
+  } catch (err) {
+    const addon = loadAddon();
+    for (const fd of fds) addon.close(fd);
+    throw err;
+  }
+}
+
+function openQueues(name: string, count: number, vnetHeader: boolean): number[] {
   const addon = loadAddon();
   const fds: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      fds.push(addon.open(name, true, i === 0).fd);
+      fds.push(addon.open(name, true, i === 0, vnetHeader).fd);
     }
   } catch (err) {
     for (const fd of fds) addon.close(fd);

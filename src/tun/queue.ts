@@ -6,28 +6,37 @@
 //
 // Nothing here allocates per packet: the read buffer, the lengths array and the single-packet
 // write arrays are allocated once in the constructor and reused for the life of the queue.
+//
+// The read buffer is an arena the reader packs packets into (offsets[i] says where packet i is):
+// on a device with offloads (vnetHeader) a read may be a 64 KB super-packet behind its
+// virtio_net_hdr, and packing keeps the arena at OFFLOAD_ARENA_BYTES instead of 64 x 64 KB.
 
 import { loadAddon, type NativeReader, type TunAddon } from './addon.js';
 import { TunError, tunIoError } from './errors.js';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN } from './vnet.js';
 
 /**
- * A batch of packets read from the queue. Packet i is at
- * `buffer[i * slotSize + headroom, i * slotSize + headroom + lengths[i])`
- * (see packetOffset()). The SAME object, buffer and lengths are reused for every batch: the
- * handler must finish with (or copy) the packets before it returns.
+ * A batch of packets read from the queue. Packet i is at `buffer[offsets[i], offsets[i] + lengths[i])`
+ * (see packetOffset()); on a vnet device that range starts with the VNET_HDR_LEN-byte header.
+ * The SAME object, buffer and arrays are reused for every batch: the handler must finish with
+ * (or copy) the packets before it returns.
  */
 export interface PacketBatch {
   readonly buffer: Buffer;
-  /** Packets in this batch; lengths[0..count) are valid. */
+  /** Packets in this batch; offsets/lengths[0..count) are valid. */
   count: number;
+  /** The most one read may take (headroom included). */
   readonly slotSize: number;
   /** Bytes kept free in front of each packet, for a frame header written in place. */
   readonly headroom: number;
+  readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
+  /** Bytes of virtio_net_hdr at the start of each packet: VNET_HDR_LEN on an offload device, else 0. */
+  readonly vnetHeader: number;
 }
 
 export function packetOffset(batch: PacketBatch, i: number): number {
-  return i * batch.slotSize + batch.headroom;
+  return batch.offsets[i]!;
 }
 
 /** Result of a write; the object returned by TunQueue is reused by the next write. */
@@ -44,6 +53,8 @@ export interface TunQueueOptions {
   batchSize?: number;
   /** Free bytes in front of each packet in the read buffer (default 0). */
   headroom?: number;
+  /** The device was opened with IFF_VNET_HDR: reads and writes carry the header (default false). */
+  vnetHeader?: boolean;
   /**
    * Whether close() closes the fd (default true). Pass false when the fd belongs to a
    * TunDevice in the same process, which closes it itself.
@@ -61,6 +72,12 @@ export const DEFAULT_BATCH_SIZE = 64;
  */
 export const SLOT_SLACK = 64;
 
+/**
+ * Read arena of a queue on an offload device: room for 15 super-packets, or a full batch of
+ * packets up to 16 KB. Memory per worker instead of 64 fixed 64 KB slots (4 MB).
+ */
+export const OFFLOAD_ARENA_BYTES = 1024 * 1024;
+
 export type PacketHandler = (batch: PacketBatch) => void;
 export type QueueErrorHandler = (err: TunError) => void;
 
@@ -69,6 +86,8 @@ export class TunQueue {
   readonly mtu: number;
   readonly batchSize: number;
   readonly slotSize: number;
+  /** Zero bytes written in front of each packet by write(): the empty header on a vnet device. */
+  readonly vnetHeader: number;
 
   private readonly addon: TunAddon;
   private readonly batch: PacketBatch;
@@ -100,15 +119,21 @@ export class TunQueue {
     this.mtu = opts.mtu;
     this.batchSize = batchSize;
     this.closeFd = opts.closeFd ?? true;
-    // Slots are 8-byte aligned so headers written in place stay aligned.
-    this.slotSize = (headroom + opts.mtu + SLOT_SLACK + 7) & ~7;
+    this.vnetHeader = opts.vnetHeader === true ? VNET_HDR_LEN : 0;
+    // Slots are 8-byte aligned so headers written in place stay aligned. With offloads a read
+    // may be a super-packet whatever the MTU.
+    const largest = this.vnetHeader > 0 ? VNET_HDR_LEN + Math.max(MAX_SUPER_PACKET, opts.mtu) : opts.mtu;
+    this.slotSize = (headroom + largest + SLOT_SLACK + 7) & ~7;
+    const arena = this.vnetHeader > 0 ? Math.max(OFFLOAD_ARENA_BYTES, this.slotSize) : this.slotSize * batchSize;
     this.batch = {
       // allocUnsafeSlow: a dedicated (not pooled) buffer, since the addon keeps pointing into it.
-      buffer: Buffer.allocUnsafeSlow(this.slotSize * batchSize),
+      buffer: Buffer.allocUnsafeSlow(arena),
       count: 0,
       slotSize: this.slotSize,
       headroom,
+      offsets: new Uint32Array(batchSize),
       lengths: new Uint32Array(batchSize),
+      vnetHeader: this.vnetHeader,
     };
   }
 
@@ -118,7 +143,7 @@ export class TunQueue {
     this.handler = handler;
     if (this.reader !== undefined) return;
     const b = this.batch;
-    this.reader = new this.addon.Reader(this.fd, b.buffer, b.slotSize, this.batchSize, b.lengths, (n) => this.onBatch(n), b.headroom);
+    this.reader = new this.addon.Reader(this.fd, b.buffer, b.slotSize, this.batchSize, b.lengths, (n) => this.onBatch(n), b.headroom, b.offsets);
     try {
       this.reader.start();
     } catch (err) {
@@ -138,12 +163,13 @@ export class TunQueue {
   /**
    * Writes packets buffer[offsets[i], offsets[i] + lengths[i]) for i < count, one write(2) each.
    * Stops at the first EAGAIN (kernel queue full): count - written - rejected were dropped.
-   * The returned object is reused by the next write.
+   * On a vnet device each packet gets an empty header in front unless `withHeader` says the
+   * ranges already start with one. The returned object is reused by the next write.
    */
-  writeBatch(buffer: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): WriteResult {
+  writeBatch(buffer: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, withHeader = false): WriteResult {
     this.assertOpen();
     try {
-      this.addon.writeBatch(this.fd, buffer, offsets, lengths, count, this.resultWords);
+      this.addon.writeBatch(this.fd, buffer, offsets, lengths, count, this.resultWords, withHeader ? 0 : this.vnetHeader);
     } catch (err) {
       throw tunIoError('write', this.fd, err);
     }

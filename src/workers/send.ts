@@ -16,6 +16,9 @@
 //   5. flush        after the whole TUN batch, each touched transport sends once: one
 //                   socket.write per fast channel, one POST loop kick per legacy peer.
 //   6. counting     drops and TUN counters go to prom-client once per batch, not per packet.
+// With TUN offloads (batch.vnetHeader > 0) each read starts with a virtio_net_hdr and may be a
+// GSO super-packet above the MTU: step 2 lets those through, step 4 goes through
+// appendWithHeader() (dataplane/offload-append.ts), which sends them whole on v2 channels.
 import { packetOffset, type PacketBatch, type TunQueue } from '../tun/queue.js';
 import { ipv4Dst } from '../tun/ipv4.js';
 import { IPV6_HEADER_LENGTH } from '../tun/ipv6.js';
@@ -24,6 +27,7 @@ import { FastChannel } from '../dataplane/fast-channel.js';
 import { LegacySender } from '../dataplane/legacy-sender.js';
 import { BROADCAST, RouteTable, type Destination } from '../dataplane/route-table.js';
 import { PacketTooBig } from '../dataplane/packet-too-big.js';
+import { appendWithHeader, isSuperPacket } from '../dataplane/offload-append.js';
 import type { PeerTransport, TransportDeps } from '../dataplane/transport.js';
 import type { DataPlaneMetrics } from '../metrics/dataplane.js';
 
@@ -90,7 +94,7 @@ export class SendPath {
 
   private transportFor(peer: PeerRoute, state: DataPlaneState): PeerTransport {
     const existing = this.transports.get(peer.id);
-    if (existing !== undefined && existing.path === peer.path) {
+    if (existing !== undefined && existing.path === peer.path && existing.frames === (peer.frames ?? 1)) {
       existing.update(peer);
       return existing;
     }
@@ -104,18 +108,21 @@ export class SendPath {
   private onBatch(batch: PacketBatch): void {
     const table = this.table;
     const epoch = ++this.epoch;
+    const h = batch.vnetHeader;
     let bytes = 0;
     let ipv6 = 0;
     for (let i = 0; i < batch.count; i++) {
-      const off = packetOffset(batch, i);
-      const len = batch.lengths[i]!;
+      const at = packetOffset(batch, i);
+      const total = batch.lengths[i]!;
+      const off = at + h;
+      const len = total - h;
       const version = batch.buffer[off]! >>> 4;
       bytes += len;
       if (version === 6) ipv6++;
       if (table === null) this.drops.add('no_route');
-      else if (len > this.mtu) this.drops.add('oversized');
-      else if (version === 4 && len >= IPV4_MIN_HEADER) this.route(table, table.lookup(ipv4Dst(batch.buffer, off)), batch.buffer, off, len, epoch);
-      else if (version === 6 && len >= IPV6_HEADER_LENGTH) this.route6(table, batch.buffer, off, len, epoch);
+      else if (len > this.mtu && (h === 0 || !isSuperPacket(batch.buffer, at))) this.drops.add('oversized');
+      else if (version === 4 && len >= IPV4_MIN_HEADER) this.route(table, table.lookup(ipv4Dst(batch.buffer, off)), batch.buffer, at, total, off, epoch);
+      else if (version === 6 && len >= IPV6_HEADER_LENGTH) this.route6(table, batch.buffer, at, total, off, epoch);
       else this.drops.add('unsupported');
     }
     for (const t of this.touched) t.flush();
@@ -124,25 +131,28 @@ export class SendPath {
     this.drops.flushTo(this.deps.metrics);
   }
 
-  private route(table: RouteTable<PeerTransport>, dest: Destination<PeerTransport>, buf: Buffer, off: number, len: number, epoch: number): void {
+  /** buf[at, at + len) is the packet, behind its virtio_net_hdr when the TUN has offloads (ip: the IP header). */
+  private route(table: RouteTable<PeerTransport>, dest: Destination<PeerTransport>, buf: Buffer, at: number, len: number, ip: number, epoch: number): void {
     if (typeof dest === 'string') {
       if (dest !== BROADCAST) this.drops.add(dest);
-      else for (const t of table.all) this.appendTo(t, buf, off, len, epoch);
+      else for (const t of table.all) this.appendTo(t, buf, at, len, epoch, ip > at);
       return;
     }
-    this.appendTo(dest, buf, off, len, epoch);
+    this.appendTo(dest, buf, at, len, epoch, ip > at);
   }
 
-  private route6(table: RouteTable<PeerTransport>, buf: Buffer, off: number, len: number, epoch: number): void {
-    const route = table.lookup6(buf, off);
+  /** As route(), for IPv6: a packet above the peer's MTU is answered with a Packet Too Big (a super-packet is cut to size on the way). */
+  private route6(table: RouteTable<PeerTransport>, buf: Buffer, at: number, len: number, ip: number, epoch: number): void {
+    const route = table.lookup6(buf, ip);
     if (typeof route === 'string') return this.drops.add(route);
-    if (len <= route.mtu) return this.appendTo(route.value, buf, off, len, epoch);
+    const ipLen = len - (ip - at);
+    if (ipLen <= route.mtu || (ip > at && isSuperPacket(buf, at))) return this.appendTo(route.value, buf, at, len, epoch, ip > at);
     this.drops.add('oversized');
-    this.tooBig.answer(buf, off, len, route.mtu);
+    this.tooBig.answer(buf, ip, ipLen, route.mtu);
   }
 
-  private appendTo(t: PeerTransport, buf: Buffer, off: number, len: number, epoch: number): void {
-    const dropped = t.append(buf, off, len);
+  private appendTo(t: PeerTransport, buf: Buffer, at: number, len: number, epoch: number, vnet: boolean): void {
+    const dropped = vnet ? appendWithHeader(t, buf, at, len, this.mtu) : t.append(buf, at, len);
     if (dropped !== null) {
       this.drops.add(dropped);
       return;

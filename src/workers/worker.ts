@@ -36,7 +36,7 @@ function onMessage(msg: MainToWorker): void {
     case 'state':
       if (settings === undefined) throw new Error('state before settings');
       if (send === undefined) {
-        const queue = new TunQueue(WORKER_QUEUE_FD, { mtu: msg.state.mtu, batchSize: DEFAULT_BATCH_SIZE });
+        const queue = new TunQueue(WORKER_QUEUE_FD, { mtu: msg.state.mtu, batchSize: DEFAULT_BATCH_SIZE, vnetHeader: settings.vnetHeader === true });
         queue.onError((err) => {
           log.error('TUN queue failed', { error: err.message });
           exit(1);

@@ -70,6 +70,22 @@ describe('TUN device (real kernel, network namespaces)', function () {
     }
   });
 
+  it('with offloads, reads carry a virtio_net_hdr and a reply written behind one is accepted', async function () {
+    const f = await startEcho(['--name', 'tmo0', '--address', '198.19.6.1/24', '--route', '198.19.0.0/16', '--offload']);
+    try {
+      // TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 at least (USO too on Linux >= 6.2).
+      const offloads = Number((await f.out.waitForLine(/^ready .* vnet=true offloads=(\d+)/, { timeoutMs: 1000 }))[1]);
+      expect(offloads & 0x07).to.equal(0x07);
+      const ping = await pingFrom(ns, '198.19.6.2', { count: 3, timeoutS: 2 });
+      expect(ping.received, ping.output).to.equal(3);
+      // A ping is a plain packet: an empty header (no NEEDS_CSUM, gso_type NONE).
+      expect(f.out.lines().filter((l) => /read vnet-header flags=0 gso_type=0$/.test(l)).length, f.out.stdout).to.be.at.least(3);
+      expect(f.out.lines().filter((l) => /saw icmp-echo-request src=198\.19\.6\.1 dst=198\.19\.6\.2 .*len=84$/.test(l))).to.have.length(3);
+    } finally {
+      await stop(f);
+    }
+  });
+
   it('routes the whole mesh network into the device, not only the own /24', async function () {
     const f = await startEcho(['--name', 'tme1', '--address', '198.19.8.1/24', '--route', '198.19.0.0/16']);
     try {

@@ -11,6 +11,7 @@ import {
   capabilityClaims,
   fastPathWith,
   localCapabilities,
+  offloadWith,
   wrapSchemeFor,
 } from '../../src/mesh/capabilities.js';
 import { Registry } from '../../src/mesh/registry.js';
@@ -82,6 +83,27 @@ describe('capability claim', () => {
     expect(fastPathWith(localCapabilities(false), true)).to.equal(false);
     expect(fastPathWith(localCapabilities(true), false)).to.equal(false);
     expect(fastPathWith(null, true)).to.equal(false);
+  });
+
+  it('announces offloads as `offload: 1` beside an unchanged `fast_path: 1`, signed and read back', async () => {
+    const claims = capabilityClaims(localCapabilities(true, true));
+    expect(claims[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 1, wrap: [OAEP], offload: 1 });
+    const back = capabilitiesOf((await verify(await sign(claims))).extraClaims);
+    expect(back).to.deep.equal({ fastPath: 1, wrap: [OAEP], offload: 1 });
+    // An older node compares fast_path === 1 only: it still takes us for a fast-path peer.
+    expect(fastPathWith(back, true)).to.equal(true);
+    // No offloads without the fast path, and nothing announced when off.
+    expect(capabilityClaims(localCapabilities(false, true))[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 0, wrap: [OAEP] });
+    expect(capabilityClaims(localCapabilities(true, false))[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 1, wrap: [OAEP] });
+  });
+
+  it('uses v2 frames only when both ends offer offload version 1', () => {
+    expect(offloadWith(localCapabilities(true, true), true)).to.equal(true);
+    expect(offloadWith(localCapabilities(true, true), false)).to.equal(false);
+    expect(offloadWith(localCapabilities(true, false), true)).to.equal(false);
+    expect(offloadWith(null, true)).to.equal(false);
+    expect(offloadWith({ fastPath: 1, wrap: [OAEP], offload: 2 }, true)).to.equal(false);
+    expect(capabilitiesOf({ [CAPABILITY_CLAIM]: { fast_path: 1, wrap: [OAEP], offload: 'yes' } })).to.deep.equal({ fastPath: 1, wrap: [OAEP] });
   });
 });
 

@@ -79,7 +79,7 @@ describe('config loading', () => {
       expect(config.networking.mtu).to.equal(1500);
       expect(config.process.gid).to.equal(1000);
       expect(config.process.workers).to.be.at.least(1);
-      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024 });
+      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024, offload: 'auto' });
       expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: false, sessionOverlap: 30, maxClockSkew: 5 });
       expect(config.health.firstNode).to.equal(false);
       expect(config.statusSocket).to.equal('/run/tunmesh/status.sock');
@@ -101,7 +101,7 @@ describe('config loading', () => {
     const obj = minimal(tls);
     obj['tunmesh'] = {
       logging: { format: 'json' }, process: { gid: 2000, workers: 3 }, networking: { mtu: 1400 },
-      data_plane: { fast_path: false, queue_limit: 64 },
+      data_plane: { fast_path: false, queue_limit: 64, offload: 'off' },
       auth: { legacy_pkcs1_interop: true, session_overlap: '1m', max_clock_skew: 2 },
       health: { first_node: true }, status_socket: '',
     };
@@ -109,7 +109,7 @@ describe('config loading', () => {
     expect(config.logging.format).to.equal('json');
     expect(config.process).to.deep.include({ gid: 2000, workers: 3 });
     expect(config.networking.mtu).to.equal(1400);
-    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64 });
+    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64, offload: 'off' });
     expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: true, sessionOverlap: 60, maxClockSkew: 2 });
     expect(config.health.firstNode).to.equal(true);
     expect(config.statusSocket, 'an empty path disables the socket').to.equal(null);
@@ -296,7 +296,7 @@ describe('config loading', () => {
     it('rejects an unknown key inside the tunmesh extension block', () => {
       const obj = minimal(tls);
       obj['tunmesh'] = { data_plane: { fastpath: false } };
-      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit\)/);
+      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit, offload\)/);
     });
   });
 

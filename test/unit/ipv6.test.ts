@@ -96,7 +96,7 @@ describe('IPv6 header helpers', () => {
 
 describe('the IPv6 address in the tunmesh claim', () => {
   it('is announced as {address, prefix} inside the signed claim, and read back canonical', () => {
-    const claims = capabilityClaims(localCapabilities(true, '2001:0002:0:100:0::1/64'));
+    const claims = capabilityClaims(localCapabilities(true, false, '2001:0002:0:100:0::1/64'));
     expect(claims[CAPABILITY_CLAIM]).to.deep.include({ ipv6: { address: '2001:2:0:100::1', prefix: 64 } });
     expect(capabilitiesOf(claims)?.ipv6).to.equal('2001:2:0:100::1/64');
   });
