@@ -48,11 +48,13 @@ export function formatStatus(s: StatusReport): string {
     ...(s.offloads ? [`TUN offloads: ${s.offloads.device.join(',')}; active now: ${s.offloads.active.join(',') || 'none (a peer needs MTU-sized packets)'}`] : []),
     '',
   ];
-  const header = ['PEER', 'ADDRESS', 'IPV6', 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'TX/s', 'RX PKTS', 'RX', 'RX/s'];
+  // The IPV6 column only where IPv6 is in use: an IPv4 mesh (every original mesh) keeps its table.
+  const ipv6 = Boolean(s.address6) || s.peers.some((p) => p.address6);
+  const header = ['PEER', 'ADDRESS', ...(ipv6 ? ['IPV6'] : []), 'STATE', 'PATH', 'SESSION AGE', 'HEARD', 'REG RTT', 'CHANNELS', 'TX PKTS', 'TX', 'TX/s', 'RX PKTS', 'RX', 'RX/s'];
   const rows = s.peers.map((p) => [
     p.id.slice(0, 8),
     p.address,
-    p.address6 ?? '-',
+    ...(ipv6 ? [p.address6 ?? '-'] : []),
     p.state,
     p.offload === true ? `${p.path}+offload` : p.path,
     p.outboundSessionAgeSeconds === null ? '-' : `${p.outboundSessionAgeSeconds}s`,
