@@ -190,41 +190,38 @@ export class FastChannel implements PeerTransport {
     return this.open;
   }
 
-  /** A TLS connection to the peer, bounded by the request timeout until its upgrade is answered. */
-  private dial(): TLSSocket {
+  /**
+   * A TLS connection to the peer, upgraded under the current session: `upgraded` runs on the 101.
+   * Bounded by the request timeout until the upgrade is answered; any failure destroys it.
+   */
+  private dial(upgraded: (socket: TLSSocket, sessionId: string) => void): TLSSocket {
     const { host, port } = peerEndpoint(this.peer.url);
     const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
     socket.setNoDelay(true);
     socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
     socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
+    socket.once('secureConnect', () => {
+      this.upgrade(socket).then(
+        (sessionId) => upgraded(socket, sessionId),
+        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
     return socket;
   }
 
   private connect(): void {
     this.timer = undefined;
     if (this.closed || this.peer.session === null) return;
-    const socket = this.dial();
+    const socket = this.dial((s, sessionId) => this.opened(s, sessionId));
     this.socket = socket;
-    socket.once('secureConnect', () => {
-      this.upgrade(socket).then(
-        (sessionId) => this.opened(socket, sessionId),
-        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
-      );
-    });
     socket.once('close', () => this.onClose(socket));
   }
 
   /** Make before break: a channel under the current session, to replace the open one. */
   private renew(): void {
     if (this.successor !== null || this.closed) return;
-    const socket = this.dial();
+    const socket = this.dial((s, sessionId) => this.takeOver(s, sessionId));
     this.successor = socket;
-    socket.once('secureConnect', () => {
-      this.upgrade(socket).then(
-        (sessionId) => this.takeOver(socket, sessionId),
-        (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
-      );
-    });
     socket.once('close', () => {
       if (this.successor !== socket) return;
       // It failed before taking over: the open channel carries on; try again a little later.
