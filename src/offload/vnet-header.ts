@@ -10,26 +10,36 @@
 // The header is parsed into one reusable object (newVnetHeader() once per queue), never
 // allocated per packet.
 
-/** sizeof(struct virtio_net_hdr): the TUN's default TUNSETVNETHDRSZ. */
-export const VNET_HDR_LEN = 10;
+// The wire constants are defined once, with the TUN device that reads and writes the header
+// (tun/vnet.ts); here they carry linux/virtio_net.h's names:
+//   flags    NEEDS_CSUM: the L4 checksum is partial; finish it from csumStart to the end and
+//            store it at csumStart + csumOffset. DATA_VALID: already verified (receive side).
+//   gsoType  NONE: not a super-packet; TCPV4/TCPV6: TSO; UDP_L4: USO, each segment a datagram of
+//            its own; UDP: UFO, long gone from Linux, refused here; ECN bit: the TCP stream uses
+//            ECN (CWR stays on the first segment only, as always).
+import {
+  VNET_HDR_LEN,
+  VNET_HDR_F_NEEDS_CSUM as VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VNET_GSO_NONE as VIRTIO_NET_HDR_GSO_NONE,
+  VNET_GSO_TCPV4 as VIRTIO_NET_HDR_GSO_TCPV4,
+  VNET_GSO_UDP as VIRTIO_NET_HDR_GSO_UDP,
+  VNET_GSO_TCPV6 as VIRTIO_NET_HDR_GSO_TCPV6,
+  VNET_GSO_UDP_L4 as VIRTIO_NET_HDR_GSO_UDP_L4,
+  VNET_GSO_ECN as VIRTIO_NET_HDR_GSO_ECN,
+} from '../tun/vnet.js';
 
-/** flags: the L4 checksum is partial; finish it from csumStart to the end, store at csumStart + csumOffset. */
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-/** flags: the checksum was already verified (receive side only). */
+export {
+  VNET_HDR_LEN,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_UDP,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VIRTIO_NET_HDR_GSO_UDP_L4,
+  VIRTIO_NET_HDR_GSO_ECN,
+};
+/** flags: the checksum was already verified (receive side only; the TUN never needs it from us). */
 export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
-
-/** gsoType: not a super-packet. */
-export const VIRTIO_NET_HDR_GSO_NONE = 0;
-/** gsoType: IPv4 TCP (TSO). */
-export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
-/** gsoType: UDP fragmentation offload (UFO), long gone from Linux; refused here. */
-export const VIRTIO_NET_HDR_GSO_UDP = 3;
-/** gsoType: IPv6 TCP (TSO6). */
-export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
-/** gsoType: UDP segmentation (USO): each segment is a datagram of its own, IPv4 or IPv6. */
-export const VIRTIO_NET_HDR_GSO_UDP_L4 = 5;
-/** gsoType bit: the TCP stream uses ECN (CWR stays on the first segment only, as always). */
-export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
 
 export interface VnetHeader {
   flags: number;
