@@ -45,7 +45,7 @@ export function formatStatus(s: StatusReport): string {
   const lines = [
     `node ${s.id}  ${s.address}${s.address6 ? `  ${s.address6}` : ''}  ${s.url}  v${s.version}`,
     `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
-    ...(s.offloads ? [`TUN offloads: ${s.offloads.device.join(',')}; active now: ${s.offloads.active.join(',') || 'none (a peer needs MTU-sized packets)'}`] : []),
+    ...(s.offloads ? [`TUN offloads: ${s.offloads.join(',')}`] : []),
     '',
   ];
   // The IPV6 column only where IPv6 is in use: an IPv4 mesh (every original mesh) keeps its table.

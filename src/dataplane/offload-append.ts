@@ -6,8 +6,7 @@
 //   any other path    (v1 fast channel, the original's JSON path) carries MTU-sized, finished
 //                     packets: a plain packet goes without its header; a super-packet is cut,
 //                     and a NEEDS_CSUM packet's checksum filled in, by the software segmenter
-//                     (offload/software-gso.ts). Without one, they are dropped: the offload
-//                     switch keeps the kernel from producing them while such paths exist.
+//                     (offload/software-gso.ts).
 import { softwareSegmenter, type SegmentSink } from '../offload/software-gso.js';
 import { VNET_GSO_NONE, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, vnetGsoType, vnetNeedsCsum } from '../tun/vnet.js';
 import type { DropReason } from './contract.js';
@@ -38,7 +37,6 @@ export function appendWithHeader(t: PeerTransport, buf: Buffer, at: number, tota
   const superPacket = isSuperPacket(buf, at);
   if (!superPacket && !vnetNeedsCsum(buf, at)) return t.append(buf, off, len);
   const seg = softwareSegmenter;
-  if (seg === null) return superPacket ? 'oversized' : 'unsupported';
   if (!superPacket) {
     if (!seg.completeChecksum(buf, at, total)) return 'malformed';
     buf[at] = buf[at]! & ~VNET_HDR_F_NEEDS_CSUM; // done once: a broadcast's next transport sends it as is

@@ -19,7 +19,6 @@ import type { MeshTiming } from '../mesh/timing.js';
 import type { NodeKeyPair } from '../mesh/session-manager.js';
 import { NodeMetrics } from '../metrics/node.js';
 import { createReceivePath } from '../dataplane/receive.js';
-import { OffloadSwitch } from '../offload/offload-mode.js';
 import { offloadNames } from '../tun/vnet.js';
 import { startWorkers } from '../workers/supervisor.js';
 import type { WorkerToMain } from '../dataplane/contract.js';
@@ -185,15 +184,9 @@ async function startServices(s: Started): Promise<RunningNode> {
   });
   views.supervisor = supervisor;
   s.cleanup.push(() => supervisor.stop(WORKER_STOP_MS));
-  const offloads = s.tun.vnetHeader ? new OffloadSwitch(rxQueueFd(s), s.tun.offloads, log) : undefined;
-  views.offloads = offloads;
+  views.offloads = s.tun.vnetHeader ? s.tun.offloads : 0;
   publishSoon = coalesced(() => {
     const state = dataPlaneState(config, self.id, cp, s.tun.vnetHeader);
-    try {
-      offloads?.update(state);
-    } catch (err) {
-      log.warn('cannot switch TUN offloads', { component: 'tun', error: errorMessage(err) });
-    }
     supervisor.publish(state);
     rx.setState(state);
     views.updatePeerGauge();

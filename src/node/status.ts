@@ -49,8 +49,8 @@ export interface StatusReport {
   bootstrapped: boolean;
   ready: boolean;
   workers: number;
-  /** TUN offloads: what the device took at start, and what is on now (offload-mode.ts). Absent without. */
-  offloads?: { device: string[]; active: string[] };
+  /** TUN offloads the device took at start (csum, tso4, ...); absent without. */
+  offloads?: string[];
   peers: PeerStatus[];
 }
 
@@ -96,7 +96,7 @@ export function statusReport(args: {
   sessions: SessionManager;
   pathOf: (node: RemoteNode) => 'fast' | 'legacy';
   framesOf?: (node: RemoteNode) => 1 | 2;
-  offloads?: { device: string[]; active: string[] };
+  offloads?: string[];
   traffic: PeerTraffic;
   rateOf: (peerId: string) => PeerRate;
   certOf?: (peerId: string) => ClientCert | undefined;

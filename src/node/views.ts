@@ -7,7 +7,6 @@ import type { NodeMetrics } from '../metrics/node.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { ControlPlane } from './control-plane.js';
 import { framesOf, pathOf } from './data-plane.js';
-import type { OffloadSwitch } from '../offload/offload-mode.js';
 import { offloadNames } from '../tun/vnet.js';
 import { OFFLOAD_VERSION } from '../mesh/capabilities.js';
 import { healthReport } from './health.js';
@@ -18,8 +17,8 @@ import type { PeerCertBook } from '../security/peer-certs.js';
 
 export class NodeViews {
   supervisor: Supervisor | undefined;
-  /** The TUN's offload switch, when the device has offloads. */
-  offloads: OffloadSwitch | undefined;
+  /** TUN_F_* offloads the device took at open (0: none); they stay on whatever the peers. */
+  offloads = 0;
   private traffic: PeerTraffic = new Map();
   private readonly rates = new RateWindow();
 
@@ -64,7 +63,7 @@ export class NodeViews {
       sessions: this.cp.sessions,
       pathOf: (n) => pathOf(this.config, n),
       framesOf: (n) => framesOf(this.config, n, this.self.capabilities.offload === OFFLOAD_VERSION),
-      ...(this.offloads !== undefined ? { offloads: { device: offloadNames(this.offloads.accepted), active: offloadNames(this.offloads.active) } } : {}),
+      ...(this.offloads !== 0 ? { offloads: offloadNames(this.offloads) } : {}),
       traffic: this.traffic,
       rateOf: (peerId) => this.rates.rate(peerId),
       certOf: (peerId) => this.peerCerts?.get(peerId),

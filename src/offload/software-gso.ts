@@ -3,9 +3,8 @@
 // without offloads, v1 frames), the send path calls the Segmenter below.
 //
 // The segmenter is VnetSegmenter (vnet-segmenter.ts over segment.ts and vnet-header.ts), tested
-// byte for byte against the kernel's own segmentation. With it the offload switch
-// (offload-mode.ts) keeps the kernel's TSO/USO/CSUM offloads on for every mix of peers; `null`
-// here would make the node switch them off while any peer needs MTU-sized packets.
+// byte for byte against the kernel's own segmentation: with it the kernel's TSO/USO/CSUM offloads
+// stay on for every mix of peers.
 
 import { VnetSegmenter } from './vnet-segmenter.js';
 
@@ -33,4 +32,4 @@ export interface Segmenter {
 }
 
 /** One per process (each worker has its own): it owns its output slab. */
-export const softwareSegmenter: Segmenter | null = new VnetSegmenter();
+export const softwareSegmenter: Segmenter = new VnetSegmenter();

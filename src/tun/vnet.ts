@@ -80,15 +80,6 @@ export function enableBestOffloads(fd: number): number {
   return 0;
 }
 
-/** Sets exactly these offloads (0: none). Device-wide and immediate; packets already queued keep theirs. */
-export function setOffloads(fd: number, flags: number): void {
-  try {
-    loadAddon().setOffload(fd, flags);
-  } catch (err) {
-    throw new TunError('TUN_IO', `cannot set TUN offloads ${offloadNames(flags).join(',') || 'none'}: ${errorMessage(err)}`, { cause: err });
-  }
-}
-
 /** gso_type of the header at buf[off], without the ECN bit. */
 export function vnetGsoType(buf: Buffer, off: number): number {
   return buf[off + 1]! & ~VNET_GSO_ECN;

@@ -1,10 +1,9 @@
 // The send path's offload step on real header bytes: what each kind of transport is handed for a
-// packet read from a TUN with offloads, and what the offload switch asks of the kernel.
+// packet read from a TUN with offloads, and the offload names status shows.
 import { expect } from 'chai';
 import { appendWithHeader } from '../../src/dataplane/offload-append.js';
-import type { DataPlaneState, DropReason, PeerRoute } from '../../src/dataplane/contract.js';
+import type { DropReason } from '../../src/dataplane/contract.js';
 import type { PeerTransport } from '../../src/dataplane/transport.js';
-import { wantedOffloads } from '../../src/offload/offload-mode.js';
 import { TUN_F_CSUM, TUN_F_TSO4, VNET_GSO_TCPV4, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, offloadNames } from '../../src/tun/vnet.js';
 
 /** A transport that keeps copies of what it is handed (the transport is not under test here). */
@@ -113,28 +112,9 @@ function tcpChecksumVerifies(seg: Buffer): boolean {
   return onesComplement(seg, 20, tcpLen, pseudo) === 0xffff;
 }
 
-describe('offload switch', () => {
-  const peer = (id: string, frames: 1 | 2): PeerRoute => ({
-    id,
-    url: 'https://198.18.0.12:4567',
-    addressCidr: '198.19.0.2/24',
-    networkCidr: '198.19.0.0/16',
-    path: 'fast',
-    scope: 'local',
-    session: null,
-    frames,
-  });
-  const state = (peers: PeerRoute[]): DataPlaneState => ({ selfId: 'a', addressCidr: '198.19.0.1/24', networkCidr: '198.19.0.0/16', enableBroadcast: false, mtu: MTU, peers });
-  const all = TUN_F_CSUM | TUN_F_TSO4;
-
-  it('keeps the accepted offloads while every peer takes v2 frames (and with no peers)', () => {
-    expect(wantedOffloads(state([]), all, false)).to.equal(all);
-    expect(wantedOffloads(state([peer('b', 2), peer('c', 2)]), all, false)).to.equal(all);
-    expect(offloadNames(all)).to.deep.equal(['csum', 'tso4']);
-  });
-
-  it('would turn them off for a peer that needs MTU-sized packets without software segmentation', () => {
-    expect(wantedOffloads(state([peer('b', 2), peer('c', 1)]), all, false)).to.equal(0);
-    expect(wantedOffloads(state([peer('b', 2), { ...peer('c', 1), path: 'legacy' }]), all, true)).to.equal(all);
+describe('offload names', () => {
+  it('names the TUN_F_* bits for logs and status, in bit order', () => {
+    expect(offloadNames(TUN_F_CSUM | TUN_F_TSO4)).to.deep.equal(['csum', 'tso4']);
+    expect(offloadNames(0)).to.deep.equal([]);
   });
 });
