@@ -11,6 +11,7 @@
 //
 // Never in answer to an ICMPv6 error (RFC 4443 §2.4 e) or a multicast/unspecified source, and
 // rate-limited (§2.4 f). Built in one buffer made once: no allocation per answer.
+import { checksumOf, onesSum, pseudoSumV6 } from '../offload/checksum.js';
 import { IPV6_HEADER_LENGTH, IPV6_MIN_MTU, NEXT_HEADER_ICMPV6, ipv6PayloadLength, isMulticastAt } from '../tun/ipv6.js';
 
 const ICMPV6_PACKET_TOO_BIG = 2;
@@ -82,12 +83,5 @@ function isUnspecifiedAt(buf: Buffer, addrOff: number): boolean {
  * zero): the pseudo-header (source, destination, length, next header) and the message.
  */
 export function icmpv6Checksum(buf: Buffer, payload: number): number {
-  let sum = payload + NEXT_HEADER_ICMPV6;
-  for (let i = 8; i < 40; i += 2) sum += buf.readUInt16BE(i);
-  const end = IPV6_HEADER_LENGTH + payload;
-  let i = IPV6_HEADER_LENGTH;
-  for (; i + 1 < end; i += 2) sum += buf.readUInt16BE(i);
-  if (i < end) sum += buf[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
+  return checksumOf(pseudoSumV6(buf, 0, NEXT_HEADER_ICMPV6, payload) + onesSum(buf, IPV6_HEADER_LENGTH, payload));
 }
