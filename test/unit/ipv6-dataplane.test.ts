@@ -9,6 +9,7 @@ import { peerEndpoint } from '../../src/dataplane/transport.js';
 import { peerTlsOptions } from '../../src/dataplane/tls-options.js';
 import { SessionSigner } from '../../src/dataplane/session-token.js';
 import { DataPlaneError } from '../../src/dataplane/errors.js';
+import { naiveOnesSum } from '../helpers/checksum.js';
 import { icmpv6Checksum, PacketTooBig, TOO_BIG_PER_SECOND } from '../../src/dataplane/packet-too-big.js';
 import { ipv6At, ipv6ToString } from '../../src/tun/ipv6.js';
 import { lazyLogger } from '../../src/log/logger.js';
@@ -144,6 +145,8 @@ describe('ICMPv6 Packet Too Big toward a peer with a smaller MTU', () => {
     expect([out[40], out[41], out.readUInt32BE(44)]).to.deep.equal([2, 0, 1280]);
     expect(out.subarray(48).equals(big.subarray(0, 1232))).to.equal(true);
     const check = out.readUInt16BE(42);
+    // Verified independently: pseudo-header (addresses, length, next header) + message sum to 0xffff.
+    expect(naiveOnesSum(out.subarray(8, 40), Buffer.from([0, 0, 1240 >>> 8, 1240 & 0xff, 0, 0, 0, 58]), out.subarray(40))).to.equal(0xffff);
     out.writeUInt16BE(0, 42);
     expect(icmpv6Checksum(out, 1240)).to.equal(check);
   });

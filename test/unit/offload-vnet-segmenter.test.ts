@@ -9,21 +9,14 @@ import {
   writeVnetHeader,
   type VnetHeader,
 } from '../../src/offload/index.js';
-
-/** Naive RFC 1071 sum (folded); 0xffff for data that verifies. */
-function sum16(...parts: Buffer[]): number {
-  let s = 0;
-  for (const b of parts) for (let i = 0; i < b.length; i += 2) s += (b[i]! << 8) + (b[i + 1] ?? 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
+import { naiveOnesSum } from '../helpers/checksum.js';
 
 function tcpVerifies(p: Buffer): boolean {
   const ph = Buffer.alloc(12);
   p.copy(ph, 0, 12, 20);
   ph[9] = 6;
   ph.writeUInt16BE(p.length - 20, 10);
-  return sum16(ph, p.subarray(20)) === 0xffff && sum16(p.subarray(0, 20)) === 0xffff;
+  return naiveOnesSum(ph, p.subarray(20)) === 0xffff && naiveOnesSum(p.subarray(0, 20)) === 0xffff;
 }
 
 /** virtio header + IPv4 + TCP (no options) + payload, as a TUN read hands it over. */
@@ -81,8 +74,8 @@ describe('VnetSegmenter (the send path\'s seam: virtio header + packet in, MTU-s
     p.copy(ph, 0, 12, 20);
     ph[9] = 6;
     ph.writeUInt16BE(p.length - 20, 10);
-    p.writeUInt16BE(sum16(ph), 36);
-    p.writeUInt16BE(0xffff - sum16(p.subarray(0, 20)), 10); // IP header checksum, as the kernel wrote it
+    p.writeUInt16BE(naiveOnesSum(ph), 36);
+    p.writeUInt16BE(0xffff - naiveOnesSum(p.subarray(0, 20)), 10); // IP header checksum, as the kernel wrote it
     expect(seg.completeChecksum(read, 0, read.length)).to.equal(true);
     expect(tcpVerifies(p)).to.equal(true);
     expect(read[0]! & VIRTIO_NET_HDR_F_NEEDS_CSUM).to.equal(0);
