@@ -198,6 +198,10 @@ function checkCrossFieldRules(raw: RawDocument, checkFiles: boolean, problems: C
   if (typeof denyFile === 'string' && denyFile !== '' && !isAbsolute(denyFile)) {
     problems.push({ path: 'tunmesh/security/deny_file', message: `must be an absolute path or empty, got ${showValue(denyFile)}` });
   }
+  const channelPort = raw.tunmesh.data_plane.channel_port;
+  if (channelPort !== 0 && channelPort === raw.tun_mesh.control_api.listen_port) {
+    problems.push({ path: 'tunmesh/data_plane/channel_port', message: `must differ from tun_mesh/control_api/listen_port (${channelPort}), or be 0 to receive fast channels on the API port` });
+  }
   if (checkFiles) checkTlsFiles(raw, problems);
 }
 
@@ -314,7 +318,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
         tunHandler: { heartbeatInterval: seconds(timing.tun_handler.heartbeat_interval), faultDelay: seconds(timing.tun_handler.fault_delay) },
       },
     },
-    dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit, offload: x.data_plane.offload },
+    dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit, offload: x.data_plane.offload, channelPort: x.data_plane.channel_port },
     health: { firstNode: x.health.first_node },
     statusSocket: x.status_socket === '' ? null : x.status_socket,
     security: { clientAuth: x.tls.client_auth as ClientAuthMode, denyFile: x.security.deny_file === '' ? null : x.security.deny_file },

@@ -37,6 +37,7 @@
  * | TUNMESH_FAST_PATH              | tunmesh/data_plane/fast_path                           |
  * | TUNMESH_QUEUE_LIMIT            | tunmesh/data_plane/queue_limit                         |
  * | TUNMESH_OFFLOAD                | tunmesh/data_plane/offload                             |
+ * | TUNMESH_CHANNEL_PORT           | tunmesh/data_plane/channel_port                        |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
@@ -103,7 +104,7 @@ export interface RawDocument {
     process: { gid: number | null; workers: number };
     networking: { mtu: number; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
     control_api: { listen_address: string };
-    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off' };
+    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     status_socket: string;
@@ -269,6 +270,10 @@ export const schema: convict.Schema<RawDocument> = {
         default: 'auto',
         env: 'TUNMESH_OFFLOAD',
       },
+      channel_port: int(
+        'Port where the workers receive fast channels from tunmesh peers (announced in the signed claim; same address and TLS as the API); 0 = channels go to the API port, received by the main process',
+        4568, 0, 65535, 'TUNMESH_CHANNEL_PORT',
+      ),
     },
     auth: {
       legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),

@@ -116,6 +116,8 @@ export interface TunmeshConfig {
     readonly queueLimit: number;
     /** TUN offloads: auto (when the kernel takes them), on (required), off. */
     readonly offload: 'auto' | 'on' | 'off';
+    /** Port where the workers receive fast channels; 0: on the API port, in the main process. */
+    readonly channelPort: number;
   };
   /** extension: health reporting. */
   readonly health: {

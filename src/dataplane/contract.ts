@@ -5,6 +5,14 @@
 //   main ──state──▶ worker        who the peers are, where they live, which path, which key
 //   main ◀─metrics── worker       prom-client JSON every few seconds (aggregated in main)
 //   main ◀─session_rejected── worker   a peer refused our key: main renegotiates and republishes
+//
+// Fast channels opened on the channel port (workers/channel-server.ts) are received in a worker:
+//   main ──channel_socket + handle──▶ worker   a raw TCP connection main accepted (TLS not begun)
+//   main ◀─upgrade_check── worker             the upgrade's token and client certificate: every
+//   main ──upgrade_verdict──▶ worker          check stays in main (node/channel-checks.ts)
+//   main ──sessions_ended──▶ worker           inbound keys that stopped verifying: close their channels
+
+import type { PresentedCert } from '../security/client-cert.js';
 
 /** How often a worker sends its prom-client snapshot (so its counters lag by up to this). */
 export const WORKER_METRICS_INTERVAL_MS = 2000;
@@ -31,6 +39,8 @@ export interface PeerRoute {
   session: { id: string; secretB64: string } | null;
   /** Fast-path framing: 2 when both ends announced offloads (frames.ts); absent: 1. */
   frames?: 1 | 2;
+  /** The peer's channel port from its signed claim: fast channels go there (same host as url). Absent: to url. */
+  channelPort?: number;
 }
 
 export interface DataPlaneState {
@@ -67,17 +77,31 @@ export interface DataPlaneSettings {
   logFormat: string;
   /** The TUN device has offloads: every queue reads and writes a virtio_net_hdr first (tun/vnet.ts). */
   vnetHeader?: boolean;
+  /** tunmesh.tls.client_auth, for channels received in the worker (off: no client certificate asked). */
+  clientAuth?: 'off' | 'request' | 'require';
 }
+
+/** Main's answer to an upgrade_check: the channel's peer and session key, or why it is refused. */
+export type UpgradeVerdict =
+  | { ok: true; peerId: string; keyId?: string }
+  | { ok: false; status: 401 | 403; reason: string; message: string };
 
 export type MainToWorker =
   /** At start, and again when the TLS material is reloaded (new connections use it; open ones stay). */
   | { type: 'settings'; settings: DataPlaneSettings }
   | { type: 'state'; state: DataPlaneState }
+  /** Sent with a net.Socket handle: a connection to the channel port, for this worker to serve. */
+  | { type: 'channel_socket' }
+  | { type: 'upgrade_verdict'; id: number; verdict: UpgradeVerdict }
+  /** These inbound session keys no longer verify: channels opened with them end. */
+  | { type: 'sessions_ended'; keyIds: string[] }
   | { type: 'shutdown' };
 
 export type WorkerToMain =
   | { type: 'ready'; worker: number }
   | { type: 'metrics'; worker: number; metrics: unknown }
+  /** Check a fast-path upgrade this worker received: its Authorization header, claimed sender, client certificate. */
+  | { type: 'upgrade_check'; worker: number; id: number; authorization: string | undefined; peerId: string; cert: PresentedCert | null }
   /** A peer refused requests signed with our session `sessionId`. */
   | { type: 'session_rejected'; worker: number; peerId: string; sessionId: string };
 

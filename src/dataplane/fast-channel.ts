@@ -166,7 +166,7 @@ export class FastChannel implements PeerTransport {
   }
 
   update(peer: PeerRoute): void {
-    const moved = peer.url !== this.peer.url;
+    const moved = peer.url !== this.peer.url || peer.channelPort !== this.peer.channelPort;
     this.peer = peer;
     if (moved) {
       this.successor?.destroy();
@@ -195,7 +195,7 @@ export class FastChannel implements PeerTransport {
    * Bounded by the request timeout until the upgrade is answered; any failure destroys it.
    */
   private dial(upgraded: (socket: TLSSocket, sessionId: string) => void): TLSSocket {
-    const { host, port } = peerEndpoint(this.peer.url);
+    const { host, port } = this.endpoint();
     const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
     socket.setNoDelay(true);
     socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
@@ -207,6 +207,18 @@ export class FastChannel implements PeerTransport {
       );
     });
     return socket;
+  }
+
+  /**
+   * Where to open a channel: the peer's channel port when it announced one (received by its
+   * workers), else its API port. After a failed attempt the next one tries the other port, so a
+   * channel port a firewall blocks costs one attempt per reconnect, not the channel.
+   */
+  private endpoint(): { host: string; port: number; authority: string } {
+    const api = peerEndpoint(this.peer.url);
+    const channelPort = this.peer.channelPort;
+    if (channelPort === undefined || this.attempt % 2 === 1) return api;
+    return { host: api.host, port: channelPort, authority: `${api.authority.slice(0, api.authority.lastIndexOf(':'))}:${channelPort}` };
   }
 
   private connect(): void {
@@ -241,7 +253,7 @@ export class FastChannel implements PeerTransport {
     const auth = await this.deps.signer.header(this.peer, '');
     if (auth === null) throw new ChannelError('no session');
     // The Host header brackets an IPv6 literal (`[2001:2::1]:4567`).
-    const { authority } = peerEndpoint(this.peer.url);
+    const { authority } = this.endpoint();
     socket.write(
       `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${authority}\r\n` +
         `Connection: Upgrade\r\nUpgrade: ${this.frames === 2 ? FAST_PATH_UPGRADE_V2 : FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,

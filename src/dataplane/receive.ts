@@ -1,4 +1,8 @@
-// The main process's receive path: packets from peers, into our TUN device.
+// The receive path: packets from peers, into our TUN device. The main process runs one for the
+// JSON path and for channels upgraded on the API port; each worker runs one for the channels
+// its channel server takes (workers/channel-server.ts), writing through the worker's own TUN
+// queue so the reply is read by the process that wrote the request (the kernel returns a flow
+// on the queue that last wrote it): one process wake-up per hop instead of two.
 //
 //   1. upgrade      a peer's worker opens `GET /tunmesh/fastpath/v1/<its id>` with
 //                   `Upgrade: tunmesh-fastpath/1`; handleUpgrade() checks the path and header,
@@ -33,9 +37,9 @@
 // JSON path get an empty header in front on such a TUN (one writev, no copy).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../log/logger.js';
+import type { LevelLogger } from '../log/logger.js';
 import type { DataPlaneMetrics, PeerCounters } from '../metrics/dataplane.js';
-import { TunQueue } from '../tun/queue.js';
+import type { TunQueue } from '../tun/queue.js';
 import { checkInbound } from './checks.js';
 import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DataPlaneState, type DropReason, type PeerRoute } from './contract.js';
 import { DataPlaneError } from './errors.js';
@@ -66,8 +70,8 @@ export interface ReceiveAuth {
 }
 
 export interface ReceivePathOptions {
-  /** The detached TUN queue (detachQueue()) this process writes received packets to. Not closed by us. */
-  tunFd: number;
+  /** The TUN queue this process writes received packets to (main: the detached one; a worker: its own). Not closed by us. */
+  tun: TunQueue;
   metrics: DataPlaneMetrics;
   /** Verifies a session token for `body` from `expectedPeer` (and the connection's client certificate); throws when it does not hold. */
   authenticate(header: string | undefined, body: Buffer, mode: 'session', expectedPeer: string, socket: Duplex): Promise<ReceiveAuth>;
@@ -75,19 +79,23 @@ export interface ReceivePathOptions {
   keyLive?(keyId: string): boolean;
   /** A refused upgrade, by reason (the auth-failure counter). */
   onRefused?(reason: string): void;
-  log: Logger;
+  log: LevelLogger;
   /** The packet expiration of the legacy path (seconds), before RECEIVE_CLOCK_TOLERANCE_S. */
   packetExpiration?: number;
   /** Age of an accepted JSON-path packet (its stamp to now), per sender. */
   observeLatency?(peerId: string, seconds: number): void;
   /** The TUN has offloads (IFF_VNET_HDR): writes carry a header, v2 channels are accepted. */
   vnetHeader?: boolean;
+  /** The kind of process this path runs in (the receiver label of tunmesh_inbound_channels). */
+  receiver: 'main' | 'worker';
 }
 
 export interface ReceivePath {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   receiveLegacy(senderId: string, packets: unknown[]): void;
   setState(state: DataPlaneState): void;
+  /** Closes the channels opened with a session key `live` says no longer verifies. */
+  endSessions(live: (keyId: string) => boolean): void;
   /** Open inbound fast channels per peer id. */
   channels(): Map<string, number>;
   close(): void;
@@ -181,7 +189,6 @@ class Channel implements FrameSink {
 
 class Receiver implements ReceivePath {
   readonly batch: TunBatch;
-  private readonly tun: TunQueue;
   private table: RouteTable<PeerRoute> | null = null;
   private mtu = DEFAULT_MTU;
   private closed = false;
@@ -190,16 +197,13 @@ class Receiver implements ReceivePath {
   private readonly sessionCheck: NodeJS.Timeout | undefined;
 
   constructor(readonly opts: ReceivePathOptions) {
-    // batchSize 1: this queue is never read, so its read buffer stays one slot.
-    this.tun = new TunQueue(opts.tunFd, { mtu: 65535, batchSize: 1, closeFd: false, vnetHeader: opts.vnetHeader === true });
-    this.batch = new TunBatch(this.tun, opts.metrics);
-    if (opts.keyLive) this.sessionCheck = setInterval(() => this.closeExpired(), SESSION_CHECK_MS).unref();
+    this.batch = new TunBatch(opts.tun, opts.metrics);
+    const live = opts.keyLive;
+    if (live) this.sessionCheck = setInterval(() => this.endSessions(live), SESSION_CHECK_MS).unref();
   }
 
   /** Channels whose session key no longer verifies end: a revoked or expired key keeps nothing open. */
-  private closeExpired(): void {
-    const live = this.opts.keyLive;
-    if (!live) return;
+  endSessions(live: (keyId: string) => boolean): void {
     for (const set of this.open.values()) {
       for (const ch of set) {
         if (ch.keyId === undefined || live(ch.keyId)) continue;
@@ -286,7 +290,6 @@ class Receiver implements ReceivePath {
     clearInterval(this.sessionCheck);
     for (const set of this.open.values()) for (const ch of set) ch.socket.destroy();
     this.open.clear();
-    this.tun.close();
   }
 
   /** Step 3: the original's checks, then into the TUN batch. */
@@ -332,7 +335,9 @@ class Receiver implements ReceivePath {
     let set = this.open.get(peerId);
     if (set === undefined) this.open.set(peerId, (set = new Set()));
     set.add(ch);
+    this.opts.metrics.inboundChannel(this.opts.receiver, 1);
     socket.once('close', () => {
+      this.opts.metrics.inboundChannel(this.opts.receiver, -1);
       set.delete(ch);
       if (set.size === 0 && this.open.get(peerId) === set) this.open.delete(peerId);
     });

@@ -49,9 +49,16 @@ export interface Capabilities {
   mtu?: number;
   /** Offload version accepted on the fast path (absent: none; v1 frames only). */
   offload?: number;
+  /**
+   * The port of the node's channel listener (claim key `channel_port`): fast channels opened
+   * there are received by its workers, each writing through its own TUN queue, so a reply
+   * leaves from the process that took the request (workers/channel-server.ts). Same host as
+   * the listen URL, same TLS. Absent: channels go to the API port, received by the main process.
+   */
+  channelPort?: number;
 }
 
-/** What this node announces: its fast path, TUN offloads, IPv6 address (CIDR) and MTU. */
+/** What this node announces: its fast path, TUN offloads, IPv6 address (CIDR) and MTU (the channel port: identity.ts). */
 export function localCapabilities(fastPath: boolean, offload = false, ipv6Cidr?: string | null, mtu?: number): Capabilities {
   const ipv6 = ipv6Cidr ? tryParseIpv6Cidr(ipv6Cidr) : null;
   const c: Capabilities = { fastPath: fastPath ? FAST_PATH_VERSION : 0, wrap: [OAEP], ...(ipv6 ? { ipv6: ipv6CidrString(ipv6) } : {}), ...(mtu ? { mtu } : {}) };
@@ -68,6 +75,7 @@ export function capabilityClaims(c: Capabilities): Record<string, unknown> {
   }
   if (c.mtu !== undefined) claim.mtu = c.mtu;
   if (c.offload !== undefined) claim.offload = c.offload;
+  if (c.channelPort !== undefined) claim.channel_port = c.channelPort;
   return { [CAPABILITY_CLAIM]: claim };
 }
 
@@ -90,7 +98,19 @@ export function capabilitiesOf(extraClaims: Readonly<Record<string, unknown>>): 
   const ipv6 = ipv6Of(o.ipv6);
   const mtu = typeof o.mtu === 'number' && Number.isInteger(o.mtu) && o.mtu >= MIN_CLAIMED_MTU && o.mtu <= MAX_CLAIMED_MTU ? o.mtu : undefined;
   const offload = typeof o.offload === 'number' && Number.isInteger(o.offload) && o.offload > 0 ? o.offload : undefined;
-  return { fastPath, wrap, ...(ipv6 === undefined ? {} : { ipv6 }), ...(mtu === undefined ? {} : { mtu }), ...(offload === undefined ? {} : { offload }) };
+  const channelPort = isPort(o.channel_port) ? o.channel_port : undefined;
+  return {
+    fastPath,
+    wrap,
+    ...(ipv6 === undefined ? {} : { ipv6 }),
+    ...(mtu === undefined ? {} : { mtu }),
+    ...(offload === undefined ? {} : { offload }),
+    ...(channelPort === undefined ? {} : { channelPort }),
+  };
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 65535;
 }
 
 /** A claimed MTU outside what a TUN device takes is ignored. */

@@ -38,10 +38,17 @@ export function createIdentity(opts: {
   };
 }
 
-/** The same identity announcing TUN offloads (known only once the TUN device is open). */
-export function withOffload(identity: LocalIdentity, offload: boolean): LocalIdentity {
+/**
+ * The same identity announcing what is known only once the data plane is set up: TUN offloads
+ * (the device opened with them) and the channel port (its listener is up).
+ */
+export function withDataPlane(identity: LocalIdentity, dp: { offload: boolean; channelPort?: number | undefined }): LocalIdentity {
   const capabilities: Capabilities = { ...identity.capabilities };
-  if (offload && capabilities.fastPath > 0) capabilities.offload = OFFLOAD_VERSION;
-  else delete capabilities.offload;
+  delete capabilities.offload;
+  delete capabilities.channelPort;
+  if (capabilities.fastPath > 0) {
+    if (dp.offload) capabilities.offload = OFFLOAD_VERSION;
+    if (dp.channelPort !== undefined) capabilities.channelPort = dp.channelPort;
+  }
   return { ...identity, capabilities, tokenClaims: capabilityClaims(capabilities) };
 }

@@ -21,6 +21,7 @@ export class DataPlaneMetrics {
   private readonly reconnects: Counter;
   private readonly superPacketHandles: { tx: { inc(n: number): void }; rx: { inc(n: number): void } };
   private readonly channelUp: Gauge;
+  private readonly inbound: Gauge;
   private readonly dropHandles = new Map<DropReason, { inc(n: number): void }>();
   private readonly peerHandles = new Map<string, PeerCounters>();
 
@@ -47,6 +48,9 @@ export class DataPlaneMetrics {
     // Summed over the workers: how many of them have a working channel to the peer. Tells an idle
     // peer (channels up, no traffic) from an unreachable one (channels down).
     this.channelUp = new Gauge({ name: 'tunmesh_peer_channels_up', help: 'Data-plane channels to a peer that currently work (one per worker)', labelNames: ['peer'], registers: [registry], aggregator: 'sum' });
+    // Where inbound fast channels are received: in a worker (opened on the channel port, replies
+    // leave from the same process) or in the main process (the API port: older tunmesh peers).
+    this.inbound = new Gauge({ name: 'tunmesh_inbound_channels', help: 'Inbound fast channels open, by the process kind receiving them', labelNames: ['receiver'], registers: [registry], aggregator: 'sum' });
     this.reconnects = counter('tunmesh_channel_reconnects_total', 'Fast-path channel (re)connections opened to a peer', ['peer']);
     const superPackets = counter('tunmesh_offload_super_packets_total', 'GSO super-packets carried whole on offload (v2) fast channels: tx sent, rx written to the TUN', ['direction']);
     this.superPacketHandles = { tx: superPackets.labels('tx'), rx: superPackets.labels('rx') };
@@ -80,6 +84,11 @@ export class DataPlaneMetrics {
   /** GSO super-packets sent (tx) or received (rx) whole on v2 channels. */
   superPackets(direction: 'tx' | 'rx', n: number): void {
     if (n > 0) this.superPacketHandles[direction].inc(n);
+  }
+
+  /** An inbound fast channel opened (+1) or closed (-1) in a `receiver` process. */
+  inboundChannel(receiver: 'main' | 'worker', delta: 1 | -1): void {
+    this.inbound.labels(receiver).inc(delta);
   }
 
   reconnect(peerId: string): void {

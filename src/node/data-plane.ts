@@ -37,6 +37,7 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
         networkCidr: n.info.network_addresses.ipv4.cidr,
         path: pathOf(config, n),
         frames: framesOf(config, n, ourOffload),
+        ...(pathOf(config, n) === 'fast' && n.capabilities?.channelPort ? { channelPort: n.capabilities.channelPort } : {}),
         scope: n.scope,
         kind: n.capabilities === null ? 'original' : 'tunmesh',
         address6Cidr: n.capabilities?.ipv6 ?? null,
@@ -70,6 +71,7 @@ export function dataPlaneSettings(
     logLevel: config.logging.level,
     logFormat: config.logging.format,
     vnetHeader,
+    clientAuth: config.security.clientAuth,
   };
 }
 

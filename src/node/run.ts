@@ -1,7 +1,8 @@
 // One tunmesh node: the main process. Start-up order matters (root work first):
 //   1. identity, TLS material and deny list (node/security.ts), RSA key pair, metrics
 //   2. TUN device with one queue per worker plus a detached write-only queue for received packets
-//      (with offloads when the kernel takes them: then the identity announces them)
+//      (with offloads when the kernel takes them: then the identity announces them); the channel
+//      port, where workers receive fast channels (announced too, once it listens)
 //   3. control plane: registry, sessions, peer API, membership, authenticator
 //   4. receive path, HTTPS API (+ the fast-path upgrade) on the listen port, status socket
 //   5. watch the TLS and deny-list files (before the drop: the folders may be root's), drop to
@@ -14,13 +15,16 @@ import { serverContextOptions } from '../api/server.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
 import { generateNodeKeyPair } from '../auth/rsa.js';
-import { createIdentity, withOffload, type LocalIdentity } from '../mesh/identity.js';
+import { createIdentity, withDataPlane, type LocalIdentity } from '../mesh/identity.js';
 import type { MeshTiming } from '../mesh/timing.js';
 import type { NodeKeyPair } from '../mesh/session-manager.js';
 import { NodeMetrics } from '../metrics/node.js';
 import { createReceivePath } from '../dataplane/receive.js';
 import { offloadNames } from '../tun/vnet.js';
 import { startWorkers } from '../workers/supervisor.js';
+import { TunQueue } from '../tun/queue.js';
+import { openChannelPort } from './channel-port.js';
+import { ChannelChecks } from './channel-checks.js';
 import type { WorkerToMain } from '../dataplane/contract.js';
 import { buildControlPlane, peerTarget, type ControlPlane } from './control-plane.js';
 import { coalesced, dataPlaneSettings, dataPlaneState, workerEntry } from './data-plane.js';
@@ -61,6 +65,8 @@ interface Started {
   metrics: NodeMetrics;
   security: NodeSecurity;
   tun: TunDevice;
+  /** Where the channel port hands its connections (the workers, once forked). */
+  handOff: { to: Supervisor | undefined };
   timing: MeshTiming;
   startedAt: number;
   /** Undo steps, in start order; run in reverse on stop or on a failed start. */
@@ -115,10 +121,15 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
     offload: config.dataPlane.fastPath ? config.dataPlane.offload : 'off',
   });
   logOffloads(log, config, tun);
-  const self = withOffload(identity, tun.vnetHeader);
-  const started: Started = { config, log, self, tls, caPem, keyPair, metrics, security, tun, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
+  const handOff: Started['handOff'] = { to: undefined };
+  const started: Started = { config, log, self: identity, tls, caPem, keyPair, metrics, security, tun, handOff, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
   try {
     detachQueue(rxQueueFd(started));
+    const channels = config.dataPlane.fastPath && config.dataPlane.channelPort !== 0
+      ? await openChannelPort(config.dataPlane.channelPort, config.controlApi.listenAddress || undefined, (socket) => handOff.to?.handOff(socket) ?? false, log)
+      : null;
+    if (channels !== null) started.cleanup.push(() => channels.close());
+    started.self = withDataPlane(identity, { offload: tun.vnetHeader, channelPort: channels?.port });
     return await startServices(started);
   } catch (err) {
     await undoAll(started);
@@ -144,8 +155,12 @@ async function startServices(s: Started): Promise<RunningNode> {
   s.cleanup.push(() => cp.http.close());
 
   // 4. receive path, API, status socket
+  // batchSize 1: this queue is never read, so its read buffer stays one slot.
+  const rxQueue = new TunQueue(rxQueueFd(s), { mtu: 65535, batchSize: 1, closeFd: false, vnetHeader: s.tun.vnetHeader });
+  s.cleanup.push(() => rxQueue.close());
   const rx = createReceivePath({
-    tunFd: rxQueueFd(s),
+    tun: rxQueue,
+    receiver: 'main',
     metrics: metrics.dataPlane,
     authenticate: async (header, body, mode, peerId, socket) => cp.authenticator.authenticate(header, body, mode, peerId, s.security.policy.inspect(socket)),
     keyLive: (keyId) => cp.sessions.inbound.lookup(keyId, now()) !== undefined,
@@ -180,10 +195,23 @@ async function startServices(s: Started): Promise<RunningNode> {
     settings: dataPlaneSettings(config, s.security.tls, self.tokenClaims, s.tun.vnetHeader),
     ...workerEntry(),
     log,
-    onMessage: (msg) => onWorkerMessage(cp, msg),
+    onMessage: (msg) => onWorkerMessage(cp, checks, msg),
   });
+  const checks = new ChannelChecks({
+    authenticate: async (header, peerId, cert) => cp.authenticator.authenticate(header, Buffer.alloc(0), 'session', peerId, s.security.policy.judge(cert)),
+    keyLive: (keyId) => cp.sessions.inbound.lookup(keyId, now()) !== undefined,
+    onRefused: (reason) => metrics.authFailures.labels(reason).inc(),
+    tell: (worker, msg) => supervisor.tell(worker, msg),
+    broadcast: (msg) => supervisor.broadcast(msg),
+    log,
+  });
+  s.handOff.to = supervisor;
   views.supervisor = supervisor;
   s.cleanup.push(() => supervisor.stop(WORKER_STOP_MS));
+  s.cleanup.push(() => {
+    s.handOff.to = undefined;
+    checks.stop();
+  });
   views.offloads = s.tun.vnetHeader ? s.tun.offloads : 0;
   publishSoon = coalesced(() => {
     const state = dataPlaneState(config, self.id, cp, s.tun.vnetHeader);
@@ -216,8 +244,9 @@ function securityAppliers(s: Started, cp: ControlPlane, server: https.Server, su
   };
 }
 
-/** A worker's peer refused our session: renegotiate (publication follows the new key). */
-function onWorkerMessage(cp: ControlPlane, msg: WorkerToMain): void {
+/** A worker's upgrade to check; a worker's peer refused our session: renegotiate (publication follows the new key). */
+function onWorkerMessage(cp: ControlPlane, checks: ChannelChecks, msg: WorkerToMain): void {
+  if (msg.type === 'upgrade_check') return checks.check(msg);
   if (msg.type !== 'session_rejected') return;
   const node = cp.registry.get(msg.peerId);
   cp.sessions.outboundRejected(msg.peerId, msg.sessionId);

@@ -57,8 +57,12 @@ export class ClientCertPolicy {
 
   /** The verified certificate of the connection (null: none asked or, with request, none sent). Throws CertRefusal. */
   inspect(socket: unknown): ClientCert | null {
+    return this.mode === 'off' ? null : this.judge(presentedCert(socket));
+  }
+
+  /** inspect() for a certificate read elsewhere (a worker's connection: presentedCert() there). */
+  judge(presented: PresentedCert | null): ClientCert | null {
     if (this.mode === 'off') return null;
-    const presented = presentedCert(socket);
     if (presented === null) {
       if (this.mode === 'require') throw new CertRefusal('client_cert_missing', 'this node requires a client certificate (tunmesh.tls.client_auth: require)');
       return null;

@@ -9,8 +9,21 @@ export interface Refusal {
   reason: string;
 }
 
+/** A refusal decided in another process (main, for a channel a worker received), carried back as is. */
+export class RelayedRefusal extends Error {
+  override readonly name = 'RelayedRefusal';
+
+  constructor(
+    readonly refusal: Refusal,
+    message: string,
+  ) {
+    super(`${refusal.reason}: ${message}`);
+  }
+}
+
 /** The refusal an error stands for, or null when it is not one (a bug, a mesh refusal). */
 export function refusalOf(err: unknown): Refusal | null {
+  if (err instanceof RelayedRefusal) return err.refusal;
   if (err instanceof CertRefusal) return { status: err.status === 403 ? 403 : 401, reason: err.reason };
   if (err instanceof AuthError) return { status: err.reason === 'denied' ? 403 : 401, reason: err.reason };
   return null;

@@ -3,6 +3,7 @@
 // the last settings and state, at most MAX_RESTARTS per RESTART_WINDOW_MS per worker (a worker
 // that keeps crashing is left down, and logged, instead of spinning).
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { DataPlaneSettings, DataPlaneState, MainToWorker, WorkerToMain } from '../dataplane/contract.js';
 import type { Logger } from '../log/logger.js';
 
@@ -27,6 +28,12 @@ export interface Supervisor {
   publish(state: DataPlaneState): void;
   /** New settings (reloaded TLS material) to every worker, and to those restarted later. */
   updateSettings(settings: DataPlaneSettings): void;
+  /** A connection to the channel port, for the next running worker (round robin); false when none runs. */
+  handOff(socket: Socket): boolean;
+  /** A message to worker `index`, if it runs. */
+  tell(index: number, msg: MainToWorker): void;
+  /** A message to every running worker. */
+  broadcast(msg: MainToWorker): void;
   stop(timeoutMs: number): Promise<void>;
   /** The latest prom-client JSON of each worker that sent one. */
   collectMetrics(): unknown[];
@@ -48,6 +55,7 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
   let state: DataPlaneState | undefined;
   let settings = opts.settings;
   let stopping = false;
+  let nextHandOff = 0;
   const slots: Slot[] = opts.queueFds.map((fd, index) => ({ index, fd, child: undefined, restarts: [], metrics: undefined }));
 
   const send = (slot: Slot, msg: MainToWorker): void => {
@@ -98,6 +106,26 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     updateSettings(next) {
       settings = next;
       for (const slot of slots) send(slot, { type: 'settings', settings: next });
+    },
+    handOff(socket) {
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[(nextHandOff + i) % slots.length]!;
+        if (slot.child?.connected !== true) continue;
+        nextHandOff = (slot.index + 1) % slots.length;
+        // The handle goes to the child and is closed here once sent.
+        slot.child.send({ type: 'channel_socket' } satisfies MainToWorker, socket, (err) => {
+          if (err) socket.destroy();
+        });
+        return true;
+      }
+      return false;
+    },
+    tell(index, msg) {
+      const slot = slots[index];
+      if (slot !== undefined) send(slot, msg);
+    },
+    broadcast(msg) {
+      for (const slot of slots) send(slot, msg);
     },
     async stop(timeoutMs) {
       stopping = true;

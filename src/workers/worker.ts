@@ -1,14 +1,20 @@
 // A data-plane worker (forked from dist/workers/worker.js): owns one TUN queue, inherited as fd 4,
-// and sends what it reads to the peers the main process names in its `state` messages.
-// It exits 0 on `shutdown`, or when the IPC channel closes (the main process died).
+// sends what it reads to the peers the main process names in its `state` messages, and receives
+// the fast channels main hands it from the channel port, writing their packets through the same
+// queue (channel-server.ts). It exits 0 on `shutdown`, or when the IPC channel closes (the main
+// process died).
+import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
-import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
+import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type DataPlaneState, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
+import { createReceivePath, type ReceivePath } from '../dataplane/receive.js';
 import { SessionSigner } from '../dataplane/session-token.js';
 import { lazyLogger, type LogFormat, type LogLevel } from '../log/logger.js';
 import { DataPlaneMetrics } from '../metrics/dataplane.js';
 import { collectProcessMetrics } from '../metrics/process.js';
 import { DEFAULT_BATCH_SIZE, TunQueue } from '../tun/queue.js';
+import { ChannelServer } from './channel-server.js';
 import { SendPath } from './send.js';
+import { UpgradeChecks } from './upgrade-checks.js';
 
 /** stdio[4] of the fork: 0-2 inherited, 3 the IPC channel. */
 export const WORKER_QUEUE_FD = 4;
@@ -18,49 +24,93 @@ const registry = new Registry();
 const metrics = new DataPlaneMetrics(registry);
 collectProcessMetrics(registry, 'tunmesh_worker_');
 let settings: DataPlaneSettings | undefined;
-let send: SendPath | undefined;
 let log = lazyLogger('info');
+
+/** What runs once the first state names us and our peers. */
+interface Running {
+  send: SendPath;
+  rx: ReceivePath;
+  channels: ChannelServer;
+  checks: UpgradeChecks;
+}
+let running: Running | undefined;
 
 function tell(msg: WorkerToMain): void {
   if (process.connected) process.send?.(msg);
 }
 
-function onMessage(msg: MainToWorker): void {
+function start(s: DataPlaneSettings, state: DataPlaneState): Running {
+  const queue = new TunQueue(WORKER_QUEUE_FD, { mtu: state.mtu, batchSize: DEFAULT_BATCH_SIZE, vnetHeader: s.vnetHeader === true });
+  queue.onError((err) => {
+    log.error('TUN queue failed', { error: err.message });
+    exit(1);
+  });
+  const signer = new SessionSigner(state.selfId, s.earlyValidityWindow, s.validityWindow, s.tokenClaims);
+  const onRejected = (peerId: string, sessionId: string): void => tell({ type: 'session_rejected', worker: index, peerId, sessionId });
+  const send = new SendPath(queue, { settings: s, signer, metrics, onRejected, log });
+  const checks = new UpgradeChecks(index, tell, s.requestTimeoutMs);
+  const rx = createReceivePath({
+    tun: queue,
+    metrics,
+    authenticate: (header, _body, _mode, peerId, socket) => checks.check(header, peerId, socket),
+    log,
+    vnetHeader: s.vnetHeader === true,
+    receiver: 'worker',
+  });
+  return { send, rx, checks, channels: new ChannelServer(s, rx, log) };
+}
+
+function onState(state: DataPlaneState): void {
+  if (settings === undefined) throw new Error('state before settings');
+  if (running === undefined) {
+    running = start(settings, state);
+    running.send.setState(state);
+    running.rx.setState(state);
+    tell({ type: 'ready', worker: index });
+    return;
+  }
+  running.send.setState(state);
+  running.rx.setState(state);
+}
+
+function onMessage(msg: MainToWorker, handle: unknown): void {
   switch (msg.type) {
     case 'settings':
       // A reload replaces the values in place: transports read them at their next connection.
       if (settings === undefined) settings = msg.settings;
       else Object.assign(settings, msg.settings);
       log = lazyLogger(msg.settings.logLevel as LogLevel, msg.settings.logFormat as LogFormat, { component: `worker-${index}` });
+      running?.channels.setSettings(settings);
       return;
     case 'state':
-      if (settings === undefined) throw new Error('state before settings');
-      if (send === undefined) {
-        const queue = new TunQueue(WORKER_QUEUE_FD, { mtu: msg.state.mtu, batchSize: DEFAULT_BATCH_SIZE, vnetHeader: settings.vnetHeader === true });
-        queue.onError((err) => {
-          log.error('TUN queue failed', { error: err.message });
-          exit(1);
-        });
-        const signer = new SessionSigner(msg.state.selfId, settings.earlyValidityWindow, settings.validityWindow, settings.tokenClaims);
-        const onRejected = (peerId: string, sessionId: string): void => tell({ type: 'session_rejected', worker: index, peerId, sessionId });
-        send = new SendPath(queue, { settings, signer, metrics, onRejected, log });
-        send.setState(msg.state);
-        tell({ type: 'ready', worker: index });
-        return;
-      }
-      send.setState(msg.state);
+      return onState(msg.state);
+    case 'channel_socket':
+      // Before our first state there is no receive path yet: the sender reconnects.
+      if (running === undefined) (handle as Socket | undefined)?.destroy();
+      else if (handle !== undefined) running.channels.accept(handle as Socket);
       return;
+    case 'upgrade_verdict':
+      return running?.checks.settle(msg.id, msg.verdict);
+    case 'sessions_ended': {
+      const ended = new Set(msg.keyIds);
+      return running?.rx.endSessions((keyId) => !ended.has(keyId));
+    }
     case 'shutdown':
       exit(0);
   }
 }
 
 function exit(code: number): void {
-  send?.close();
+  if (running !== undefined) {
+    running.channels.close();
+    running.checks.close();
+    running.rx.close();
+    running.send.close();
+  }
   process.exit(code);
 }
 
-process.on('message', (msg: MainToWorker) => onMessage(msg));
+process.on('message', (msg: MainToWorker, handle: unknown) => onMessage(msg, handle));
 process.on('disconnect', () => exit(0));
 setInterval(() => {
   registry

@@ -1,0 +1,64 @@
+// Main's side of the channels workers receive (workers/upgrade-checks.ts): each upgrade a worker
+// reads is checked here exactly as one on the API port is (the authenticator: session token of
+// the named sender, client certificate under tunmesh.tls.client_auth, deny list, SAN binding),
+// and the verdict goes back to that worker. Main remembers the session keys it let channels open
+// with; once one stops verifying (rotated past its overlap, its peer forgotten or denied) every
+// worker is told to close the channels opened with it, as the main process's own receive path
+// does for its channels (dataplane/receive.ts, SESSION_CHECK_MS).
+import type { MainToWorker, UpgradeVerdict, WorkerToMain } from '../dataplane/contract.js';
+import { SESSION_CHECK_MS, type ReceiveAuth } from '../dataplane/receive.js';
+import type { Logger } from '../log/logger.js';
+import { errorMessage } from '../log/error-message.js';
+import type { PresentedCert } from '../security/client-cert.js';
+import { refusalOf } from '../security/refusal.js';
+
+export interface ChannelCheckDeps {
+  /** The API port's upgrade check, with the certificate the worker's connection presented. */
+  authenticate(authorization: string | undefined, peerId: string, cert: PresentedCert | null): Promise<ReceiveAuth>;
+  keyLive(keyId: string): boolean;
+  onRefused(reason: string): void;
+  tell(worker: number, msg: MainToWorker): void;
+  broadcast(msg: MainToWorker): void;
+  log: Logger;
+}
+
+export class ChannelChecks {
+  /** Session keys channels in workers were opened with, still live at the last check. */
+  private readonly granted = new Set<string>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly deps: ChannelCheckDeps) {
+    this.timer = setInterval(() => this.endDeadSessions(), SESSION_CHECK_MS).unref();
+  }
+
+  /** A worker's upgrade_check: answered with its verdict, never left without one. */
+  check(msg: Extract<WorkerToMain, { type: 'upgrade_check' }>): void {
+    this.verdictOf(msg).then(
+      (verdict) => this.deps.tell(msg.worker, { type: 'upgrade_verdict', id: msg.id, verdict }),
+      (err: unknown) => this.deps.log.warn('upgrade check failed', { component: 'dataplane', error: errorMessage(err) }),
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async verdictOf(msg: Extract<WorkerToMain, { type: 'upgrade_check' }>): Promise<UpgradeVerdict> {
+    try {
+      const auth = await this.deps.authenticate(msg.authorization, msg.peerId, msg.cert);
+      if (auth.keyId !== undefined) this.granted.add(auth.keyId);
+      return { ok: true, peerId: auth.peerId, ...(auth.keyId === undefined ? {} : { keyId: auth.keyId }) };
+    } catch (err) {
+      const refusal = refusalOf(err) ?? { status: 401 as const, reason: 'malformed_token' };
+      this.deps.onRefused(refusal.reason);
+      return { ok: false, status: refusal.status, reason: refusal.reason, message: errorMessage(err) };
+    }
+  }
+
+  private endDeadSessions(): void {
+    const dead = [...this.granted].filter((keyId) => !this.deps.keyLive(keyId));
+    if (dead.length === 0) return;
+    for (const keyId of dead) this.granted.delete(keyId);
+    this.deps.broadcast({ type: 'sessions_ended', keyIds: dead });
+  }
+}
