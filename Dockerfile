@@ -40,7 +40,8 @@ COPY config/example.yaml ./config/example.yaml
 # data-plane workers or talks to any peer, and keeps no capability after that.
 # Least privilege at run time: --cap-drop ALL --cap-add NET_ADMIN --cap-add SETUID
 # --cap-add SETGID --cap-add CHOWN --device /dev/net/tun (see deploy/kubernetes/statefulset.yaml).
-EXPOSE 4567
+# 4567: the API (probes, metrics, peers); 4568: the channel port (fast channels received by the workers)
+EXPOSE 4567 4568
 
 # No curl in the slim image: probe /health/live with node. The API certificate is usually not
 # issued for 127.0.0.1, so verification is off for this local probe only.

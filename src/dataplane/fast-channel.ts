@@ -67,6 +67,8 @@ export class FastChannel implements PeerTransport {
   private open = false;
   private closed = false;
   private attempt = 0;
+  /** The last dial went to the channel port and failed before its 101: the next goes to the API port. */
+  private channelPortFailed = false;
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
@@ -195,14 +197,22 @@ export class FastChannel implements PeerTransport {
    * Bounded by the request timeout until the upgrade is answered; any failure destroys it.
    */
   private dial(upgraded: (socket: TLSSocket, sessionId: string) => void): TLSSocket {
-    const { host, port } = this.endpoint();
+    const { host, port, viaChannelPort } = this.endpoint();
     const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    let done = false;
     socket.setNoDelay(true);
     socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
-    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, error: err.message }));
+    socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, port, error: err.message }));
+    socket.once('close', () => {
+      if (!done) this.channelPortFailed = viaChannelPort;
+    });
     socket.once('secureConnect', () => {
-      this.upgrade(socket).then(
-        (sessionId) => upgraded(socket, sessionId),
+      this.upgrade(socket, port).then(
+        (sessionId) => {
+          done = true;
+          this.channelPortFailed = false;
+          upgraded(socket, sessionId);
+        },
         (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
       );
     });
@@ -211,14 +221,14 @@ export class FastChannel implements PeerTransport {
 
   /**
    * Where to open a channel: the peer's channel port when it announced one (received by its
-   * workers), else its API port. After a failed attempt the next one tries the other port, so a
-   * channel port a firewall blocks costs one attempt per reconnect, not the channel.
+   * workers), else its API port. A dial to the channel port that fails before its 101 sends the
+   * next one to the API port, and the one after back to the channel port: a channel port a
+   * firewall blocks costs one attempt per reconnect, not the channel.
    */
-  private endpoint(): { host: string; port: number; authority: string } {
-    const api = peerEndpoint(this.peer.url);
+  private endpoint(): { host: string; port: number; authority: string; viaChannelPort: boolean } {
     const channelPort = this.peer.channelPort;
-    if (channelPort === undefined || this.attempt % 2 === 1) return api;
-    return { host: api.host, port: channelPort, authority: `${api.authority.slice(0, api.authority.lastIndexOf(':'))}:${channelPort}` };
+    if (channelPort === undefined || this.channelPortFailed) return { ...peerEndpoint(this.peer.url), viaChannelPort: false };
+    return { ...peerEndpoint(this.peer.url, channelPort), viaChannelPort: true };
   }
 
   private connect(): void {
@@ -248,12 +258,12 @@ export class FastChannel implements PeerTransport {
   }
 
   /** Sends the upgrade request under the current session; resolves with that session's id on 101. */
-  private async upgrade(socket: TLSSocket): Promise<string> {
+  private async upgrade(socket: TLSSocket, port: number): Promise<string> {
     const sessionId = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, '');
     if (auth === null) throw new ChannelError('no session');
     // The Host header brackets an IPv6 literal (`[2001:2::1]:4567`).
-    const { authority } = this.endpoint();
+    const { authority } = peerEndpoint(this.peer.url, port);
     socket.write(
       `GET ${FAST_PATH_ROUTE}${this.deps.selfId} HTTP/1.1\r\nHost: ${authority}\r\n` +
         `Connection: Upgrade\r\nUpgrade: ${this.frames === 2 ? FAST_PATH_UPGRADE_V2 : FAST_PATH_UPGRADE}\r\nAuthorization: ${auth}\r\n\r\n`,

@@ -35,9 +35,10 @@ export interface TransportDeps {
 /**
  * Host and port for connecting to a peer URL: `host` without the brackets of an IPv6 literal
  * (what net/tls connect take), `authority` as a Host header carries it (`[2001:2::1]:4567`).
+ * `otherPort`: the same host on another port (the peer's channel port).
  */
-export function peerEndpoint(url: string): { host: string; port: number; authority: string } {
+export function peerEndpoint(url: string, otherPort?: number): { host: string; port: number; authority: string } {
   const u = new URL(url);
-  const port = u.port === '' ? 443 : Number(u.port);
+  const port = otherPort ?? (u.port === '' ? 443 : Number(u.port));
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port, authority: `${u.hostname}:${port}` };
 }

@@ -27,6 +27,8 @@ export interface MeshLabOptions {
   fastPath?: (i: number) => boolean;
   /** Per node: tunmesh.data_plane.offload (default: the node's default). */
   offload?: (i: number) => 'auto' | 'on' | 'off';
+  /** Per node: tunmesh.data_plane.channel_port (undefined: the node's default). */
+  channelPort?: (i: number) => number | undefined;
   timing?: Partial<LabTiming>;
   logLevel?: LabNodeSpec['logLevel'];
   /** Indexes of the nodes others bootstrap from (default [0]). */
@@ -215,6 +217,7 @@ export class MeshLab {
           legacyInterop: opts.legacyInterop ?? false,
           ...(opts.mtuOf?.(i) ?? opts.mtu ? { mtu: opts.mtuOf?.(i) ?? opts.mtu } : {}),
           ...(opts.offload ? { offload: opts.offload(i) } : {}),
+          ...(opts.channelPort?.(i) !== undefined ? { channelPort: opts.channelPort(i) } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
           ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),

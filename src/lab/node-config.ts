@@ -35,6 +35,8 @@ export interface LabNodeSpec {
   mtu?: number;
   /** tunmesh.data_plane.offload (default: the node's default, auto). */
   offload?: 'auto' | 'on' | 'off';
+  /** tunmesh.data_plane.channel_port (default: the node's default, 4568; 0: channels on the API port). */
+  channelPort?: number;
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
   /** tunmesh.networking.ipv6: this node's IPv6 mesh address and the IPv6 mesh network. */
@@ -127,7 +129,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
           ...(s.ipv6 ? { ipv6: { network_cidr: s.ipv6.networkCidr, node_address_cidr: s.ipv6.nodeAddressCidr } } : {}),
         },
       } : {}),
-      data_plane: { fast_path: s.fastPath, ...(s.offload ? { offload: s.offload } : {}) },
+      data_plane: { fast_path: s.fastPath, ...(s.offload ? { offload: s.offload } : {}), ...(s.channelPort !== undefined ? { channel_port: s.channelPort } : {}) },
       auth: { session_overlap: t.sessionOverlap, legacy_pkcs1_interop: s.legacyInterop ?? false, additional_cluster_secrets: s.additionalClusterSecrets ?? [] },
       health: { first_node: s.firstNode },
       ...(s.listenAddress ? { control_api: { listen_address: s.listenAddress } } : {}),

@@ -51,6 +51,8 @@ export interface StatusReport {
   workers: number;
   /** TUN offloads the device took at start (csum, tso4, ...); absent without. */
   offloads?: string[];
+  /** The port where our workers receive fast channels (announced in the claim); absent: the API port. */
+  channelPort?: number;
   peers: PeerStatus[];
 }
 
@@ -114,6 +116,7 @@ export function statusReport(args: {
     ready: args.ready,
     workers: args.workers,
     ...(args.offloads !== undefined ? { offloads: args.offloads } : {}),
+    ...(self.capabilities.channelPort !== undefined ? { channelPort: self.capabilities.channelPort } : {}),
     peers: args.registry.all().map((n) => {
       const p = peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now, args.certOf?.(n.info.id));
       return args.framesOf?.(n) === 2 ? { ...p, offload: true } : p;

@@ -8,6 +8,13 @@ import type { DataPlaneSettings, DataPlaneState, MainToWorker, WorkerToMain } fr
 import type { Logger } from '../log/logger.js';
 
 export const MAX_RESTARTS = 5;
+/**
+ * Connections to the channel port wait this long, at most MAX_WAITING of them, for a worker
+ * while none runs (one is restarting): handed over then, the peer keeps its channel port
+ * instead of falling back to the API port.
+ */
+const HANDOFF_WAIT_MS = 2000;
+const MAX_WAITING = 64;
 export const RESTART_WINDOW_MS = 60_000;
 const RESTART_DELAY_MS = 100;
 
@@ -56,6 +63,7 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
   let settings = opts.settings;
   let stopping = false;
   let nextHandOff = 0;
+  const waiting: Array<{ socket: Socket; timer: NodeJS.Timeout }> = [];
   const slots: Slot[] = opts.queueFds.map((fd, index) => ({ index, fd, child: undefined, restarts: [], metrics: undefined }));
 
   const send = (slot: Slot, msg: MainToWorker): void => {
@@ -76,6 +84,18 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     child.once('exit', (code, signal) => onExit(slot, child, code, signal));
     send(slot, { type: 'settings', settings });
     if (state !== undefined) send(slot, { type: 'state', state });
+    for (const w of waiting.splice(0)) {
+      clearTimeout(w.timer);
+      handOffTo(slot, w.socket);
+    }
+  };
+
+  /** The handle goes to the child and is closed here once sent. */
+  const handOffTo = (slot: Slot, socket: Socket): void => {
+    nextHandOff = (slot.index + 1) % slots.length;
+    slot.child?.send({ type: 'channel_socket' } satisfies MainToWorker, socket, (err) => {
+      if (err) socket.destroy();
+    });
   };
 
   const onExit = (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void => {
@@ -111,14 +131,17 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
       for (let i = 0; i < slots.length; i++) {
         const slot = slots[(nextHandOff + i) % slots.length]!;
         if (slot.child?.connected !== true) continue;
-        nextHandOff = (slot.index + 1) % slots.length;
-        // The handle goes to the child and is closed here once sent.
-        slot.child.send({ type: 'channel_socket' } satisfies MainToWorker, socket, (err) => {
-          if (err) socket.destroy();
-        });
+        handOffTo(slot, socket);
         return true;
       }
-      return false;
+      if (stopping || waiting.length >= MAX_WAITING) return false;
+      const timer = setTimeout(() => {
+        const at = waiting.findIndex((w) => w.socket === socket);
+        if (at >= 0) waiting.splice(at, 1);
+        socket.destroy();
+      }, HANDOFF_WAIT_MS).unref();
+      waiting.push({ socket, timer });
+      return true;
     },
     tell(index, msg) {
       const slot = slots[index];
@@ -129,6 +152,10 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     },
     async stop(timeoutMs) {
       stopping = true;
+      for (const w of waiting.splice(0)) {
+        clearTimeout(w.timer);
+        w.socket.destroy();
+      }
       const exits = slots.map((slot) => {
         const child = slot.child;
         if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
