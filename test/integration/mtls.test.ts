@@ -38,12 +38,14 @@ async function mtlsLab(
 }
 
 /** curl from node `from` to node `to` (server certificate not checked: -k), with a client certificate or none. */
-async function request(mesh: MeshLab, from: number, to: number, path: string, o: { cert?: IssuedCert; post?: boolean; headers?: string[] } = {}): Promise<{ status: number; body: string }> {
+async function request(mesh: MeshLab, from: number, to: number, path: string, o: { cert?: IssuedCert; post?: boolean; headers?: string[]; port?: number } = {}): Promise<{ status: number; body: string }> {
   const args = ['-sk', '--http1.1', '--max-time', '5', '-w', '\n%{http_code}'];
   if (o.cert) args.push('--cert', o.cert.certPath, '--key', o.cert.keyPath);
   if (o.post) args.push('-X', 'POST', '-H', 'Content-Type: application/json', '--data', '{}');
   for (const h of o.headers ?? []) args.push('-H', h);
-  const r = await mesh.exec(from, 'curl', [...args, `${mesh.node(to).url}${path}`]);
+  const url = new URL(mesh.node(to).url);
+  if (o.port !== undefined) url.port = String(o.port);
+  const r = await mesh.exec(from, 'curl', [...args, `${url.origin}${path}`]);
   const idx = r.stdout.lastIndexOf('\n');
   return { status: Number(r.stdout.slice(idx + 1)), body: r.stdout.slice(0, idx) };
 }
@@ -137,14 +139,26 @@ describe('mutual TLS: a node with client_auth require refuses bad client certifi
     expect([upgrade.status, reasonOf(upgrade.body)], 'upgrade without a certificate').to.deep.equal([401, 'client_cert_missing']);
     const deniedUpgrade = await request(mesh, 1, 0, `/tunmesh/fastpath/v1/${(await mesh.status(1)).id}`, { cert: denied, headers: ['Connection: Upgrade', 'Upgrade: tunmesh-fastpath/1'] });
     expect([deniedUpgrade.status, reasonOf(deniedUpgrade.body)], 'upgrade with a denied certificate').to.deep.equal([403, 'denied']);
+    // And on the channel port, where a worker takes the connection and main judges its certificate.
+    const channelPort = (await mesh.status(0)).channelPort;
+    expect(channelPort, 'node 0 announces a channel port').to.be.a('number');
+    const onChannelPort: Array<[string, IssuedCert | undefined, number, string]> = [
+      ['no certificate', undefined, 401, 'client_cert_missing'],
+      ['a certificate from another CA', other, 401, 'client_cert_untrusted'],
+      ['a denied certificate', denied, 403, 'denied'],
+    ];
+    for (const [what, cert, status, reason] of onChannelPort) {
+      const r = await request(mesh, 1, 0, `/tunmesh/fastpath/v1/${(await mesh.status(1)).id}`, { cert, port: channelPort, headers: ['Connection: Upgrade', 'Upgrade: tunmesh-fastpath/1'] });
+      expect([r.status, reasonOf(r.body)], `channel port upgrade with ${what}`).to.deep.equal([status, reason]);
+    }
     for (const path of ['/health', '/health/live', '/metrics', '/tunmesh/control/v0/node_info']) {
       expect((await request(mesh, 1, 0, path)).status, path).to.equal(200);
     }
     const after = await scrape(mesh, 1, 0);
     const grew = (reason: string): number => sampleValue(after, 'tunmesh_auth_failures_total', `reason="${reason}"`) - sampleValue(before, 'tunmesh_auth_failures_total', `reason="${reason}"`);
-    expect(grew('client_cert_missing'), 'client_cert_missing (route + upgrade)').to.equal(2);
-    expect(grew('client_cert_untrusted')).to.equal(2);
-    expect(grew('denied'), 'denied (route + upgrade)').to.equal(2);
+    expect(grew('client_cert_missing'), 'client_cert_missing (route + upgrade + channel port)').to.equal(3);
+    expect(grew('client_cert_untrusted'), 'client_cert_untrusted (2 routes + channel port)').to.equal(3);
+    expect(grew('denied'), 'denied (route + upgrade + channel port)').to.equal(3);
   });
 
   it('with client_auth request, takes a request without a certificate on its token but still refuses a bad certificate', async () => {

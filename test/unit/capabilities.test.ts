@@ -15,6 +15,7 @@ import {
   wrapSchemeFor,
 } from '../../src/mesh/capabilities.js';
 import { Registry } from '../../src/mesh/registry.js';
+import { createIdentity, withDataPlane } from '../../src/mesh/identity.js';
 
 const key = clusterKey('k'.repeat(32));
 const sender = randomUUID();
@@ -95,6 +96,17 @@ describe('capability claim', () => {
     // No offloads without the fast path, and nothing announced when off.
     expect(capabilityClaims(localCapabilities(false, true))[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 0, wrap: [OAEP] });
     expect(capabilityClaims(localCapabilities(true, false))[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 1, wrap: [OAEP] });
+  });
+
+  it('announces the channel port as `channel_port` (with the fast path only) and reads back only a valid port', async () => {
+    const identity = withDataPlane(createIdentity({ listenUrl: 'https://198.18.0.1:4567', networkCidr: '198.19.0.0/16', nodeAddressCidr: '198.19.0.1/24', fastPath: true }), { offload: false, channelPort: 4568 });
+    expect(identity.tokenClaims[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 1, wrap: [OAEP], channel_port: 4568 });
+    expect(capabilitiesOf((await verify(await sign(identity.tokenClaims))).extraClaims)?.channelPort).to.equal(4568);
+    const noFastPath = withDataPlane(createIdentity({ listenUrl: 'https://198.18.0.1:4567', networkCidr: '198.19.0.0/16', nodeAddressCidr: '198.19.0.1/24', fastPath: false }), { offload: false, channelPort: 4568 });
+    expect(noFastPath.tokenClaims[CAPABILITY_CLAIM]).to.deep.equal({ fast_path: 0, wrap: [OAEP] });
+    for (const bad of [0, -1, 65536, 4568.5, '4568', null]) {
+      expect(capabilitiesOf({ [CAPABILITY_CLAIM]: { fast_path: 1, wrap: [OAEP], channel_port: bad } })?.channelPort, String(bad)).to.equal(undefined);
+    }
   });
 
   it('uses v2 frames only when both ends offer offload version 1', () => {

@@ -79,7 +79,7 @@ describe('config loading', () => {
       expect(config.networking.mtu).to.equal(1500);
       expect(config.process.gid).to.equal(1000);
       expect(config.process.workers).to.be.at.least(1);
-      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024, offload: 'auto' });
+      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024, offload: 'auto', channelPort: 4568 });
       expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: false, sessionOverlap: 30, maxClockSkew: 5 });
       expect(config.health.firstNode).to.equal(false);
       expect(config.statusSocket).to.equal('/run/tunmesh/status.sock');
@@ -101,7 +101,7 @@ describe('config loading', () => {
     const obj = minimal(tls);
     obj['tunmesh'] = {
       logging: { format: 'json' }, process: { gid: 2000, workers: 3 }, networking: { mtu: 1400 },
-      data_plane: { fast_path: false, queue_limit: 64, offload: 'off' },
+      data_plane: { fast_path: false, queue_limit: 64, offload: 'off', channel_port: 5000 },
       auth: { legacy_pkcs1_interop: true, session_overlap: '1m', max_clock_skew: 2 },
       health: { first_node: true }, status_socket: '',
     };
@@ -109,7 +109,7 @@ describe('config loading', () => {
     expect(config.logging.format).to.equal('json');
     expect(config.process).to.deep.include({ gid: 2000, workers: 3 });
     expect(config.networking.mtu).to.equal(1400);
-    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64, offload: 'off' });
+    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64, offload: 'off', channelPort: 5000 });
     expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: true, sessionOverlap: 60, maxClockSkew: 2 });
     expect(config.health.firstNode).to.equal(true);
     expect(config.statusSocket, 'an empty path disables the socket').to.equal(null);
@@ -296,7 +296,17 @@ describe('config loading', () => {
     it('rejects an unknown key inside the tunmesh extension block', () => {
       const obj = minimal(tls);
       obj['tunmesh'] = { data_plane: { fastpath: false } };
-      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit, offload\)/);
+      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit, offload, channel_port\)/);
+    });
+
+    it('takes a channel port (default 4568, 0 = off, env TUNMESH_CHANNEL_PORT) and refuses the API port for it', () => {
+      expect(configFromObject(minimal(tls)).dataPlane.channelPort).to.equal(4568);
+      expect(configFromObject({ ...minimal(tls), tunmesh: { data_plane: { channel_port: 0 } } }).dataPlane.channelPort).to.equal(0);
+      expect(configFromObject(minimal(tls), { TUNMESH_CHANNEL_PORT: '9999' }).dataPlane.channelPort).to.equal(9999);
+      const listenPort = configFromObject(minimal(tls)).controlApi.listenPort;
+      const err = expectConfigError(() => configFromObject({ ...minimal(tls), tunmesh: { data_plane: { channel_port: listenPort } } }));
+      expect(err.message).to.match(new RegExp(`tunmesh/data_plane/channel_port: must differ from tun_mesh/control_api/listen_port \\(${listenPort}\\)`));
+      expect(expectConfigError(() => configFromObject({ ...minimal(tls), tunmesh: { data_plane: { channel_port: 70000 } } })).message).to.match(/tunmesh\/data_plane\/channel_port: must be an integer in 0\.\.65535/);
     });
   });
 
