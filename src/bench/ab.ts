@@ -1,9 +1,10 @@
 // A/B of two tunmesh builds on this noisy machine: `node dist/bench/ab.js [--rounds N] [--pings N]
-// [--tcp] A B`, as root, where A and B are build directories (a copy of dist/ kept beside it, e.g.
+// [--tcp] [--offload | --gro] A B`, as root, where A and B are build directories (a copy of dist/ kept beside it, e.g.
 // `cp -r dist dist-base` before a change, then `npm run build`), each optionally followed by
 // `@NAME=VALUE` environment settings for that build's nodes (`dist@GLIBC_TUNABLES=...`).
 // One veth pair; per round each build in turn (A B, then B A, ...): its two nodes come up (fast
-// path, no offloads, one worker), a 20 000-packet flood-ping warm-up, `--pings` pings at 20 ms,
+// path, one worker; no offloads, or with `--offload` TUN offloads on both, with `--gro` on the
+// receiving node B only: A sends plain packets, B merges them, offload/coalesce.ts), a 20 000-packet flood-ping warm-up, `--pings` pings at 20 ms,
 // with `--tcp` a 3 s single-stream iperf3 run, then the nodes stop. Prints each round and the
 // median of the round medians per build: the builds see the same background load, which a
 // comparison of two separate `npm run bench` runs does not give.
@@ -31,17 +32,21 @@ interface AbOptions {
   pings: number;
   tcp: boolean;
   builds: string[];
+  /** TUN offloads of node A (the iperf3 client) and node B. */
+  offload: readonly ['on' | 'off', 'on' | 'off'];
 }
 
-const USAGE = 'usage: node dist/bench/ab.js [--rounds N] [--pings N] [--tcp] BUILD_A[@NAME=VALUE...] BUILD_B[@NAME=VALUE...]';
+const USAGE = 'usage: node dist/bench/ab.js [--rounds N] [--pings N] [--tcp] [--offload | --gro] BUILD_A[@NAME=VALUE...] BUILD_B[@NAME=VALUE...]';
 
 function parseArgs(argv: string[]): AbOptions {
-  const o: AbOptions = { rounds: 3, pings: 300, tcp: false, builds: [] };
+  const o: AbOptions = { rounds: 3, pings: 300, tcp: false, builds: [], offload: ['off', 'off'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--rounds') o.rounds = Number(argv[++i]);
     else if (a === '--pings') o.pings = Number(argv[++i]);
     else if (a === '--tcp') o.tcp = true;
+    else if (a === '--offload') o.offload = ['on', 'on'];
+    else if (a === '--gro') o.offload = ['off', 'on'];
     else if (a.startsWith('--')) throw new Error(USAGE);
     else o.builds.push(a);
   }
@@ -82,7 +87,7 @@ async function round(pair: VethPair, dir: string, creds: Awaited<ReturnType<type
   Object.assign(process.env, v.env); // inherited by the nodes spawned now
   let tunnel;
   try {
-    tunnel = await v.topology.startTunmesh(pair, dir, creds, { fastPath: true, offload: 'off', workers: 1, tag, timeoutMs: 30_000 });
+    tunnel = await v.topology.startTunmesh(pair, dir, creds, { fastPath: true, offload: o.offload, workers: 1, tag, timeoutMs: 30_000 });
   } finally {
     for (const k of Object.keys(v.env)) {
       if (saved[k] === undefined) delete process.env[k];

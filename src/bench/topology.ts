@@ -119,12 +119,15 @@ export interface Tunnel {
   stop(): Promise<void>;
 }
 
+type Offload = 'auto' | 'on' | 'off';
+
 /** Two tunmesh nodes; B bootstraps from A. Resolves when each reaches the other through the mesh. */
 export async function startTunmesh(
   pair: VethPair,
   dir: string,
   creds: LabCredentials,
-  opts: { fastPath: boolean; offload?: 'auto' | 'on' | 'off'; workers: number; tag: string; timeoutMs: number; mtu?: number },
+  /** offload: both nodes', or [node A's, node B's]. */
+  opts: { fastPath: boolean; offload?: Offload | readonly [Offload, Offload]; workers: number; tag: string; timeoutMs: number; mtu?: number },
 ): Promise<Tunnel> {
   const mains: ChildProcess[] = [];
   const sockets: string[] = [];
@@ -158,7 +161,7 @@ export async function startTunmesh(
           firstNode: false,
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ipv6: { nodeAddressCidr: `${TUNMESH_MESH6[side]}/64`, networkCidr: '2001:2:0:100::/56' },
-          ...(opts.offload ? { offload: opts.offload } : {}),
+          ...(opts.offload ? { offload: typeof opts.offload === 'string' ? opts.offload : opts.offload[side] } : {}),
         }),
         { mode: 0o600 },
       );

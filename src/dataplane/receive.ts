@@ -23,8 +23,10 @@
 //                   (`no_return_route`), that node must be the sender (`route_conflict`), the
 //                   destination us or an allowed IPv4 broadcast (`misrouted`).
 //   4. TUN write    the accepted packets of a chunk go to the kernel in ONE writeBatch on the
-//                   main process's detached TUN queue (two when a reassembled frame starts the
-//                   chunk); packets the kernel refuses or has no room for are `tun_issue`.
+//                   process's TUN queue (two when a reassembled frame starts the chunk); packets
+//                   the kernel refuses or has no room for are `tun_issue`. On a TUN with offloads,
+//                   plain packets (v1 channels, the JSON path) are merged first where they are
+//                   consecutive TCP segments of one flow (software GRO, offload/coalesce.ts).
 //   5. legacy       receiveLegacy(): the original's JSON packets (routes in src/api) are decoded
 //                   (legacy-packet.ts; `malformed`, `expired`), then take steps 3 and 4.
 //   6. state        setState() rebuilds the address table and closes the channels of peers that
@@ -49,6 +51,7 @@ import { decodeLegacyPacket, stampSeconds } from './legacy-packet.js';
 import { RouteTable } from './route-table.js';
 import { errorMessage } from '../log/error-message.js';
 import { refusalOf } from '../security/refusal.js';
+import { Coalescer } from '../offload/coalesce.js';
 
 /** Frames handed to one writeBatch at most (a 64 KiB chunk of minimal packets is ~1600). */
 const MAX_WRITE_BATCH = 2048;
@@ -178,7 +181,7 @@ class Channel implements FrameSink {
   }
 
   flush(): void {
-    this.rx.batch.write();
+    this.rx.writeOut();
     this.rx.countDrops();
     this.counters.rxPackets.inc(this.packets);
     this.counters.rxBytes.inc(this.bytes);
@@ -189,6 +192,8 @@ class Channel implements FrameSink {
 
 class Receiver implements ReceivePath {
   readonly batch: TunBatch;
+  /** Software GRO of plain packets, on a TUN with offloads (offload/coalesce.ts). */
+  private readonly coalescer: Coalescer | null;
   private table: RouteTable<PeerRoute> | null = null;
   private mtu = DEFAULT_MTU;
   private closed = false;
@@ -198,6 +203,7 @@ class Receiver implements ReceivePath {
 
   constructor(readonly opts: ReceivePathOptions) {
     this.batch = new TunBatch(opts.tun, opts.metrics);
+    this.coalescer = opts.vnetHeader === true ? new Coalescer(this.batch) : null;
     const live = opts.keyLive;
     if (live) this.sessionCheck = setInterval(() => this.endSessions(live), SESSION_CHECK_MS).unref();
   }
@@ -257,15 +263,25 @@ class Receiver implements ReceivePath {
           this.opts.observeLatency?.(senderId, Math.max(0, age));
           this.accept(senderId, p.data, 0, p.data.length);
         }
-        this.batch.write(); // each decoded packet is its own buffer
+        if (this.coalescer === null) this.batch.write(); // each decoded packet is its own buffer (the coalescer copies)
       } catch (err) {
         if (!(err instanceof DataPlaneError)) throw err;
         this.dropOne(err.reason);
       }
     }
+    this.writeOut();
     counters.rxPackets.inc(packets.length);
     counters.rxBytes.inc(bytes);
     this.countDrops();
+  }
+
+  /** Step 4: what the checks accepted, to the TUN (merged first where the TUN has offloads). */
+  writeOut(): void {
+    const c = this.coalescer;
+    if (c === null) return void this.batch.write();
+    c.flush();
+    this.opts.metrics.coalesced(c.merged, c.superPackets);
+    c.merged = c.superPackets = 0;
   }
 
   setState(state: DataPlaneState): void {
@@ -297,8 +313,9 @@ class Receiver implements ReceivePath {
     // Above our MTU (a peer configured with a larger one): this packet goes, the channel stays.
     if (len > this.mtu) return this.dropOne('oversized');
     const reason = this.table === null ? 'no_return_route' : checkInbound(this.table, peerId, buf, off, len);
-    if (reason === null) this.batch.add(buf, off, len);
-    else this.dropOne(reason);
+    if (reason !== null) this.dropOne(reason);
+    else if (this.coalescer !== null) this.coalescer.add(buf, off, len);
+    else this.batch.add(buf, off, len);
   }
 
   /** Step 3 for a v2 frame: buf[off, off+len) is a virtio_net_hdr and its packet, maybe a super-packet. */

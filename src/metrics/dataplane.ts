@@ -20,6 +20,7 @@ export class DataPlaneMetrics {
   private readonly drops: Counter;
   private readonly reconnects: Counter;
   private readonly superPacketHandles: { tx: { inc(n: number): void }; rx: { inc(n: number): void } };
+  private readonly coalescedHandles: { segments: { inc(n: number): void }; superPackets: { inc(n: number): void } };
   private readonly channelUp: Gauge;
   private readonly inbound: Gauge;
   private readonly dropHandles = new Map<DropReason, { inc(n: number): void }>();
@@ -56,6 +57,10 @@ export class DataPlaneMetrics {
     this.superPacketHandles = { tx: superPackets.labels('tx'), rx: superPackets.labels('rx') };
     superPackets.labels('tx').inc(0);
     superPackets.labels('rx').inc(0);
+    const coalesced = counter('tunmesh_offload_coalesced_total', 'Software GRO before the TUN write: segments merged (plain packets from v1 channels and the JSON path), and the super-packets they made', ['kind']);
+    this.coalescedHandles = { segments: coalesced.labels('segments'), superPackets: coalesced.labels('super_packets') };
+    this.coalescedHandles.segments.inc(0);
+    this.coalescedHandles.superPackets.inc(0);
     for (const reason of DROP_REASONS) {
       const handle = this.drops.labels(reason);
       handle.inc(0); // every reason has a series from the start: "zero drops" is not "no data"
@@ -89,6 +94,13 @@ export class DataPlaneMetrics {
   /** An inbound fast channel opened (+1) or closed (-1) in a `receiver` process. */
   inboundChannel(receiver: 'main' | 'worker', delta: 1 | -1): void {
     this.inbound.labels(receiver).inc(delta);
+  }
+
+  /** Software GRO: `segments` plain packets merged into `superPackets` super-packets. */
+  coalesced(segments: number, superPackets: number): void {
+    if (segments === 0) return;
+    this.coalescedHandles.segments.inc(segments);
+    this.coalescedHandles.superPackets.inc(superPackets);
   }
 
   reconnect(peerId: string): void {
