@@ -1,6 +1,6 @@
 // TUN offloads end to end on real nodes: two tunmesh nodes with offloads carry TCP as 64 KB
 // super-packets on v2 fast-path frames; a third node without offloads joins and the mesh keeps
-// working (v1 frames toward it, MTU-sized packets).
+// working (v1 frames toward it, MTU-sized packets; what it sends is merged again by software GRO).
 import { expect } from 'chai';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { uniquePrefix, waitFor, pingFrom } from '../helpers/netns.js';
@@ -68,10 +68,22 @@ describe('data plane: TUN offloads through the fast path', function () {
     // the peer that needs MTU-sized packets: TCP from them to node 2 arrives intact below.
     expect((await mesh.status(0)).offloads).to.include('tso4');
     for (const [a, b] of [[0, 2], [2, 0], [1, 2], [0, 1]] as const) await pingPair(mesh, a, b);
+    const merged = async (): Promise<number> => sampleValue(await scrape(mesh, 1), 'tunmesh_offload_coalesced_total', 'kind="segments"');
+    const mergedBefore = await merged();
     for (const [a, b] of [[0, 2], [2, 1], [0, 1]] as const) {
       const t = await mesh.transfer(a, b, 8 * 1024 * 1024);
       expect(t.intact, `node${a} -> node${b}`).to.equal(true);
     }
+    // Node 2 sends plain packets (v1): node 1 merges consecutive segments before its TUN write
+    // (software GRO), and the 8 MiB above arrived intact through it.
+    const after = await waitFor(async () => ((await merged()) > mergedBefore + 100 ? merged() : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 500,
+      what: 'node 1 to count segments merged by software GRO',
+    });
+    const superPackets = sampleValue(await scrape(mesh, 1), 'tunmesh_offload_coalesced_total', 'kind="super_packets"');
+    console.log(`      software GRO on node 1: ${after - mergedBefore} segments merged, ${superPackets} super-packets in all`);
+    expect(superPackets).to.be.greaterThan(0).and.lessThan(after);
   });
 
   it('keeps the kernel offloads on, and TCP intact, after the node without them leaves', async () => {
