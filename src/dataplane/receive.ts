@@ -26,7 +26,8 @@
 //                   process's TUN queue (two when a reassembled frame starts the chunk); packets
 //                   the kernel refuses or has no room for are `tun_issue`. On a TUN with offloads,
 //                   plain packets (v1 channels, the JSON path) are merged first where they are
-//                   consecutive TCP segments of one flow (software GRO, offload/coalesce.ts).
+//                   consecutive TCP segments of one flow (software GRO, offload/coalesce.ts),
+//                   and written once per event-loop turn rather than per chunk (chunkDone).
 //   5. legacy       receiveLegacy(): the original's JSON packets (routes in src/api) are decoded
 //                   (legacy-packet.ts; `malformed`, `expired`), then take steps 3 and 4.
 //   6. state        setState() rebuilds the address table and closes the channels of peers that
@@ -181,7 +182,7 @@ class Channel implements FrameSink {
   }
 
   flush(): void {
-    this.rx.writeOut();
+    this.rx.chunkDone(this.version);
     this.rx.countDrops();
     this.counters.rxPackets.inc(this.packets);
     this.counters.rxBytes.inc(this.bytes);
@@ -274,6 +275,26 @@ class Receiver implements ReceivePath {
     counters.rxBytes.inc(bytes);
     this.countDrops();
   }
+
+  /**
+   * Step 4 at the end of a channel's chunk. Plain packets that go through the coalescer wait for
+   * the end of this event-loop turn: the other TLS records of the same read (16 KB each) are
+   * processed in the same turn and can join the same super-packet. The coalescer has copied
+   * them; packets that point into a chunk (v2 frames, or any frame without a coalescer, some in
+   * the frame reader's reused reassembly buffer) are written now.
+   */
+  chunkDone(version: FrameVersion): void {
+    if (this.coalescer === null || version === 2) return void this.batch.write();
+    if (this.writeQueued) return;
+    this.writeQueued = true;
+    setImmediate(this.queuedWrite);
+  }
+
+  private writeQueued = false;
+  private readonly queuedWrite = (): void => {
+    this.writeQueued = false;
+    if (!this.closed) this.writeOut();
+  };
 
   /** Step 4: what the checks accepted, to the TUN (merged first where the TUN has offloads). */
   writeOut(): void {
