@@ -63,8 +63,10 @@ async function scrape(mesh: MeshLab, from: number, of: number): Promise<string> 
 }
 
 /** The SHA-256 fingerprint of the certificate node `of` serves to a new connection. */
-async function servedFingerprint(mesh: MeshLab, from: number, of: number): Promise<string> {
-  const host = new URL(mesh.node(of).url).host;
+async function servedFingerprint(mesh: MeshLab, from: number, of: number, port?: number): Promise<string> {
+  const url = new URL(mesh.node(of).url);
+  if (port !== undefined) url.port = String(port);
+  const host = url.host;
   const r = await mesh.exec(from, 'sh', ['-c', `openssl s_client -connect ${host} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`]);
   return (r.stdout.split('=')[1] ?? '').trim().replace(/:/g, '').toLowerCase();
 }
@@ -202,9 +204,13 @@ describe('hot reload of the certificate and session renewal under a 10 ms ping s
     renameSync(`${cert1.certPath}.tmp`, cert1.certPath);
     await waitFor(async () => sampleValue(await scrape(mesh, 0, 1), 'tunmesh_security_reloads_total', 'result="refused"') >= 1, { timeoutMs: 5000, what: 'the broken certificate to be refused' });
     expect(await servedFingerprint(mesh, 0, 1)).to.equal(cert1.fingerprint);
-    // A new certificate and key (same SAN): new connections get it.
+    const channelPort = (await mesh.status(1)).channelPort;
+    expect(await servedFingerprint(mesh, 0, 1, channelPort), 'the channel port (a worker) keeps the old certificate too').to.equal(cert1.fingerprint);
+    // A new certificate and key (same SAN): new connections get it, on the API port and on the
+    // channel port, whose handshakes the workers do.
     const renewed = await pki.issue('node1', { ips: [new URL(mesh.node(1).url).hostname] });
     await waitFor(async () => (await servedFingerprint(mesh, 0, 1)) === renewed.fingerprint, { timeoutMs: 5000, what: 'node 1 to serve its new certificate' });
+    await waitFor(async () => (await servedFingerprint(mesh, 0, 1, channelPort)) === renewed.fingerprint, { timeoutMs: 5000, what: "node 1's workers to serve its new certificate on the channel port" });
     // SIGHUP re-reads without changing anything when nothing changed.
     killPid(mesh.node(0).process?.child.pid as number, 'SIGHUP');
     await waitFor(async () => sampleValue(await scrape(mesh, 1, 0), 'tunmesh_security_reloads_total', 'result="unchanged"') >= 1, { timeoutMs: 5000, what: 'node 0 to reload on SIGHUP' });
