@@ -65,7 +65,8 @@ interface Group {
 export class Coalescer {
   private readonly arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
   private cursor = 0;
-  private group: Group | null = null;
+  /** Whether `g` holds an open group. */
+  private grouping = false;
   private readonly g: Group = { start: 0, ipHeader: 0, tcpHeader: 0, ipLen: 0, segments: 0, gsoSize: 0, nextSeq: 0, lastId: 0, closed: false, pshLast: false };
   /** Counts since the last takeCounts(): segments merged into super-packets, and those super-packets. */
   merged = 0;
@@ -76,7 +77,7 @@ export class Coalescer {
   /** The IP packet buf[off, off+len): merged into the open group, or the start of a new one. */
   add(buf: Buffer, off: number, len: number): void {
     const tcp = tcpCandidate(buf, off, len);
-    if (tcp > 0 && this.group !== null && this.extends(buf, off, len, tcp)) return this.append(buf, off, len, tcp);
+    if (tcp > 0 && this.grouping && this.extends(buf, off, len, tcp)) return this.append(buf, off, len, tcp);
     this.closeGroup();
     if (this.cursor + VNET_HDR_LEN + len > ARENA_BYTES) this.flush();
     const start = this.cursor;
@@ -87,7 +88,7 @@ export class Coalescer {
     else this.sink.add(this.arena, start, VNET_HDR_LEN + len, true);
   }
 
-  /** Closes the open group and writes everything out (end of a received chunk). */
+  /** Closes the open group and writes everything out (once per event-loop turn: receive.ts). */
   flush(): void {
     this.closeGroup();
     this.sink.write();
@@ -107,12 +108,12 @@ export class Coalescer {
     g.lastId = buf[off]! >>> 4 === 4 ? buf.readUInt16BE(off + 4) : 0;
     g.pshLast = (buf[off + tcp + 13]! & TCP_PSH) !== 0;
     g.closed = g.pshLast;
-    this.group = g;
+    this.grouping = true;
   }
 
   /** Step 2: whether the candidate continues the open group. */
   private extends(buf: Buffer, off: number, len: number, tcp: number): boolean {
-    const g = this.group!;
+    const g = this.g;
     const thl = (buf[off + tcp + 12]! >>> 4) << 2;
     const payload = len - tcp - thl;
     if (g.closed || tcp !== g.ipHeader || thl !== g.tcpHeader || payload > g.gsoSize) return false;
@@ -139,7 +140,7 @@ export class Coalescer {
 
   /** Step 3. */
   private append(buf: Buffer, off: number, len: number, tcp: number): void {
-    const g = this.group!;
+    const g = this.g;
     const from = off + tcp + g.tcpHeader;
     const payload = off + len - from;
     buf.copy(this.arena, this.cursor, from, off + len);
@@ -154,9 +155,9 @@ export class Coalescer {
 
   /** Step 4. */
   private closeGroup(): void {
-    const g = this.group;
-    if (g === null) return;
-    this.group = null;
+    if (!this.grouping) return;
+    this.grouping = false;
+    const g = this.g;
     const a = this.arena;
     const ip = g.start + VNET_HDR_LEN;
     if (g.segments > 1) {

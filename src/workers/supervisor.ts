@@ -8,15 +8,15 @@ import type { DataPlaneSettings, DataPlaneState, MainToWorker, WorkerToMain } fr
 import type { Logger } from '../log/logger.js';
 
 export const MAX_RESTARTS = 5;
+export const RESTART_WINDOW_MS = 60_000;
+const RESTART_DELAY_MS = 100;
 /**
  * Connections to the channel port wait this long, at most MAX_WAITING of them, for a worker
- * while none runs (one is restarting): handed over then, the peer keeps its channel port
- * instead of falling back to the API port.
+ * while none can take them (one restarting, or none given its first state yet): handed over
+ * then, the peer keeps its channel port instead of falling back to the API port.
  */
 const HANDOFF_WAIT_MS = 2000;
 const MAX_WAITING = 64;
-export const RESTART_WINDOW_MS = 60_000;
-const RESTART_DELAY_MS = 100;
 
 export interface WorkerOptions {
   count: number;
@@ -35,7 +35,7 @@ export interface Supervisor {
   publish(state: DataPlaneState): void;
   /** New settings (reloaded TLS material) to every worker, and to those restarted later. */
   updateSettings(settings: DataPlaneSettings): void;
-  /** A connection to the channel port, for the next running worker (round robin); false when none runs. */
+  /** A connection to the channel port, for the next running worker (round robin), or held briefly until one runs; false: refused. */
   handOff(socket: Socket): boolean;
   /** A message to worker `index`, if it runs. */
   tell(index: number, msg: MainToWorker): void;
@@ -84,18 +84,29 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     child.once('exit', (code, signal) => onExit(slot, child, code, signal));
     send(slot, { type: 'settings', settings });
     if (state !== undefined) send(slot, { type: 'state', state });
-    for (const w of waiting.splice(0)) {
-      clearTimeout(w.timer);
-      handOffTo(slot, w.socket);
-    }
+    drainWaiting();
   };
 
-  /** The handle goes to the child and is closed here once sent. */
-  const handOffTo = (slot: Slot, socket: Socket): void => {
-    nextHandOff = (slot.index + 1) % slots.length;
-    slot.child?.send({ type: 'channel_socket' } satisfies MainToWorker, socket, (err) => {
-      if (err) socket.destroy();
-    });
+  /**
+   * A connection to the next worker that can serve it (running, and given a state: it has a
+   * receive path), round robin. The handle goes to the child and is closed here once sent.
+   */
+  const handOffNow = (socket: Socket): boolean => {
+    if (state === undefined) return false;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[(nextHandOff + i) % slots.length]!;
+      if (slot.child?.connected !== true) continue;
+      nextHandOff = (slot.index + 1) % slots.length;
+      slot.child.send({ type: 'channel_socket' } satisfies MainToWorker, socket, (err) => {
+        if (err) socket.destroy();
+      });
+      return true;
+    }
+    return false;
+  };
+
+  const drainWaiting = (): void => {
+    while (waiting.length > 0 && handOffNow(waiting[0]!.socket)) clearTimeout(waiting.shift()!.timer);
   };
 
   const onExit = (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void => {
@@ -122,18 +133,14 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     publish(next) {
       state = next;
       for (const slot of slots) send(slot, { type: 'state', state: next });
+      drainWaiting();
     },
     updateSettings(next) {
       settings = next;
       for (const slot of slots) send(slot, { type: 'settings', settings: next });
     },
     handOff(socket) {
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots[(nextHandOff + i) % slots.length]!;
-        if (slot.child?.connected !== true) continue;
-        handOffTo(slot, socket);
-        return true;
-      }
+      if (handOffNow(socket)) return true;
       if (stopping || waiting.length >= MAX_WAITING) return false;
       const timer = setTimeout(() => {
         const at = waiting.findIndex((w) => w.socket === socket);
