@@ -204,7 +204,11 @@ export class FastChannel implements PeerTransport {
     socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
     socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, port, error: err.message }));
     socket.once('close', () => {
-      if (!done) this.channelPortFailed = viaChannelPort;
+      if (done) return;
+      if (viaChannelPort && !this.channelPortFailed) {
+        this.deps.log.info("cannot open a fast channel on the peer's channel port; trying its API port", { peer: this.peer.id, port });
+      }
+      this.channelPortFailed = viaChannelPort;
     });
     socket.once('secureConnect', () => {
       this.upgrade(socket, port).then(
