@@ -24,6 +24,9 @@
 //            tunnel retransmits, and queued packets would arrive stale); reconnect with
 //            exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
 //   auth:    checked once, at the upgrade. A 401/403 at open tells main the session was refused.
+//   port:    to the peer's channel port when it announced one (its workers receive), else to its
+//            API port; a channel that had to fall back to the API port tries the channel port
+//            again every CHANNEL_PORT_RETRY_MS, as a renewal (make before break).
 //   renew:   a channel lives no longer than the session it was opened with (the receiver closes
 //            it once that key stops verifying). When main hands us a new session, a second
 //            channel opens under it beside the first (make before break); once it has its 101,
@@ -49,6 +52,8 @@ const RETIRED_IDLE = 1;
 export const CONNECTING_LIMIT_BYTES = 64 * 1024;
 /** A renewal that failed (the old channel still works) is tried again after this. */
 export const RENEW_RETRY_MS = 500;
+/** A channel that fell back to the API port tries the peer's channel port again this often (make before break). */
+export const CHANNEL_PORT_RETRY_MS = 15_000;
 /** The least a v2 channel may hold unsent: four 64 KB super-packets. */
 const MIN_LIMIT_V2 = 4 * 65536;
 /** An upgrade answer longer than this is not ours. */
@@ -69,6 +74,9 @@ export class FastChannel implements PeerTransport {
   private attempt = 0;
   /** The last dial went to the channel port and failed before its 101: the next goes to the API port. */
   private channelPortFailed = false;
+  /** The open socket was dialled to the peer's channel port (or the peer announced none). */
+  private onChannelPort = true;
+  private probeTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
@@ -181,6 +189,7 @@ export class FastChannel implements PeerTransport {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.renewTimer);
+    clearTimeout(this.probeTimer);
     this.successor?.destroy();
     this.successor = null;
     this.socket?.destroy();
@@ -196,7 +205,7 @@ export class FastChannel implements PeerTransport {
    * A TLS connection to the peer, upgraded under the current session: `upgraded` runs on the 101.
    * Bounded by the request timeout until the upgrade is answered; any failure destroys it.
    */
-  private dial(upgraded: (socket: TLSSocket, sessionId: string) => void): TLSSocket {
+  private dial(upgraded: (socket: TLSSocket, sessionId: string, viaChannelPort: boolean) => void): TLSSocket {
     const { host, port, viaChannelPort } = this.endpoint();
     const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
     let done = false;
@@ -215,7 +224,7 @@ export class FastChannel implements PeerTransport {
         (sessionId) => {
           done = true;
           this.channelPortFailed = false;
-          upgraded(socket, sessionId);
+          upgraded(socket, sessionId, viaChannelPort || this.peer.channelPort === undefined);
         },
         (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
       );
@@ -238,7 +247,7 @@ export class FastChannel implements PeerTransport {
   private connect(): void {
     this.timer = undefined;
     if (this.closed || this.peer.session === null) return;
-    const socket = this.dial((s, sessionId) => this.opened(s, sessionId));
+    const socket = this.dial((s, sessionId, onChannelPort) => this.opened(s, sessionId, onChannelPort));
     this.socket = socket;
     socket.once('close', () => this.onClose(socket));
   }
@@ -246,7 +255,7 @@ export class FastChannel implements PeerTransport {
   /** Make before break: a channel under the current session, to replace the open one. */
   private renew(): void {
     if (this.successor !== null || this.closed) return;
-    const socket = this.dial((s, sessionId) => this.takeOver(s, sessionId));
+    const socket = this.dial((s, sessionId, onChannelPort) => this.takeOver(s, sessionId, onChannelPort));
     this.successor = socket;
     socket.once('close', () => {
       if (this.successor !== socket) return;
@@ -254,7 +263,23 @@ export class FastChannel implements PeerTransport {
       this.successor = null;
       clearTimeout(this.renewTimer);
       this.renewTimer = setTimeout(() => this.renewIfStale(), RENEW_RETRY_MS);
+      this.armPortProbe();
     });
+  }
+
+  /**
+   * Open on the peer's API port although it announced a channel port (a dial there failed): try
+   * the channel port again in CHANNEL_PORT_RETRY_MS, as a renewal (make before break), so a
+   * firewall opened later brings the channel back to the peer's workers without a loss.
+   */
+  private armPortProbe(): void {
+    clearTimeout(this.probeTimer);
+    if (this.closed || this.onChannelPort || this.peer.channelPort === undefined) return;
+    this.probeTimer = setTimeout(() => {
+      if (!this.open || this.successor !== null) return this.armPortProbe();
+      this.channelPortFailed = false;
+      this.renew();
+    }, CHANNEL_PORT_RETRY_MS);
   }
 
   private renewIfStale(): void {
@@ -282,10 +307,12 @@ export class FastChannel implements PeerTransport {
     return sessionId;
   }
 
-  private opened(socket: TLSSocket, sessionId: string): void {
+  private opened(socket: TLSSocket, sessionId: string, onChannelPort: boolean): void {
     if (this.socket !== socket) return void socket.destroy();
     this.open = true;
     this.openedWith = sessionId;
+    this.onChannelPort = onChannelPort;
+    this.armPortProbe();
     this.counters.channelUp.set(1);
     this.attempt = 0;
     this.deps.metrics.reconnect(this.peer.id);
@@ -295,9 +322,12 @@ export class FastChannel implements PeerTransport {
   }
 
   /** The renewed channel is up: the old one sends its last batch and ends; frames go to the new one. */
-  private takeOver(socket: TLSSocket, sessionId: string): void {
+  private takeOver(socket: TLSSocket, sessionId: string, onChannelPort: boolean): void {
     if (this.successor !== socket || this.closed) return void socket.destroy();
     this.successor = null;
+    const moved = onChannelPort && !this.onChannelPort;
+    this.onChannelPort = onChannelPort;
+    this.armPortProbe();
     const old = this.socket;
     if (!this.open || old === null) {
       // The old channel died (or is reconnecting) meanwhile: this one is simply the next
@@ -320,7 +350,8 @@ export class FastChannel implements PeerTransport {
     this.counters.channelUp.set(1);
     this.attempt = 0;
     this.flush();
-    this.deps.log.info('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
+    if (moved) this.deps.log.info("fast channel moved to the peer's channel port", { peer: this.peer.id });
+    else this.deps.log.info('fast channel renewed under a new session', { peer: this.peer.id, session: sessionId });
     this.renewIfStale();
   }
 

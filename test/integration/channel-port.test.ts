@@ -1,13 +1,14 @@
 // Fast channels received in the workers (tunmesh.data_plane.channel_port) on real nodes:
 //   node 0  default: announces its channel port; its workers receive every channel;
 //   node 1  announces the port, but a firewall rule in its namespace (nft) rejects it: peers
-//           fall back to its API port, where its main process receives them;
+//           fall back to its API port, where its main process receives them, and move back to
+//           the channel port once the rule is gone;
 //   node 2  channel_port 0: announces none; its main process receives, as an older tunmesh node.
 // Where each node receives is read from tunmesh_inbound_channels{receiver}; real pings and TCP
 // cross every pair; the port serves upgrades only, and main still decides every upgrade.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { MeshLab } from '../../src/lab/mesh-lab.js';
+import { MeshLab, meshAddress } from '../../src/lab/mesh-lab.js';
 import { killPid, pingFrom, uniquePrefix, waitFor } from '../helpers/netns.js';
 import { sampleValue } from '../helpers/metrics.js';
 import { formatStatus } from '../../src/cli/status-command.js';
@@ -83,6 +84,25 @@ describe('fast channels received in the workers (channel port)', function () {
       );
       expect(got).to.deep.equal(want[i]);
     }
+  });
+
+  it('moves channels back to the channel port once it becomes reachable, without losing a ping', async () => {
+    const stream = mesh.pingStream(0, meshAddress(1), { durationS: 24 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await mesh.exec(1, 'nft', ['delete', 'table', 'inet', 'tunmesh_test']);
+    expect(r.code, r.stderr).to.equal(0);
+    const movedAfter = Date.now();
+    // The senders retry the channel port every 15 s (fast-channel.ts, CHANNEL_PORT_RETRY_MS).
+    await waitFor(
+      async () => {
+        const c = await inbound(mesh, 1);
+        return c.worker === 2 && c.main === 0 ? c : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 500, what: "node 1's channels back in its workers" },
+    );
+    console.log(`      channels back on node 1's channel port ${((Date.now() - movedAfter) / 1000).toFixed(1)} s after the rule went`);
+    const result = await stream.result();
+    expect(result.lost - result.trailingUnanswered, result.summary).to.equal(0);
   });
 
   it('serves upgrades only on the channel port, and main decides each one (refusals counted there)', async () => {
