@@ -238,10 +238,10 @@ export class FastChannel implements PeerTransport {
    * next one to the API port, and the one after back to the channel port: a channel port a
    * firewall blocks costs one attempt per reconnect, not the channel.
    */
-  private endpoint(): { host: string; port: number; authority: string; viaChannelPort: boolean } {
-    const channelPort = this.peer.channelPort;
-    if (channelPort === undefined || this.channelPortFailed) return { ...peerEndpoint(this.peer.url), viaChannelPort: false };
-    return { ...peerEndpoint(this.peer.url, channelPort), viaChannelPort: true };
+  private endpoint(): { host: string; port: number; viaChannelPort: boolean } {
+    const viaChannelPort = this.peer.channelPort !== undefined && !this.channelPortFailed;
+    const { host, port } = peerEndpoint(this.peer.url, viaChannelPort ? this.peer.channelPort : undefined);
+    return { host, port, viaChannelPort };
   }
 
   private connect(): void {

@@ -30,14 +30,15 @@ export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: Contro
     mtu: config.networking.mtu,
     peers: cp.registry.all().map((n) => {
       const key = cp.sessions.outbound.get(n.info.id);
+      const path = pathOf(config, n);
       return {
         id: n.info.id,
         url: n.info.listen_url,
         addressCidr: n.info.node_addresses.ipv4.cidr,
         networkCidr: n.info.network_addresses.ipv4.cidr,
-        path: pathOf(config, n),
+        path,
         frames: framesOf(config, n, ourOffload),
-        ...(pathOf(config, n) === 'fast' && n.capabilities?.channelPort ? { channelPort: n.capabilities.channelPort } : {}),
+        ...(path === 'fast' && n.capabilities?.channelPort ? { channelPort: n.capabilities.channelPort } : {}),
         scope: n.scope,
         kind: n.capabilities === null ? 'original' : 'tunmesh',
         address6Cidr: n.capabilities?.ipv6 ?? null,

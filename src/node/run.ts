@@ -154,7 +154,9 @@ async function startServices(s: Started): Promise<RunningNode> {
   const cp = buildControlPlane({ ...s, now, onChange: () => publishSoon() });
   s.cleanup.push(() => cp.http.close());
 
-  // 4. receive path, API, status socket
+  // 4. receive path, API, status socket (the checks of channels upgraded here and in the workers)
+  const keyLive = (keyId: string): boolean => cp.sessions.inbound.lookup(keyId, now()) !== undefined;
+  const onRefused = (reason: string): void => void metrics.authFailures.labels(reason).inc();
   // batchSize 1: this queue is never read, so its read buffer stays one slot.
   const rxQueue = new TunQueue(rxQueueFd(s), { mtu: 65535, batchSize: 1, closeFd: false, vnetHeader: s.tun.vnetHeader });
   s.cleanup.push(() => rxQueue.close());
@@ -163,8 +165,8 @@ async function startServices(s: Started): Promise<RunningNode> {
     receiver: 'main',
     metrics: metrics.dataPlane,
     authenticate: async (header, body, mode, peerId, socket) => cp.authenticator.authenticate(header, body, mode, peerId, s.security.policy.inspect(socket)),
-    keyLive: (keyId) => cp.sessions.inbound.lookup(keyId, now()) !== undefined,
-    onRefused: (reason) => metrics.authFailures.labels(reason).inc(),
+    keyLive,
+    onRefused,
     log,
     packetExpiration: config.process.timing.network.mesh.packetExpiration,
     observeLatency: (peerId, seconds) => metrics.latency.observe(peerId, seconds),
@@ -199,8 +201,8 @@ async function startServices(s: Started): Promise<RunningNode> {
   });
   const checks = new ChannelChecks({
     authenticate: async (header, peerId, cert) => cp.authenticator.authenticate(header, Buffer.alloc(0), 'session', peerId, s.security.policy.judge(cert)),
-    keyLive: (keyId) => cp.sessions.inbound.lookup(keyId, now()) !== undefined,
-    onRefused: (reason) => metrics.authFailures.labels(reason).inc(),
+    keyLive,
+    onRefused,
     tell: (worker, msg) => supervisor.tell(worker, msg),
     broadcast: (msg) => supervisor.broadcast(msg),
     log,

@@ -25,6 +25,7 @@ import { ipv4FixChecksum } from '../tun/ipv4.js';
 import { VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN } from '../tun/vnet.js';
 import { fold, pseudoSumV4, pseudoSumV6 } from './checksum.js';
 import { IPPROTO_TCP } from './layout.js';
+import { newVnetHeader, writeVnetHeader } from './vnet-header.js';
 
 /** Segments per super-packet at most (the kernel's GRO stops at 64 too). */
 export const MAX_SEGMENTS = 64;
@@ -37,6 +38,8 @@ const IPV6_HEADER = 40;
 const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
 const IPV4_DF = 0x40;
+/** Where the TCP checksum field sits in the TCP header. */
+const TCP_CHECKSUM_OFFSET = 16;
 
 /** Where merged and plain packets go: `withHeader` ranges (a virtio_net_hdr, then the packet). */
 export interface CoalesceSink {
@@ -64,6 +67,8 @@ interface Group {
 
 export class Coalescer {
   private readonly arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+  /** The header of a merged super-packet, filled per group. */
+  private readonly hdr = newVnetHeader();
   private cursor = 0;
   /** Whether `g` holds an open group. */
   private grouping = false;
@@ -170,13 +175,15 @@ export class Coalescer {
       const tcp = ip + g.ipHeader;
       if (g.pshLast) a[tcp + 13] = a[tcp + 13]! | TCP_PSH;
       const pseudo = v4 ? pseudoSumV4(a, ip, IPPROTO_TCP, l4Len) : pseudoSumV6(a, ip, IPPROTO_TCP, l4Len);
-      a.writeUInt16BE(fold(pseudo), tcp + 16);
-      a[g.start] = VNET_HDR_F_NEEDS_CSUM;
-      a[g.start + 1] = v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6;
-      a.writeUInt16LE(g.ipHeader + g.tcpHeader, g.start + 2);
-      a.writeUInt16LE(g.gsoSize, g.start + 4);
-      a.writeUInt16LE(g.ipHeader, g.start + 6);
-      a.writeUInt16LE(16, g.start + 8);
+      a.writeUInt16BE(fold(pseudo), tcp + TCP_CHECKSUM_OFFSET);
+      const h = this.hdr;
+      h.flags = VNET_HDR_F_NEEDS_CSUM;
+      h.gsoType = v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6;
+      h.hdrLen = g.ipHeader + g.tcpHeader;
+      h.gsoSize = g.gsoSize;
+      h.csumStart = g.ipHeader;
+      h.csumOffset = TCP_CHECKSUM_OFFSET;
+      writeVnetHeader(a, g.start, h);
       this.merged += g.segments;
       this.superPackets++;
     }

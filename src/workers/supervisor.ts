@@ -69,6 +69,9 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
   const send = (slot: Slot, msg: MainToWorker): void => {
     if (slot.child?.connected === true) slot.child.send(msg);
   };
+  const sendAll = (msg: MainToWorker): void => {
+    for (const slot of slots) send(slot, msg);
+  };
 
   const spawn = (slot: Slot): void => {
     const child = fork(opts.entry, [String(slot.index)], {
@@ -132,12 +135,12 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
   return {
     publish(next) {
       state = next;
-      for (const slot of slots) send(slot, { type: 'state', state: next });
+      sendAll({ type: 'state', state: next });
       drainWaiting();
     },
     updateSettings(next) {
       settings = next;
-      for (const slot of slots) send(slot, { type: 'settings', settings: next });
+      sendAll({ type: 'settings', settings: next });
     },
     handOff(socket) {
       if (handOffNow(socket)) return true;
@@ -154,9 +157,7 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
       const slot = slots[index];
       if (slot !== undefined) send(slot, msg);
     },
-    broadcast(msg) {
-      for (const slot of slots) send(slot, msg);
-    },
+    broadcast: (msg) => sendAll(msg),
     async stop(timeoutMs) {
       stopping = true;
       for (const w of waiting.splice(0)) {

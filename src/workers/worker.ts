@@ -62,15 +62,11 @@ function start(s: DataPlaneSettings, state: DataPlaneState): Running {
 
 function onState(state: DataPlaneState): void {
   if (settings === undefined) throw new Error('state before settings');
-  if (running === undefined) {
-    running = start(settings, state);
-    running.send.setState(state);
-    running.rx.setState(state);
-    tell({ type: 'ready', worker: index });
-    return;
-  }
+  const first = running === undefined;
+  running ??= start(settings, state);
   running.send.setState(state);
   running.rx.setState(state);
+  if (first) tell({ type: 'ready', worker: index });
 }
 
 function onMessage(msg: MainToWorker, handle: unknown): void {
