@@ -6,6 +6,7 @@
 // bench/results/<date>.json.
 // `--footprint` instead measures memory and start-up of mesh nodes (src/bench/footprint.ts).
 // `--segment` instead measures software segmentation of GSO super-packets (src/bench/segment.ts).
+// `--scale` instead measures the control plane at 16, 32 and 64 nodes (src/bench/scale.ts).
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -20,6 +21,7 @@ import { CLI, UNDERLAY, UNDERLAY6, VethPair, startTunmesh, startWireguard, type 
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
+import { DEFAULT_SCALE, runScale, scaleTable, type ScaleOptions } from './scale.js';
 
 type ScenarioName = 'veth' | 'tunmesh-offload' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
 const ALL: ScenarioName[] = ['veth', 'tunmesh-offload', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
@@ -38,6 +40,8 @@ interface Options {
   footprint: boolean;
   /** --segment: software segmentation micro-benchmark instead of the scenarios. */
   segment: boolean;
+  /** --scale: the control plane at 16..64 nodes instead of the scenarios. */
+  scale: ScaleOptions | null;
 }
 
 interface PingStats {
@@ -75,6 +79,7 @@ function workersPerNode(): number {
 const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
        npm run bench -- --footprint [--workers N] [--no-json]
        npm run bench -- --segment [--no-json]
+       npm run bench -- --scale [--sizes 16,32,64] [--idle SECONDS] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
   --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
               CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
@@ -91,7 +96,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
 const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings'];
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false };
+  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -110,18 +115,29 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-json') o.out = null;
     else if (a === '--footprint') o.footprint = true;
     else if (a === '--segment') o.segment = true;
+    else if (a === '--scale') o.scale = { ...DEFAULT_SCALE };
+    else if (a === '--sizes') o.scale = { ...(o.scale ?? DEFAULT_SCALE), sizes: next().split(',').map(Number) };
+    else if (a === '--idle') o.scale = { ...(o.scale ?? DEFAULT_SCALE), idleSeconds: Number(next()) };
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
   if (o.footprint) return footprintOptions(o, argv);
+  if (o.scale) return scaleOptions(o);
   if (o.quick) {
     o.tcpSeconds = 3;
     o.udpSeconds = 2;
   }
   if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > 64) throw new Error('--workers must be 0..64');
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 9000)) throw new Error('--mtu must be 576..9000');
+  return o;
+}
+
+function scaleOptions(o: Options): Options {
+  const s = o.scale as ScaleOptions;
+  if (s.sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 200)) throw new Error('--sizes takes node counts 2..200, e.g. 16,32,64');
+  if (!Number.isFinite(s.idleSeconds) || s.idleSeconds < 10 || s.idleSeconds > 3600) throw new Error('--idle takes 10..3600 seconds');
   return o;
 }
 
@@ -284,6 +300,7 @@ async function main(): Promise<number> {
     return 1;
   }
   if (o.footprint) return footprintMain(o);
+  if (o.scale) return scaleMain(o, o.scale);
   const missing = ['ip', 'ping', 'openssl', 'iperf3'].filter((c) => !onPath(c));
   if (missing.length > 0) {
     console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 iputils-ping openssl iperf3`);
@@ -392,6 +409,24 @@ function segmentMain(o: Options): number {
   const report = { date: new Date().toISOString(), machine: m, options: DEFAULT_SEGMENT_BENCH, segment: rows, table };
   if (o.out !== null) writeReport(report, '-segment');
   return 0;
+}
+
+/** `--scale`: the control plane at 16..64 real nodes (src/bench/scale.ts). */
+async function scaleMain(o: Options, s: ScaleOptions): Promise<number> {
+  const missing = ['ip', 'openssl', 'ping'].filter((c) => !onPath(c));
+  if (missing.length > 0) {
+    console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 openssl iputils-ping`);
+    return 1;
+  }
+  if (!haveCli()) return 1;
+  const m = machine();
+  progress(`scale: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}, Node ${m.node}; sizes ${s.sizes.join(', ')}, one worker per node, the original's default timings, idle ${s.idleSeconds} s`);
+  const results = await runScale(s, progress);
+  const table = scaleTable(results);
+  console.log(`\n${table}`);
+  const report = { date: new Date().toISOString(), machine: m, options: s, scale: results, table };
+  if (o.out !== null) writeReport(report, '-scale');
+  return results.some((r) => r.error !== undefined) ? 2 : 0;
 }
 
 /** `--footprint`: memory and start-up of mesh nodes (src/bench/footprint.ts). */

@@ -38,6 +38,7 @@
  * | TUNMESH_QUEUE_LIMIT            | tunmesh/data_plane/queue_limit                         |
  * | TUNMESH_OFFLOAD                | tunmesh/data_plane/offload                             |
  * | TUNMESH_CHANNEL_PORT           | tunmesh/data_plane/channel_port                        |
+ * | TUNMESH_CHANNEL_IDLE_TIMEOUT   | tunmesh/data_plane/channel_idle_timeout                |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
@@ -104,7 +105,7 @@ export interface RawDocument {
     process: { gid: number | null; workers: number };
     networking: { mtu: number; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
     control_api: { listen_address: string };
-    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number };
+    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     status_socket: string;
@@ -274,6 +275,13 @@ export const schema: convict.Schema<RawDocument> = {
         'Port where the workers receive fast channels from tunmesh peers (announced in the signed claim; same address and TLS as the API); 0 = channels go to the API port, received by the main process',
         4568, 0, 65535, 'TUNMESH_CHANNEL_PORT',
       ),
+      channel_idle_timeout: {
+        ...timing(
+          'A fast channel is opened at the first packet toward a peer and closed after this long without one (0 = kept open once opened); sockets and memory then grow with the peers a node talks to, not with the mesh',
+          120, { min: 0 },
+        ),
+        env: 'TUNMESH_CHANNEL_IDLE_TIMEOUT',
+      },
     },
     auth: {
       legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),

@@ -118,6 +118,8 @@ export interface TunmeshConfig {
     readonly offload: 'auto' | 'on' | 'off';
     /** Port where the workers receive fast channels; 0: on the API port, in the main process. */
     readonly channelPort: number;
+    /** Seconds without a packet after which a fast channel closes (0: never); channels open on demand. */
+    readonly channelIdleTimeout: number;
   };
   /** extension: health reporting. */
   readonly health: {

@@ -66,6 +66,8 @@ export interface DataPlaneSettings {
   keyPem: string;
   verifyHostname: boolean;
   requestTimeoutMs: number;
+  /** A fast channel without a packet for this long closes (0: never); it opens again at the next packet. */
+  channelIdleMs: number;
   maxBatchSize: number;
   /** Packets per peer queue before drops (bounded memory). */
   queueLimit: number;

@@ -16,13 +16,19 @@
 //            the allocator kept: a worker stayed 10-25 MB larger after traffic).
 //   bounded: while the socket holds more than queueLimit * MTU unsent bytes, packets are dropped
 //            `queue_full`; the kernel's TCP buffers are the only queue.
+//   demand:  nothing is dialled until the first packet toward the peer: that packet opens the
+//            channel, and it and those after it wait in the slab (see opening). A channel that
+//            carried nothing for channelIdleMs is ended gracefully and gives its slabs back;
+//            the next packet opens it again. So a worker holds sockets and slabs for the peers
+//            it talks to, not for the whole mesh (nebula opens tunnels the same way).
 //   opening: while a connection attempt is under way, up to CONNECTING_LIMIT_BYTES of frames wait
 //            in the slab and go out with the 101 (so the first packets to a new peer, a TCP SYN
-//            say, are not lost); an attempt is bounded by the request timeout, after which
+//            say, are not lost); an attempt is bounded by the upgrade timeout, after which
 //            they are discarded with the connection.
-//   down:    between attempts packets are dropped `node_close` (not queued: TCP inside the
-//            tunnel retransmits, and queued packets would arrive stale); reconnect with
-//            exponential backoff and jitter, BACKOFF_MIN_MS .. BACKOFF_MAX_MS.
+//   down:    after a failed attempt, packets are dropped `node_close` for a backoff with jitter,
+//            BACKOFF_MIN_MS .. BACKOFF_MAX_MS, growing with each failure (not queued: TCP inside
+//            the tunnel retransmits, and queued packets would arrive stale); the first packet
+//            after it dials again.
 //   auth:    checked once, at the upgrade. A 401/403 at open tells main the session was refused.
 //   port:    to the peer's channel port when it announced one (its workers receive), else to its
 //            API port; a channel that had to fall back to the API port tries the channel port
@@ -58,6 +64,13 @@ export const CHANNEL_PORT_RETRY_MS = 15_000;
 const MIN_LIMIT_V2 = 4 * 65536;
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
+/**
+ * The least time a dial gets for TLS and the 101: a starved peer answers slowly, and a dial
+ * cut short is a handshake wasted and the held packets lost with it.
+ */
+const MIN_UPGRADE_TIMEOUT_MS = 5000;
+/** The slab of a channel that has none (never opened, or closed idle). */
+const NO_SLAB = Buffer.alloc(0);
 
 export class FastChannel implements PeerTransport {
   readonly path = 'fast' as const;
@@ -79,7 +92,12 @@ export class FastChannel implements PeerTransport {
   private probeTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
-  private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private slab: Buffer = NO_SLAB;
+  /** When flush() last handed the socket bytes (performance.now() ms): the idle check reads it. */
+  private lastSend = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** A TLS session of this peer's, for resuming the next dial instead of a full handshake. */
+  private tlsSession: Buffer | undefined;
   /**
    * Full slabs, oldest first, each with `written` as it was when the slab was retired: the socket
    * has finished with a slab once it has finished that many bytes (nextSlab()).
@@ -105,11 +123,12 @@ export class FastChannel implements PeerTransport {
     // A few super-packets at least, whatever the MTU.
     this.limitBytes = Math.max(deps.settings.queueLimit * deps.mtu, this.frames === 2 ? MIN_LIMIT_V2 : 0);
     this.counters = deps.metrics.forPeer(peer.id);
-    this.connect();
   }
 
   append(buf: Buffer, off: number, len: number): DropReason | null {
     if (this.peer.session === null) return 'no_session';
+    // On demand: the first packet dials (unless a failed dial is backing off) and waits in the slab.
+    if (this.socket === null && this.timer === undefined && !this.closed) this.connect();
     const socket = this.socket;
     if (socket === null) return 'node_close';
     if (!this.open) return this.holdWhileOpening(buf, off, len);
@@ -165,6 +184,7 @@ export class FastChannel implements PeerTransport {
     const socket = this.socket;
     if (!this.open || socket === null || this.used === this.batchStart) return;
     socket.write(this.slab.subarray(this.batchStart, this.used));
+    this.lastSend = performance.now();
     this.written += this.used - this.batchStart;
     this.batchStart = this.used;
     // Drained: what backpressure made us keep goes back to the GC.
@@ -181,12 +201,12 @@ export class FastChannel implements PeerTransport {
     if (moved) {
       this.successor?.destroy();
       this.socket?.destroy();
-    } else if (this.socket === null && this.timer === undefined) this.connect();
-    else if (this.open && peer.session !== null && peer.session.id !== this.openedWith) this.renew();
+    } else if (this.open && peer.session !== null && peer.session.id !== this.openedWith) this.renew();
   }
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     clearTimeout(this.timer);
     clearTimeout(this.renewTimer);
     clearTimeout(this.probeTimer);
@@ -207,10 +227,12 @@ export class FastChannel implements PeerTransport {
    */
   private dial(upgraded: (socket: TLSSocket, sessionId: string, viaChannelPort: boolean) => void): TLSSocket {
     const { host, port, viaChannelPort } = this.endpoint();
-    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host) });
+    const resume = this.tlsSession === undefined ? {} : { session: this.tlsSession };
+    const socket = connect({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(this.deps.settings, host), ...resume });
     let done = false;
     socket.setNoDelay(true);
-    socket.setTimeout(this.deps.settings.requestTimeoutMs, () => socket.destroy(new ChannelError('upgrade timed out')));
+    socket.on('session', (session: Buffer) => (this.tlsSession = session));
+    socket.setTimeout(Math.max(this.deps.settings.requestTimeoutMs, MIN_UPGRADE_TIMEOUT_MS), () => socket.destroy(new ChannelError('upgrade timed out')));
     socket.on('error', (err) => this.deps.log.debug('fast channel error', { peer: this.peer.id, port, error: err.message }));
     socket.once('close', () => {
       if (done) return;
@@ -247,6 +269,7 @@ export class FastChannel implements PeerTransport {
   private connect(): void {
     this.timer = undefined;
     if (this.closed || this.peer.session === null) return;
+    if (this.slab === NO_SLAB) this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
     const socket = this.dial((s, sessionId, onChannelPort) => this.opened(s, sessionId, onChannelPort));
     this.socket = socket;
     socket.once('close', () => this.onClose(socket));
@@ -313,6 +336,8 @@ export class FastChannel implements PeerTransport {
     this.openedWith = sessionId;
     this.onChannelPort = onChannelPort;
     this.armPortProbe();
+    this.lastSend = performance.now();
+    this.armIdle();
     this.counters.channelUp.set(1);
     this.attempt = 0;
     this.deps.metrics.reconnect(this.peer.id);
@@ -355,6 +380,41 @@ export class FastChannel implements PeerTransport {
     this.renewIfStale();
   }
 
+  /** Checks every half idle time whether the channel carried anything; closes it if not. */
+  private armIdle(): void {
+    const idleMs = this.deps.settings.channelIdleMs;
+    if (idleMs <= 0 || this.idleTimer !== undefined) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (!this.open || this.closed) return;
+      if (performance.now() - this.lastSend >= idleMs) this.closeIdle();
+      else this.armIdle();
+    }, idleMs / 2);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Nothing to send for channelIdleMs: end the channel gracefully (its last batch was flushed)
+   * and give back the slabs; the next packet dials again (on demand).
+   */
+  private closeIdle(): void {
+    const socket = this.socket;
+    clearTimeout(this.probeTimer);
+    this.successor?.destroy();
+    this.successor = null;
+    this.socket = null;
+    this.open = false;
+    this.counters.channelUp.set(0);
+    socket?.end();
+    // The ended socket may still hold slab bytes only if the peer stopped reading; either way
+    // the next channel starts on a fresh slab, allocated when it dials.
+    this.slab = NO_SLAB;
+    this.retired.length = 0;
+    this.used = this.batchStart = 0;
+    this.batchPackets = this.batchBytes = this.batchSuper = 0;
+    this.deps.log.debug('fast channel closed after idle', { peer: this.peer.id, idleMs: this.deps.settings.channelIdleMs });
+  }
+
   private onClose(socket: TLSSocket): void {
     if (this.socket !== socket) return;
     this.socket = null;
@@ -363,8 +423,9 @@ export class FastChannel implements PeerTransport {
     this.used = this.batchStart; // an unsent batch goes with the connection
     this.batchPackets = this.batchBytes = this.batchSuper = 0;
     if (this.closed) return;
+    // Back off before the next packet may dial again (on demand: nothing dials by itself).
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt++);
-    this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * (base / 2));
+    this.timer = setTimeout(() => (this.timer = undefined), base / 2 + Math.random() * (base / 2));
   }
 }
 

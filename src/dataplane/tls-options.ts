@@ -3,15 +3,35 @@
 // checks only when configured (advertise URLs are often bare IPs). Read at every connection, so
 // reloaded material (a new settings message) applies to new connections only.
 import { isIP } from 'node:net';
-import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { DataPlaneSettings } from './contract.js';
 import { clientTlsPolicy } from '../tls/policy.js';
 
-export function peerTlsOptions(settings: Pick<DataPlaneSettings, 'caPem' | 'verifyHostname'> & Partial<Pick<DataPlaneSettings, 'certPem' | 'keyPem'>>, host: string): ConnectionOptions {
+type PeerTlsSettings = Pick<DataPlaneSettings, 'caPem' | 'verifyHostname'> & Partial<Pick<DataPlaneSettings, 'certPem' | 'keyPem'>>;
+
+/**
+ * One secure context per settings message: parsing the CA, certificate and key for every
+ * connection cost each dial a millisecond or more (a mesh's worth of channels opening at once).
+ */
+const contexts = new WeakMap<PeerTlsSettings, SecureContext>();
+
+function contextOf(settings: PeerTlsSettings): SecureContext {
+  let context = contexts.get(settings);
+  if (context === undefined) {
+    context = createSecureContext({
+      ca: settings.caPem,
+      ...clientTlsPolicy(),
+      ...(settings.certPem && settings.keyPem ? { cert: settings.certPem, key: settings.keyPem } : {}),
+    });
+    contexts.set(settings, context);
+  }
+  return context;
+}
+
+export function peerTlsOptions(settings: PeerTlsSettings, host: string): ConnectionOptions {
   return {
-    ca: settings.caPem,
+    secureContext: contextOf(settings),
     ...clientTlsPolicy(),
-    ...(settings.certPem && settings.keyPem ? { cert: settings.certPem, key: settings.keyPem } : {}),
     // SNI must not carry an IP address (RFC 6066).
     ...(isIP(host) === 0 ? { servername: host } : {}),
     checkServerIdentity: settings.verifyHostname ? checkServerIdentity : () => undefined,

@@ -32,6 +32,7 @@ export class MeshAuthenticator implements Authenticator {
     private readonly registry: Registry,
     private readonly timing: MeshTiming,
     private readonly identity?: PeerIdentity,
+    private readonly now: () => number = () => Date.now() / 1000,
   ) {
     this.replay = new ReplayCache({ skewSeconds: timing.maxClockSkew });
   }
@@ -52,6 +53,7 @@ export class MeshAuthenticator implements Authenticator {
     const capabilities = capabilitiesOf(verified.extraClaims);
     this.registry.checkCapabilities(verified.issuer, capabilities);
     const known = this.registry.get(verified.issuer);
+    if (known) this.registry.touch(verified.issuer, this.now());
     if (known && this.identity) {
       this.identity.bind(clientCert, known.info.listen_url, verified.issuer);
       this.identity.record(verified.issuer, clientCert);

@@ -1,13 +1,23 @@
 // Membership: how a node joins the mesh and keeps it whole (reference §6).
 //
 //   1. bootstrap  - each group registers (cluster token) to its URLs until one answers
-//   2. answer     - a registration we receive adds/refreshes its sender and names others
-//   3. discover   - every node named in a `remote` list that we do not know is contacted
-//   4. groom      - every groom_interval: re-register when due, drop nodes not heard from
-//                   within the stale threshold, retry bootstrap, contact discovered nodes
-//   5. re-adopt   - a known node that refuses our re-registration (401/404) may have restarted
+//   2. answer     - a registration we receive adds/refreshes its sender and names others; a
+//                   tunmesh sender takes our answer as our registration (one exchange per pair
+//                   and interval, not two); an original one is registered back, as it expects
+//   3. discover   - every node named in a `remote` list that we do not know is contacted; of two
+//                   nodes that learn of each other, the lower id calls first and the other waits
+//                   a groom interval for it, so a cold start does not cross every pair twice
+//   4. keep       - every tick (at most 1 s): re-register to each peer when due (its interval,
+//                   jittered per peer so a mesh's re-registrations spread out)
+//   5. groom      - every groom_interval: retry bootstrap, contact discovered nodes, and for a
+//                   peer silent past its stale threshold send one last patient registration; it
+//                   is dropped only if that fails too (grooming on real silence, not slowness)
+//   6. re-adopt   - a known node that refuses our re-registration (401/404) may have restarted
 //                   with a new id at the same URL: ask its URL who is there and register to that
-// Failures back off per peer (fault-tracker.ts); nothing here throws out of the loop.
+// Between tunmesh nodes a registration carries the `remote` list only when our view changed since
+// that peer last got it (or it is due a refresh); original nodes always get the whole list.
+// Requests are paced (pacer.ts) and wait as long as the peer's answers take (answer-times.ts);
+// failures back off per peer (fault-tracker.ts); nothing here throws out of the loop.
 import type { Logger } from '../log/logger.js';
 import type { Registration, NodeInfo } from './types.js';
 import type { Capabilities } from './capabilities.js';
@@ -33,39 +43,90 @@ interface GroupState {
   registered: Set<string>;
 }
 
+export type MembershipEvent = 'bootstrap' | 'register_sent' | 'register_received' | 'register_failed' | 'groomed' | 'discovered' | 'probed';
+
 export interface MembershipHooks {
-  /** Called after a peer accepted our registration (e.g. to open sessions and channels). */
+  /** Called when a peer knows us (it accepted our registration, or took our answer as one): open sessions. */
   onRegistered(node: RemoteNode): void;
-  event(kind: 'bootstrap' | 'register_sent' | 'register_received' | 'register_failed' | 'groomed' | 'discovered'): void;
+  event(kind: MembershipEvent): void;
   /** Seconds a successful registration round trip took (TLS, auth and the peer's handling). */
   roundTrip(seconds: number): void;
   /** With reload_config_on_bootstrap: the groups as the config file says now (undefined: keep). */
   reloadGroups?(): BootstrapGroup[] | undefined;
 }
 
+/** The clock's timers (a simulation passes virtual ones). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_TIMERS: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** The keep loop's period at most (seconds): due re-registrations go out within this of their time. */
+const MAX_TICK_SECONDS = 1;
+/** A re-registration is due after its interval times a factor drawn in [JITTER_MIN, 1]. */
+const JITTER_MIN = 0.8;
+/** A tunmesh peer gets our whole view at least every this many of its re-registration intervals. */
+const FULL_VIEW_EVERY = 6;
+
+interface Discovered {
+  info: NodeInfo;
+  /** Not contacted before this (seconds): its turn, or a backoff after a failed contact. */
+  notBefore: number;
+  attempts: number;
+}
+
+/** A discovered node that did not answer is tried again this many times, with backoff, before we wait to read of it again. */
+const DISCOVERED_ATTEMPTS = 4;
+
+export interface MembershipOptions {
+  self: LocalIdentity;
+  registry: Registry;
+  api: PeerApi;
+  timing: MeshTiming;
+  groups: BootstrapGroup[];
+  hooks: MembershipHooks;
+  log: Logger;
+  now: () => number;
+  timers?: Timers;
+}
+
 export class Membership {
+  private readonly self: LocalIdentity;
+  private readonly registry: Registry;
+  private readonly api: PeerApi;
+  private readonly timing: MeshTiming;
+  private readonly hooks: MembershipHooks;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly timers: Timers;
   private readonly groups: GroupState[];
-  private readonly discovered = new Map<string, NodeInfo>();
+  private readonly discovered = new Map<string, Discovered>();
   private readonly contacting = new Set<string>();
-  /** Peers a registration is on its way to: the groom loop and an answer must not send two. */
+  /** Peers a registration is on its way to: the loops and an answer must not send two. */
   private readonly registering = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
+  private contactSoon: unknown;
+  private nextGroom = 0;
   private grooming = false;
   private stopped = false;
   readonly startedAt: number;
 
-  constructor(
-    private readonly self: LocalIdentity,
-    private readonly registry: Registry,
-    private readonly api: PeerApi,
-    private readonly timing: MeshTiming,
-    groups: BootstrapGroup[],
-    private readonly hooks: MembershipHooks,
-    private readonly log: Logger,
-    private readonly now: () => number,
-  ) {
-    this.startedAt = now();
-    this.groups = groups.map((group) => this.groupState(group));
+  constructor(o: MembershipOptions) {
+    this.self = o.self;
+    this.registry = o.registry;
+    this.api = o.api;
+    this.timing = o.timing;
+    this.hooks = o.hooks;
+    this.log = o.log;
+    this.now = o.now;
+    this.timers = o.timers ?? REAL_TIMERS;
+    this.startedAt = o.now();
+    this.groups = o.groups.map((group) => this.groupState(group));
   }
 
   private groupState(group: BootstrapGroup): GroupState {
@@ -102,17 +163,34 @@ export class Membership {
 
   start(): void {
     this.stopped = false;
-    void this.groom();
+    this.tick();
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    if (this.contactSoon !== undefined) this.timers.clearTimeout(this.contactSoon);
   }
 
-  /** Our registration payload: ourselves and every node we know. */
-  registration(): Registration {
-    return { local: this.self.info, remote: this.registry.all().map((n) => n.info), stamp: Math.floor(this.now()) };
+  /**
+   * Our registration for `peer`: ourselves and every node we know, or, for a tunmesh peer that
+   * has our current view (and not too long ago), ourselves alone. Undefined peer: the whole list.
+   */
+  registration(peer?: RemoteNode): Registration {
+    const now = this.now();
+    const stamp = Math.floor(now);
+    if (peer && this.peerHasOurView(peer, now)) return { local: this.self.info, remote: [], stamp };
+    if (peer) {
+      peer.viewSent = this.registry.version;
+      peer.fullViewAt = now;
+    }
+    return { local: this.self.info, remote: this.registry.all().map((n) => n.info), stamp };
+  }
+
+  private peerHasOurView(peer: RemoteNode, now: number): boolean {
+    if (peer.capabilities === null) return false; // an original learns only from whole lists
+    const refresh = FULL_VIEW_EVERY * this.timing[peer.scope].reregistrationInterval;
+    return peer.viewSent === this.registry.version && now - peer.fullViewAt < refresh;
   }
 
   /** 2. answer: a registration arrived, authenticated as `senderId` with these capabilities. */
@@ -124,39 +202,64 @@ export class Membership {
     this.hooks.event('register_received');
     if (isNew) this.logJoined(node);
     this.learn(reg.remote);
-    // Register back at once so the new node does not wait a groom interval to hear from us.
-    if (node.lastSent === 0) void this.registerTo(node);
-    return this.registration();
+    const answer = this.registration(node);
+    if (capabilities !== null) this.exchanged(node, isNew);
+    // An original expects our registration too: register back at once so it does not wait.
+    else if (node.lastSent === 0) void this.registerTo(node);
+    return answer;
   }
 
-  /** 3. discover: remember nodes named by others; the next groom contacts them. */
+  /** A tunmesh peer registered to us: our answer counts as our registration for this interval. */
+  private exchanged(node: RemoteNode, isNew: boolean): void {
+    const first = node.lastSent === 0;
+    node.lastSent = this.now();
+    this.scheduleNext(node);
+    if (isNew || first) this.hooks.onRegistered(node);
+  }
+
+  private scheduleNext(node: RemoteNode): void {
+    const interval = this.timing[node.scope].reregistrationInterval;
+    node.dueAt = node.lastSent + interval * (JITTER_MIN + Math.random() * (1 - JITTER_MIN));
+  }
+
+  /** 3. discover: remember nodes named by others; they are contacted at once or after a wait. */
   private learn(remote: NodeInfo[]): void {
     let fresh = false;
+    const now = this.now();
     for (const info of remote) {
       if (info.id === this.self.id || this.isSelf(info.listen_url) || this.registry.get(info.id) || this.registry.refuses(info.id)) continue;
-      if (!this.discovered.has(info.id)) fresh = true;
-      this.discovered.set(info.id, info);
+      if (this.discovered.has(info.id)) continue;
+      fresh = true;
+      // Its turn: at once when our id is the lower of the two, else after it had a groom interval to call us.
+      const notBefore = this.self.id < info.id ? now : now + this.timing.groomInterval;
+      this.discovered.set(info.id, { info, notBefore, attempts: 0 });
     }
     if (fresh) {
       this.hooks.event('discovered');
-      setImmediate(() => void this.contactDiscovered());
+      this.contactSoon ??= this.timers.setTimeout(() => {
+        this.contactSoon = undefined;
+        this.contactDiscovered();
+      }, 0);
     }
   }
 
-  private async contactDiscovered(): Promise<void> {
-    const pending = [...this.discovered.values()];
-    this.discovered.clear();
-    await Promise.all(
-      pending.map(async (info) => {
-        if (this.registry.get(info.id) || this.contacting.has(info.id)) return;
-        this.contacting.add(info.id);
-        try {
-          await this.registerFresh({ id: info.id, url: info.listen_url }, 'discovered');
-        } finally {
-          this.contacting.delete(info.id);
-        }
-      }),
-    );
+  /** Contact the discovered nodes whose turn it is; one that does not answer is tried again later. */
+  private contactDiscovered(): void {
+    const now = this.now();
+    for (const [id, d] of this.discovered) {
+      if (this.registry.get(id) || this.registry.refuses(id)) {
+        this.discovered.delete(id);
+        continue;
+      }
+      if (this.contacting.has(id) || now < d.notBefore) continue;
+      this.contacting.add(id);
+      d.attempts++;
+      void this.registerFresh({ id, url: d.info.listen_url }, 'discovered').then((node) => {
+        this.contacting.delete(id);
+        if (node || d.attempts >= DISCOVERED_ATTEMPTS) this.discovered.delete(id);
+        else d.notBefore = this.now() + this.timing.groomInterval * 2 ** (d.attempts - 1) * (0.5 + Math.random());
+      });
+    }
   }
 
   private logJoined(node: RemoteNode): void {
@@ -170,14 +273,14 @@ export class Membership {
   }
 
   /** Register with the cluster token to a node we do not know yet; the node when it answered. */
-  private async registerFresh(target: PeerTarget, why: string): Promise<RemoteNode | undefined> {
+  private async registerFresh(target: PeerTarget, why: string, patient = false): Promise<RemoteNode | undefined> {
     try {
-      const started = performance.now();
-      const answer = await this.api.register(target, this.registration(), 'cluster');
-      const rtt = (performance.now() - started) / 1000;
+      const started = this.now();
+      const answer = await this.api.register(target, this.registration(), 'cluster', { patient });
+      const rtt = this.now() - started;
       this.hooks.roundTrip(rtt);
       if (answer.value.local.id !== target.id) throw new MeshError('invalid', `answered as ${answer.value.local.id}, expected ${target.id}`);
-      return this.accepted(answer, rtt);
+      return this.accepted(answer, rtt, true);
     } catch (err) {
       this.hooks.event('register_failed');
       this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: errorMessage(err) });
@@ -185,13 +288,18 @@ export class Membership {
     }
   }
 
-  private accepted(answer: Signed<Registration>, rttSeconds: number): RemoteNode {
+  private accepted(answer: Signed<Registration>, rttSeconds: number, sentFullView: boolean): RemoteNode {
     const { local, remote } = answer.value;
     const isNew = !this.registry.get(local.id);
     const node = this.registry.heardFrom(local, answer.capabilities, this.now());
     node.lastSent = this.now();
     node.rttSeconds = rttSeconds;
     node.faults.succeed();
+    if (sentFullView && node.viewSent < 0) {
+      node.viewSent = this.registry.version;
+      node.fullViewAt = node.lastSent;
+    }
+    this.scheduleNext(node);
     if (isNew) this.logJoined(node);
     this.hooks.event('register_sent');
     this.hooks.onRegistered(node);
@@ -199,43 +307,49 @@ export class Membership {
     return node;
   }
 
-  /** Re-register with a known node: session token; on 401/404, see who is at its URL (5. re-adopt). */
-  async registerTo(node: RemoteNode): Promise<void> {
+  /**
+   * Re-register with a known node: session token; on 401/404, see who is at its URL (6. re-adopt).
+   * `patient`: the last try before a silent peer is dropped waits as long as any answer may take.
+   */
+  async registerTo(node: RemoteNode, patient = false): Promise<void> {
     const target = { id: node.info.id, url: node.info.listen_url };
     if (this.registering.has(target.id)) return;
     this.registering.add(target.id);
     try {
-      const started = performance.now();
+      const started = this.now();
       let answer: Signed<Registration>;
+      const mode = node.lastSent === 0 ? 'cluster' : 'session';
       try {
-        answer = await this.api.register(target, this.registration(), node.lastSent === 0 ? 'cluster' : 'session');
+        answer = await this.api.register(target, this.registration(node), mode, { patient });
       } catch (err) {
         // 404: it groomed us; 401: it dropped the session keys it issued us, or the node at this
         // URL is no longer the one we knew (a restart keeps the URL and draws a new id).
         if (!(err instanceof PeerRefused) || (err.status !== 404 && err.status !== 401)) throw err;
         if (await this.readopt(target)) return;
         this.log.info('peer forgot us, registering again', { component: 'mesh', peer: target.id });
-        answer = await this.api.register(target, this.registration(), 'cluster');
+        node.viewSent = -1;
+        answer = await this.api.register(target, this.registration(node), 'cluster', { lane: 'keep', patient });
       }
-      const rtt = (performance.now() - started) / 1000;
+      const rtt = this.now() - started;
       this.hooks.roundTrip(rtt);
-      this.accepted(answer, rtt);
+      this.accepted(answer, rtt, false);
     } catch (err) {
       node.faults.fail(this.now());
+      node.viewSent = -1; // it may not have our view: send it whole next time
       this.hooks.event('register_failed');
-      this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, failures: node.faults.consecutiveFailures, error: errorMessage(err) });
+      this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, url: target.url, failures: node.faults.consecutiveFailures, patient, error: errorMessage(err) });
     } finally {
       this.registering.delete(target.id);
     }
   }
 
   /**
-   * 5. re-adopt: when another node now answers at a known node's URL, register to it at once
+   * 6. re-adopt: when another node now answers at a known node's URL, register to it at once
    * (its entry replaces the old id, which has the same URL: registry.replaceRestarted) rather
    * than knock at the old id until grooming drops it. True when someone new was there.
    */
   private async readopt(old: PeerTarget): Promise<boolean> {
-    const who = await this.api.nodeInfo(old.url);
+    const who = await this.api.nodeInfo(old.url, { lane: 'keep' });
     if (who.id === old.id || who.id === this.self.id) return false;
     this.log.info('a new node answers at a known URL, registering to it', { component: 'mesh', url: old.url, old: old.id, peer: who.id });
     const adopted = await this.registerFresh({ id: who.id, url: who.listen_url }, 'restarted');
@@ -264,9 +378,10 @@ export class Membership {
       if (now < state.nextAttempt) continue;
       state.attempts++;
       this.hooks.event('bootstrap');
+      const tried: string[] = [];
       for (const url of state.group.urls) {
         if (this.isSelf(url) || this.stopped) continue;
-        const node = await this.bootstrapUrl(url);
+        const node = await this.bootstrapUrl(url, tried);
         if (node) {
           state.registered.add(node.info.id);
           state.done = true;
@@ -274,67 +389,101 @@ export class Membership {
           break;
         }
       }
-      if (!state.done) this.scheduleRetry(state, now);
+      if (!state.done) this.scheduleRetry(state, now, tried);
     }
   }
 
-  private scheduleRetry(state: GroupState, now: number): void {
+  private scheduleRetry(state: GroupState, now: number, tried: string[]): void {
     const { retries, name } = state.group;
     if (retries >= 0 && state.attempts > retries) {
       state.done = true;
-      this.log.error('bootstrap gave up: no URL of the group answered', { component: 'mesh', group: name, attempts: state.attempts });
+      this.log.error('bootstrap gave up: no URL of the group answered', { component: 'mesh', group: name, attempts: state.attempts, tried });
       return;
     }
     const base = this.timing.bootstrapRetryInterval;
     const backoff = Math.min(base * 2 ** Math.min(state.attempts - 1, 4), Math.max(base, 300));
     state.nextAttempt = now + backoff * (0.75 + Math.random() * 0.5);
-    this.log.warn('bootstrap attempt failed, will retry', { component: 'mesh', group: name, attempt: state.attempts, retryInSeconds: Math.round(state.nextAttempt - now) });
+    this.log.warn('bootstrap attempt failed, will retry', { component: 'mesh', group: name, attempt: state.attempts, tried, retryInSeconds: Math.round(state.nextAttempt - now) });
   }
 
-  private async bootstrapUrl(url: string): Promise<RemoteNode | undefined> {
+  /**
+   * `tried` collects "url: what answered" for the log line of a failed attempt. Patient: a
+   * bootstrap node is the way in, and in a cold start every node asks it at once; a timeout
+   * would cost a whole bootstrap_retry_interval, a slow answer only its own time.
+   */
+  private async bootstrapUrl(url: string, tried: string[]): Promise<RemoteNode | undefined> {
     try {
-      const who = await this.api.nodeInfo(url);
+      const who = await this.api.nodeInfo(url, { patient: true });
       if (who.id === this.self.id) return undefined;
       const known = this.registry.get(who.id);
       if (known && known.lastSent > 0) return known;
-      return await this.registerFresh({ id: who.id, url: who.listen_url }, 'bootstrap');
+      const node = await this.registerFresh({ id: who.id, url: who.listen_url }, 'bootstrap', true);
+      if (!node) tried.push(`${url}: registration to ${who.id} failed`);
+      return node;
     } catch (err) {
+      tried.push(`${url}: ${errorMessage(err)}`);
       this.log.warn('bootstrap URL unreachable', { component: 'mesh', url, error: errorMessage(err) });
       return undefined;
     }
   }
 
-  /** 4. groom: the periodic loop. Never throws; reschedules itself. */
+  /** The loop: keep work every tick, grooming every groom_interval. Never throws; reschedules itself. */
+  private tick(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    try {
+      this.keep(now);
+      if (this.discovered.size > 0) this.contactDiscovered();
+      if (now >= this.nextGroom && !this.grooming) {
+        this.nextGroom = now + this.timing.groomInterval;
+        void this.groom(); // bootstrap may wait on a slow URL: the keep work goes on meanwhile
+      }
+    } catch (err) {
+      this.log.error('grooming failed', { component: 'mesh', error: errorMessage(err) });
+    } finally {
+      if (!this.stopped) this.timer = this.timers.setTimeout(() => this.tick(), Math.min(this.timing.groomInterval, MAX_TICK_SECONDS) * 1000);
+    }
+  }
+
+  /** 4. keep: re-register to every peer that is due (not awaited: slow peers do not hold the loop). */
+  private keep(now: number): void {
+    for (const node of this.registry.all()) {
+      if (now >= node.dueAt && !node.faults.blocked(now) && !this.registering.has(node.info.id)) void this.registerTo(node);
+    }
+  }
+
+  /** 5. groom: bootstrap, discovered nodes, silent peers. */
   async groom(): Promise<void> {
     if (this.grooming || this.stopped) return;
     this.grooming = true;
     try {
       const now = this.now();
       await this.bootstrap(now);
-      this.dropStale(now);
-      await Promise.all(this.registry.all().filter((n) => this.reregistrationDue(n, now)).map((n) => this.registerTo(n)));
-      if (this.discovered.size > 0) await this.contactDiscovered();
+      this.groomSilent(now);
     } catch (err) {
       this.log.error('grooming failed', { component: 'mesh', error: errorMessage(err) });
     } finally {
       this.grooming = false;
-      if (!this.stopped) this.timer = setTimeout(() => void this.groom(), this.timing.groomInterval * 1000);
     }
   }
 
-  private reregistrationDue(node: RemoteNode, now: number): boolean {
-    if (node.faults.blocked(now)) return false;
-    const interval = this.timing[node.scope].reregistrationInterval;
-    return now - node.lastSent >= interval;
-  }
-
-  private dropStale(now: number): void {
+  /**
+   * A peer silent past its stale threshold is first sent one patient registration (its answer,
+   * however late, keeps it); it is dropped only when that failed and nothing else came from it.
+   */
+  private groomSilent(now: number): void {
     for (const node of this.registry.all()) {
       const threshold = this.timing[node.scope].staleThreshold;
-      if (now - node.lastHeard > threshold) {
-        this.registry.remove(node.info.id, `stale: not heard from for ${Math.round(now - node.lastHeard)} s`);
-        this.hooks.event('groomed');
+      if (now - node.lastHeard <= threshold || this.registering.has(node.info.id)) continue;
+      if (!node.probed) {
+        node.probed = true;
+        this.hooks.event('probed');
+        this.log.info('peer silent, probing before removal', { component: 'mesh', peer: node.info.id, silentSeconds: Math.round(now - node.lastHeard) });
+        void this.registerTo(node, true);
+        continue;
       }
+      this.registry.remove(node.info.id, `stale: not heard from for ${Math.round(now - node.lastHeard)} s, and a last registration got no answer`);
+      this.hooks.event('groomed');
     }
   }
 

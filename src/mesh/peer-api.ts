@@ -4,7 +4,9 @@ import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
 import { signToken, verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
-import { HttpClient, type HttpResponse } from './http-client.js';
+import { HttpClient, PeerUnreachable, type HttpResponse } from './http-client.js';
+import { AnswerTimes, answerKey } from './answer-times.js';
+import type { Lane, Pacer } from './pacer.js';
 import type { MeshTiming } from './timing.js';
 import { capabilitiesOf, type Capabilities } from './capabilities.js';
 import {
@@ -56,10 +58,17 @@ export interface Signed<T> {
   capabilities: Capabilities | null;
 }
 
+/** How a request is sent: its lane in the pacer (default: keep for session tokens, grow otherwise). */
+export interface RequestOptions {
+  lane?: Lane;
+  /** Wait as long as any answer may take (a last probe before a silent peer is dropped). */
+  patient?: boolean;
+}
+
 export interface PeerApi {
-  nodeInfo(url: string): Promise<{ id: string; listen_url: string }>;
-  register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Signed<Registration>>;
-  initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<Signed<InitSessionResponse>>;
+  nodeInfo(url: string, opts?: RequestOptions): Promise<{ id: string; listen_url: string }>;
+  register(peer: PeerTarget, reg: Registration, mode: TokenMode, opts?: RequestOptions): Promise<Signed<Registration>>;
+  initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode, opts?: RequestOptions): Promise<Signed<InitSessionResponse>>;
 }
 
 const CONTROL = '/tunmesh/control/v0';
@@ -70,29 +79,46 @@ export class HttpPeerApi implements PeerApi {
     private readonly http: HttpClient,
     private readonly keys: KeySource,
     private readonly timing: MeshTiming,
+    private readonly pacer: Pacer,
+    readonly answerTimes: AnswerTimes,
   ) {}
 
-  async nodeInfo(url: string): Promise<{ id: string; listen_url: string }> {
-    const res = await this.http.request('GET', join(url, `${CONTROL}/node_info`), undefined);
+  async nodeInfo(url: string, opts: RequestOptions = {}): Promise<{ id: string; listen_url: string }> {
+    const res = await this.send(opts.lane ?? 'grow', opts, 'GET', join(url, `${CONTROL}/node_info`), undefined);
     if (res.status !== 200) throw new PeerRefused(url, res.status, res.body.toString('utf8', 0, 200));
     return parseNodeIdentity(parseBody(url, res));
   }
 
-  async register(peer: PeerTarget, reg: Registration, mode: TokenMode): Promise<Signed<Registration>> {
+  async register(peer: PeerTarget, reg: Registration, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<Registration>> {
     const path = mode === 'cluster' ? `${CONTROL}/registrations/register` : `${CONTROL}/registrations/register/${this.keys.selfId}`;
-    const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode);
+    const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode, opts);
     return { value: parseRegistration(answer.body), capabilities: answer.capabilities };
   }
 
-  async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode): Promise<Signed<InitSessionResponse>> {
+  async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<InitSessionResponse>> {
     const path = mode === 'cluster' ? `${AUTH}/init_session` : `${AUTH}/init_session/${this.keys.selfId}`;
-    const answer = await this.signedPost(peer, path, JSON.stringify(req), mode);
+    const answer = await this.signedPost(peer, path, JSON.stringify(req), mode, opts);
     return { value: parseInitSessionResponse(answer.body), capabilities: answer.capabilities };
   }
 
-  /** Sign a session-token request to a peer (used by the legacy packet path too). */
-  async authorization(peer: PeerTarget, body: string, mode: TokenMode): Promise<string> {
-    return (await this.signed(peer, body, mode)).header;
+  /**
+   * One request through the pacer, waiting as long as this peer's answers have lately taken
+   * (answer-times.ts); a timeout makes the next wait longer rather than the next retry sooner.
+   */
+  private async send(lane: Lane, opts: RequestOptions, method: 'GET' | 'POST', url: string, body: string | undefined, headers = {}): Promise<HttpResponse> {
+    const key = answerKey(url);
+    return this.pacer.run(lane, async () => {
+      const timeoutMs = opts.patient ? this.answerTimes.ceilingMs : this.answerTimes.timeoutMs(key);
+      const started = performance.now();
+      try {
+        const res = await this.http.request(method, url, body, headers, timeoutMs);
+        this.answerTimes.answered(key, performance.now() - started);
+        return res;
+      } catch (err) {
+        if (err instanceof PeerUnreachable && err.timedOut) this.answerTimes.timedOut(key);
+        throw err;
+      }
+    });
   }
 
   private async signed(peer: PeerTarget, body: string, mode: TokenMode): Promise<{ header: string; keyId: string }> {
@@ -109,9 +135,11 @@ export class HttpPeerApi implements PeerApi {
     return { header: formatAuthHeader(token), keyId: key.id };
   }
 
-  private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode): Promise<{ body: unknown; capabilities: Capabilities | null }> {
+  private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode, opts: RequestOptions): Promise<{ body: unknown; capabilities: Capabilities | null }> {
+    // Signed before a slot is taken: opening a session to sign with takes a slot of its own.
     const { header, keyId } = await this.signed(peer, body, mode);
-    const res = await this.http.request('POST', join(peer.url, path), body, { authorization: header });
+    const lane = opts.lane ?? (mode === 'session' ? 'keep' : 'grow');
+    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, { authorization: header });
     if (res.status !== 200) {
       if (mode === 'session' && res.status >= 400 && res.status < 500) this.keys.outboundRejected(peer.id, keyId);
       throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));

@@ -24,6 +24,13 @@ export interface RemoteNode {
   faults: FaultTracker;
   /** Duration of the last registration round trip to it (seconds), if any. */
   rttSeconds?: number;
+  /** When our next re-registration to it is due (seconds; jittered so a mesh's do not align). */
+  dueAt: number;
+  /** A last patient registration went to it after it fell silent; it is dropped if that fails. */
+  probed: boolean;
+  /** Registry version of the full view it last got from us (-1: never), and when (seconds). */
+  viewSent: number;
+  fullViewAt: number;
 }
 
 export interface RegistryEvents {
@@ -37,6 +44,7 @@ export class Registry {
   refuses: (id: string) => boolean = () => false;
   private readonly nodes = new Map<string, RemoteNode>();
   private readonly addresses = new Map<string, string>(); // node address (no prefix) -> id
+  private changes = 0;
 
   constructor(
     private readonly scopeOf: (info: NodeInfo) => PeerScope,
@@ -55,6 +63,19 @@ export class Registry {
 
   get size(): number {
     return this.nodes.size;
+  }
+
+  /** Grows whenever a node is added or removed: a peer that got our view at this version has it still. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Any authenticated request from a known node shows it alive (grooming acts on real silence only). */
+  touch(id: string, now: number): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    node.lastHeard = Math.max(node.lastHeard, now);
+    node.probed = false;
   }
 
   ownerOf(address: string): string | undefined {
@@ -89,6 +110,7 @@ export class Registry {
       known.info = info;
       known.capabilities = capabilities;
       known.lastHeard = now;
+      known.probed = false;
       if (upgraded) this.events.changed(); // its data path may change
       return known;
     }
@@ -103,7 +125,12 @@ export class Registry {
       lastHeard: now,
       lastSent: 0,
       faults: new FaultTracker(backoff.base, backoff.max),
+      dueAt: 0,
+      probed: false,
+      viewSent: -1,
+      fullViewAt: 0,
     };
+    this.changes++;
     this.nodes.set(info.id, node);
     this.claimAddress(node);
     this.events.added(node);
@@ -115,6 +142,7 @@ export class Registry {
     const node = this.nodes.get(id);
     if (!node) return;
     this.nodes.delete(id);
+    this.changes++;
     const address = addressOf(node.info);
     if (this.addresses.get(address) === id) this.addresses.delete(address);
     this.events.removed(node, why);

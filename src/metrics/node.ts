@@ -39,6 +39,7 @@ export class NodeMetrics {
   readonly authFailures: Counter;
   readonly sessionEvents: Counter;
   readonly registrationEvents: Counter;
+  readonly controlDeferred: Counter;
   readonly peers: Gauge;
   readonly certExpiry: Gauge;
   readonly registrationRtt: Histogram;
@@ -60,6 +61,12 @@ export class NodeMetrics {
     this.authFailures = new Counter({ name: 'tunmesh_auth_failures_total', help: 'Refused tokens, by reason', labelNames: ['reason'], registers });
     this.sessionEvents = new Counter({ name: 'tunmesh_session_events_total', help: 'Session negotiations: opened, rotated, failed, issued', labelNames: ['event'], registers });
     this.registrationEvents = new Counter({ name: 'tunmesh_registration_events_total', help: 'Registration and grooming events', labelNames: ['event'], registers });
+    this.controlDeferred = new Counter({
+      name: 'tunmesh_control_deferred_total',
+      help: 'Outgoing control requests that waited for a slot (lane keep: existing links, grow: new ones)',
+      labelNames: ['lane'],
+      registers,
+    });
     this.registrationRtt = new Histogram({
       name: 'tunmesh_registration_round_trip_seconds',
       help: 'Duration of successful registration round trips to peers (TLS, auth, handling)',

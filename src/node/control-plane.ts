@@ -9,6 +9,9 @@ import { Registry, addressOf, type RemoteNode } from '../mesh/registry.js';
 import { SessionManager, type NodeKeyPair } from '../mesh/session-manager.js';
 import { HttpClient } from '../mesh/http-client.js';
 import { HttpPeerApi, type PeerTarget } from '../mesh/peer-api.js';
+import { Pacer } from '../mesh/pacer.js';
+import { AnswerTimes } from '../mesh/answer-times.js';
+import { DeferralLog } from '../mesh/deferral-log.js';
 import { Membership } from '../mesh/membership.js';
 import { MeshAuthenticator } from '../mesh/authenticator.js';
 import type { MeshTiming } from '../mesh/timing.js';
@@ -26,6 +29,7 @@ export interface ControlPlane {
   membership: Membership;
   authenticator: MeshAuthenticator;
   http: HttpClient;
+  pacer: Pacer;
 }
 
 export interface ControlPlaneArgs {
@@ -91,15 +95,18 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
     timeoutMs: timing.requestTimeout * 1000,
     refusesServer: (fingerprint) => a.security.deny.deniesFingerprint(fingerprint),
   });
-  const peerApi = new HttpPeerApi(http, sessions, timing);
+  const deferrals = new DeferralLog(log, (lane) => metrics.controlDeferred.labels(lane).inc());
+  const pacer = new Pacer({ limit: CONTROL_REQUESTS_IN_FLIGHT, growLimit: NEW_LINK_REQUESTS_IN_FLIGHT, deferred: (lane) => deferrals.deferred(lane) });
+  const answerTimes = new AnswerTimes({ floorMs: timing.requestTimeout * 1000, ceilingMs: answerCeilingSeconds(timing) * 1000 });
+  const peerApi = new HttpPeerApi(http, sessions, timing, pacer, answerTimes);
   sessions.attach(peerApi);
-  const membership = new Membership(
-    a.self,
+  const membership = new Membership({
+    self: a.self,
     registry,
-    peerApi,
+    api: peerApi,
     timing,
-    bootstrapGroups(config),
-    {
+    groups: bootstrapGroups(config),
+    hooks: {
       // Open our session at once: the data plane needs it before the first packet.
       onRegistered: (node) => void sessions.outboundKey(peerTarget(node)).catch(() => undefined),
       event: (kind) => metrics.registrationEvents.labels(kind).inc(),
@@ -107,9 +114,22 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
       ...(config.clustering.reloadConfigOnBootstrap ? { reloadGroups: () => reloadBootstrapGroups(config, log) } : {}),
     },
     log,
-    a.now,
-  );
-  return { registry, sessions, membership, authenticator: new MeshAuthenticator(sessions, registry, timing, a.security), http };
+    now: a.now,
+  });
+  return { registry, sessions, membership, authenticator: new MeshAuthenticator(sessions, registry, timing, a.security, a.now), http, pacer };
+}
+
+/**
+ * Control requests in flight at once, and of those the ones that add links (first contacts,
+ * first sessions): enough to fill a round trip, few enough that a starved node's handshakes do
+ * not all time out together (bench/README.md, "Scale").
+ */
+const CONTROL_REQUESTS_IN_FLIGHT = 8;
+const NEW_LINK_REQUESTS_IN_FLIGHT = 4;
+
+/** The longest wait for an answer: half the shortest stale threshold (at most 30 s), never below request_timeout. */
+export function answerCeilingSeconds(timing: MeshTiming): number {
+  return Math.max(timing.requestTimeout, Math.min(30, Math.min(timing.local.staleThreshold, timing.mesh.staleThreshold) / 2));
 }
 
 /** The original's reload_config_on_bootstrap: re-read the file; a bad file keeps the groups we have. */

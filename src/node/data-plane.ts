@@ -63,6 +63,7 @@ export function dataPlaneSettings(
     keyPem: tls.key.toString('utf8'),
     verifyHostname: config.controlApi.ssl.verifyHostname,
     requestTimeoutMs: t.requestTimeout * 1000,
+    channelIdleMs: config.dataPlane.channelIdleTimeout * 1000,
     maxBatchSize: config.controlApi.maxBatchSize,
     queueLimit: config.dataPlane.queueLimit,
     packetExpirationLocal: t.network.local.packetExpiration,
