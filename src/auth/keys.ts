@@ -1,8 +1,8 @@
 /**
  * HMAC keys for HS256 tokens.
  *
- * A key is imported once as a `KeyObject` and reused for every sign and verify: jose caches the
- * WebCrypto key it derives per `KeyObject`, whereas raw bytes would be re-imported on every call.
+ * A key is held as a `KeyObject`; tokens.ts imports it into WebCrypto once (per AuthKey) for jose,
+ * which would otherwise re-import a secret key's bytes on every sign and verify.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 

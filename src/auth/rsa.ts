@@ -47,8 +47,24 @@ export async function generateNodeKeyPair(bits: number): Promise<NodeKeyPair> {
   return { publicKeyDerB64: der.toString('base64'), privateKey };
 }
 
+/**
+ * Parsed peer keys by their base64 text: a node keeps its key pair for its life, and parsing one
+ * cost about a millisecond per init_session (twice: checked, then used). Bounded: the oldest go.
+ */
+const parsedKeys = new Map<string, KeyObject>();
+const PARSED_KEYS_MAX = 4096;
+
 /** Parses a peer's base64 DER public key (SPKI or PKCS#1); throws `AuthError('bad_key')`. */
 export function parsePeerPublicKey(publicKeyB64: string): KeyObject {
+  const cached = parsedKeys.get(publicKeyB64);
+  if (cached !== undefined) return cached;
+  const key = parseUncached(publicKeyB64);
+  if (parsedKeys.size >= PARSED_KEYS_MAX) parsedKeys.delete(parsedKeys.keys().next().value as string);
+  parsedKeys.set(publicKeyB64, key);
+  return key;
+}
+
+function parseUncached(publicKeyB64: string): KeyObject {
   const der = Buffer.from(publicKeyB64, 'base64'); // lenient like Ruby's decode64: newlines allowed
   const key = tryPublicKey(der, 'spki') ?? tryPublicKey(der, 'pkcs1');
   if (key === undefined) {

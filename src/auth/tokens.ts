@@ -24,7 +24,7 @@
  *   8. sig is "0/" + SHA-256 hex of the exact body                        -> body_mismatch
  *   9. a cluster token has not been seen before (when a cache is given)   -> replayed
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 
 // jose's own subpath exports: the two JWS operations we use, not its whole index (JWE, JWKS, JWT
 // and remote key sets too: ~2 MB more in every process).
@@ -123,6 +123,23 @@ interface TokenParts {
   signature: string;
 }
 
+/**
+ * The WebCrypto key jose signs and verifies with, imported once per AuthKey. Handed a secret
+ * KeyObject, jose exports its bytes and imports them into WebCrypto again on every call (its
+ * cache covers asymmetric keys only): in a 24-node mesh that import was a tenth of each idle
+ * node's CPU (bench/README.md, "Scale").
+ */
+const hmacKeys = new WeakMap<AuthKey, Promise<webcrypto.CryptoKey>>();
+
+function hmacKey(key: AuthKey): Promise<webcrypto.CryptoKey> {
+  let imported = hmacKeys.get(key);
+  if (imported === undefined) {
+    imported = webcrypto.subtle.importKey('raw', key.key.export(), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    hmacKeys.set(key, imported);
+  }
+  return imported;
+}
+
 export function bodySignature(body: string | Buffer): string {
   return BODY_SIG_PREFIX + createHash('sha256').update(body).digest('hex');
 }
@@ -140,7 +157,7 @@ export async function signToken(options: SignTokenOptions): Promise<string> {
   };
   const unique = options.key.id === CLUSTER_KEY_ID ? { jti: randomBytes(12).toString('base64url') } : {};
   const payload = new TextEncoder().encode(JSON.stringify({ ...claims, ...unique, ...checkedExtraClaims(options.extraClaims) }));
-  return new CompactSign(payload).setProtectedHeader({ alg: TOKEN_ALGORITHM }).sign(options.key.key);
+  return new CompactSign(payload).setProtectedHeader({ alg: TOKEN_ALGORITHM }).sign(await hmacKey(options.key));
 }
 
 const STANDARD_CLAIMS: ReadonlySet<string> = new Set(['iss', 'iat', 'nbf', 'exp', 'aud', 'sig', 'sub', 'jti']);
@@ -245,7 +262,7 @@ function lookupKey(keys: KeyLookup, keyId: string): LookedUpKey {
 
 async function checkMac(token: string, key: AuthKey): Promise<Uint8Array> {
   try {
-    const { payload } = await compactVerify(token, key.key, { algorithms: [TOKEN_ALGORITHM] });
+    const { payload } = await compactVerify(token, await hmacKey(key), { algorithms: [TOKEN_ALGORITHM] });
     return payload;
   } catch (err) {
     if (err instanceof joseErrors.JWSSignatureVerificationFailed) {

@@ -6,7 +6,7 @@
 // certificate is on the deny list is refused (it may come back under a new id and URL).
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import { clientTlsPolicy } from '../tls/policy.js';
 
 export interface ClientTls {
@@ -61,12 +61,14 @@ export class HttpClient {
   }
 
   private newAgent(tls: ClientTls): https.Agent {
+    // One secure context for every connection of the agent: given ca/cert/key, it would build
+    // (parse the key, the chain and the CA) a new one for each socket it opens.
+    const secureContext = createSecureContext({ ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}), ...clientTlsPolicy() });
     return new https.Agent({
       keepAlive: true,
       maxSockets: 8,
       maxCachedSessions: TLS_SESSION_CACHE,
-      ca: tls.ca,
-      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      secureContext,
       ...clientTlsPolicy(),
       rejectUnauthorized: true,
       checkServerIdentity: (host, cert) => this.checkServer(host, cert),

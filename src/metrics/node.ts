@@ -106,16 +106,12 @@ export class NodeMetrics {
 
   /** Per-peer packet and byte totals (for `tunmesh status`), summed over all processes. */
   async peerTraffic(workerSnapshots: unknown[]): Promise<Map<string, PeerTrafficView>> {
-    const own = await this.registry.getMetricsAsJSON();
+    // Only the five per-peer series: collecting the whole registry every few seconds also ran
+    // every scrape-time collector (certificate parsing among them) on an idle node.
+    const own = (await Promise.all(PEER_TRAFFIC_FIELDS.map(([name]) => this.registry.getSingleMetric(name)?.get()))).filter((m) => m !== undefined);
     const all = [own, ...workerSnapshots.filter(isMetricList)] as MetricJson[][];
     const out = new Map<string, PeerTrafficView>();
-    const fields: Array<[string, keyof PeerTrafficView]> = [
-      ['tunmesh_peer_channels_up', 'channelsUp'],
-      ['tunmesh_peer_tx_packets_total', 'txPackets'],
-      ['tunmesh_peer_tx_bytes_total', 'txBytes'],
-      ['tunmesh_peer_rx_packets_total', 'rxPackets'],
-      ['tunmesh_peer_rx_bytes_total', 'rxBytes'],
-    ];
+    const fields = PEER_TRAFFIC_FIELDS;
     for (const list of all) {
       for (const [name, field] of fields) {
         for (const v of samplesOf(list, name)) {
@@ -137,3 +133,12 @@ export class NodeMetrics {
 function isMetricList(v: unknown): v is MetricJson[] {
   return Array.isArray(v) && v.every((m) => typeof m === 'object' && m !== null && 'name' in m && 'values' in m);
 }
+
+/** The per-peer series behind `tunmesh status`'s traffic columns. */
+const PEER_TRAFFIC_FIELDS: ReadonlyArray<[string, keyof PeerTrafficView]> = [
+  ['tunmesh_peer_channels_up', 'channelsUp'],
+  ['tunmesh_peer_tx_packets_total', 'txPackets'],
+  ['tunmesh_peer_tx_bytes_total', 'txBytes'],
+  ['tunmesh_peer_rx_packets_total', 'rxPackets'],
+  ['tunmesh_peer_rx_bytes_total', 'rxBytes'],
+];
