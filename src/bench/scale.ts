@@ -75,7 +75,7 @@ const COUNTED: Array<[keyof LogCounts, (msg: string, line: string) => boolean]> 
 
 function countLog(path: string): LogCounts {
   const counts: LogCounts = { failedRegistrations: 0, timedOut: 0, removals: 0, sessionFailures: 0, deferred: 0 };
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
@@ -83,7 +83,7 @@ function countLog(path: string): LogCounts {
   }
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
-    let msg = '';
+    let msg: string;
     try {
       msg = String((JSON.parse(line) as { message?: unknown }).message ?? '');
     } catch {
