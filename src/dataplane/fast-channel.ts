@@ -24,7 +24,8 @@
 //   opening: while a connection attempt is under way, up to CONNECTING_LIMIT_BYTES of frames wait
 //            in the slab and go out with the 101 (so the first packets to a new peer, a TCP SYN
 //            say, are not lost); an attempt is bounded by the upgrade timeout, after which
-//            they are discarded with the connection.
+//            they are discarded with the connection. A dial to the channel port that fails
+//            goes straight on to the API port with the held frames (port, below).
 //   down:    after a failed attempt, packets are dropped `node_close` for a backoff with jitter,
 //            BACKOFF_MIN_MS .. BACKOFF_MAX_MS, growing with each failure (not queued: TCP inside
 //            the tunnel retransmits, and queued packets would arrive stale); the first packet
@@ -417,9 +418,16 @@ export class FastChannel implements PeerTransport {
 
   private onClose(socket: TLSSocket): void {
     if (this.socket !== socket) return;
+    const wasOpen = this.open;
     this.socket = null;
     this.open = false;
     this.counters.channelUp.set(0);
+    if (!wasOpen && !this.closed && this.channelPortFailed) {
+      // The channel port refused before its 101: the API port is the next step of the same
+      // attempt, not a new one. The held frames were never written: they wait on for it.
+      this.connect();
+      return;
+    }
     this.used = this.batchStart; // an unsent batch goes with the connection
     this.batchPackets = this.batchBytes = this.batchSuper = 0;
     if (this.closed) return;
