@@ -42,6 +42,7 @@
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
+ * | TUNMESH_KEEPALIVE_RATE         | tunmesh/control_plane/keepalive_rate                   |
  * | TUNMESH_STATUS_SOCKET          | tunmesh/status_socket                                  |
  * | TUNMESH_TLS_CLIENT_AUTH        | tunmesh/tls/client_auth                                |
  * | TUNMESH_DENY_FILE              | tunmesh/security/deny_file                             |
@@ -108,6 +109,7 @@ export interface RawDocument {
     data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
+    control_plane: { keepalive_rate: number };
     status_socket: string;
     tls: { client_auth: string };
     security: { deny_file: string };
@@ -294,6 +296,12 @@ export const schema: convict.Schema<RawDocument> = {
     },
     health: {
       first_node: bool('Report ready at once, without registrations (the first node of a cluster)', false, 'TUNMESH_FIRST_NODE'),
+    },
+    control_plane: {
+      keepalive_rate: int(
+        'Between tunmesh nodes, registration exchanges per second a node takes part in at most: in a mesh larger than rate x reregistration_interval, the interval and the stale threshold toward tunmesh peers grow with it (original peers keep the configured ones); 0 = the configured interval at any size',
+        3, 0, 1000, 'TUNMESH_KEEPALIVE_RATE',
+      ),
     },
     status_socket: {
       doc: 'Path of the local status socket; empty disables it', format: 'path_or_empty',

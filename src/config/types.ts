@@ -126,6 +126,11 @@ export interface TunmeshConfig {
     /** Ready at once without any registration (the first node of a cluster). */
     readonly firstNode: boolean;
   };
+  /** extension: control-plane sizing. */
+  readonly controlPlane: {
+    /** Registration exchanges per second with tunmesh peers at most (0: the configured interval at any size). */
+    readonly keepaliveRate: number;
+  };
   /** extension: path of the local status socket; null when disabled. */
   readonly statusSocket: string | null;
   /** extension: node identity beyond the cluster secret (mutual TLS, deny list). */

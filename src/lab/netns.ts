@@ -12,6 +12,7 @@
 
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { errorMessage } from '../log/error-message.js';
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
@@ -354,6 +355,7 @@ export async function createBridgeLab(prefix: string, n: number, families: Under
   }
 
   try {
+    ensureNeighbourRoom(n);
     await createNetns(bridgeNs);
     await run('ip', ['-n', bridgeNs, 'link', 'add', 'br0', 'type', 'bridge']);
     await run('ip', ['-n', bridgeNs, 'link', 'set', 'br0', 'up']);
@@ -382,6 +384,30 @@ export async function createBridgeLab(prefix: string, n: number, families: Under
     throw err;
   }
   return lab;
+}
+
+/**
+ * Room in the kernel's neighbour (ARP/NDP) tables for a lab of n nodes that all talk to each
+ * other. The tables are one per family for the whole host, namespaces included, and their hard
+ * limit (gc_thresh3) defaults to 1024 entries: a 32-node full mesh needs ~1000, a 64-node one
+ * ~4000, and past the limit a namespace cannot resolve a new neighbour ("No buffer space
+ * available": connections hang in SYN-SENT), which looks exactly like an overloaded mesh.
+ * The limits are raised, never lowered, and only as far as this lab needs with room for others.
+ */
+export const NEIGHBOUR_ROOM_PER_PAIR = 4;
+
+function ensureNeighbourRoom(n: number): void {
+  const want = Math.max(1024, NEIGHBOUR_ROOM_PER_PAIR * n * n);
+  for (const family of ['ipv4', 'ipv6']) {
+    for (const [name, value] of [['gc_thresh3', want], ['gc_thresh2', want / 2]] as const) {
+      const path = `/proc/sys/net/${family}/neigh/default/${name}`;
+      try {
+        if (Number(readFileSync(path, 'utf8').trim()) < value) writeFileSync(path, `${Math.ceil(value)}\n`);
+      } catch (err) {
+        throw new Error(`cannot make room in the host's ${family} neighbour table for ${n} nodes (${path}): ${errorMessage(err)}`);
+      }
+    }
+  }
 }
 
 function isAlive(pid: number): boolean {

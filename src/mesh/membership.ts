@@ -8,7 +8,8 @@
 //                   nodes that learn of each other, the lower id calls first and the other waits
 //                   a groom interval for it, so a cold start does not cross every pair twice
 //   4. keep       - every tick (at most 1 s): re-register to each peer when due (its interval,
-//                   jittered per peer so a mesh's re-registrations spread out)
+//                   jittered per peer so a mesh's re-registrations spread out; between tunmesh
+//                   nodes stretched in a large mesh to keepalive_rate exchanges per second)
 //   5. groom      - every groom_interval: retry bootstrap, contact discovered nodes, and for a
 //                   peer silent past its stale threshold send one last patient registration; it
 //                   is dropped only if that fails too (grooming on real silence, not slowness)
@@ -26,6 +27,7 @@ import type { Registry, RemoteNode } from './registry.js';
 import type { MeshTiming } from './timing.js';
 import { MeshError } from './errors.js';
 import { PeerRefused, type PeerApi, type PeerTarget, type Signed } from './peer-api.js';
+import { PeerUnreachable } from './http-client.js';
 import { errorMessage } from '../log/error-message.js';
 
 export interface BootstrapGroup {
@@ -39,8 +41,16 @@ interface GroupState {
   group: BootstrapGroup;
   done: boolean;
   attempts: number;
+  /** Attempts where a URL was slow or failed after answering (not merely refused). */
+  slowAttempts: number;
   nextAttempt: number;
   registered: Set<string>;
+}
+
+/** One bootstrap attempt's account: "url: what answered" per URL, and whether one was slow. */
+interface BootstrapTry {
+  lines: string[];
+  slow: boolean;
 }
 
 export type MembershipEvent = 'bootstrap' | 'register_sent' | 'register_received' | 'register_failed' | 'groomed' | 'discovered' | 'probed';
@@ -80,8 +90,18 @@ interface Discovered {
   attempts: number;
 }
 
-/** A discovered node that did not answer is tried again this many times, with backoff, before we wait to read of it again. */
-const DISCOVERED_ATTEMPTS = 4;
+/**
+ * A discovered node that did not answer is tried again this many times, with backoff (capped at
+ * DISCOVERED_BACKOFF_MAX groom intervals), before we wait to read of it again: in a cold start
+ * it is more often busy than gone, and between tunmesh nodes its name may not come again soon
+ * (remote lists go out only when a view changes).
+ */
+const DISCOVERED_ATTEMPTS = 8;
+const DISCOVERED_BACKOFF_MAX = 4;
+/** Bootstrap retries after a URL that refused (not listening yet): 1, 2, 4 .. s, up to bootstrap_retry_interval. */
+const QUICK_RETRY_SECONDS = 1;
+/** Bootstrap attempts that timed out before the retry interval starts to grow. */
+const GROW_AFTER = 3;
 
 export interface MembershipOptions {
   self: LocalIdentity;
@@ -113,6 +133,7 @@ export class Membership {
   private contactSoon: unknown;
   private nextGroom = 0;
   private grooming = false;
+  private bootstrapping = false;
   private stopped = false;
   readonly startedAt: number;
 
@@ -134,6 +155,7 @@ export class Membership {
       group,
       done: group.urls.filter((u) => !this.isSelf(u)).length === 0,
       attempts: 0,
+      slowAttempts: 0,
       nextAttempt: 0,
       registered: new Set<string>(),
     };
@@ -189,7 +211,7 @@ export class Membership {
 
   private peerHasOurView(peer: RemoteNode, now: number): boolean {
     if (peer.capabilities === null) return false; // an original learns only from whole lists
-    const refresh = FULL_VIEW_EVERY * this.timing[peer.scope].reregistrationInterval;
+    const refresh = FULL_VIEW_EVERY * this.interval(peer);
     return peer.viewSent === this.registry.version && now - peer.fullViewAt < refresh;
   }
 
@@ -218,8 +240,31 @@ export class Membership {
   }
 
   private scheduleNext(node: RemoteNode): void {
-    const interval = this.timing[node.scope].reregistrationInterval;
+    const interval = this.interval(node);
     node.dueAt = node.lastSent + interval * (JITTER_MIN + Math.random() * (1 - JITTER_MIN));
+  }
+
+  /**
+   * How often we exchange registrations with `node`, and how long its silence may last. Toward
+   * original nodes: as configured (their side grooms by those). Between tunmesh nodes both grow
+   * with the mesh once it is larger than keepalive_rate x interval, by the same factor, so a node
+   * takes part in at most keepalive_rate exchanges per second however large the mesh: the mesh's
+   * keep-alive work grows with N, not N^2. Each end decides alone; an exchange started by either
+   * end refreshes both, so the pair exchanges at the shorter of the two intervals and neither
+   * end sees the other silent for longer than its own threshold unless it really is.
+   */
+  private interval(node: RemoteNode): number {
+    return this.timing[node.scope].reregistrationInterval * this.keepFactor(node);
+  }
+
+  private staleThreshold(node: RemoteNode): number {
+    return this.timing[node.scope].staleThreshold * this.keepFactor(node);
+  }
+
+  private keepFactor(node: RemoteNode): number {
+    const rate = this.timing.keepaliveRate;
+    if (node.capabilities === null || rate <= 0) return 1;
+    return Math.max(1, this.registry.size / (rate * this.timing[node.scope].reregistrationInterval));
   }
 
   /** 3. discover: remember nodes named by others; they are contacted at once or after a wait. */
@@ -257,7 +302,7 @@ export class Membership {
       void this.registerFresh({ id, url: d.info.listen_url }, 'discovered').then((node) => {
         this.contacting.delete(id);
         if (node || d.attempts >= DISCOVERED_ATTEMPTS) this.discovered.delete(id);
-        else d.notBefore = this.now() + this.timing.groomInterval * 2 ** (d.attempts - 1) * (0.5 + Math.random());
+        else d.notBefore = this.now() + this.timing.groomInterval * Math.min(2 ** (d.attempts - 1), DISCOVERED_BACKOFF_MAX) * (0.5 + Math.random());
       });
     }
   }
@@ -360,6 +405,16 @@ export class Membership {
 
   /** 1. bootstrap: one attempt per due group, over its URLs until one answers. */
   private async bootstrap(now: number): Promise<void> {
+    if (this.bootstrapping) return;
+    this.bootstrapping = true;
+    try {
+      await this.bootstrapGroups(now);
+    } finally {
+      this.bootstrapping = false;
+    }
+  }
+
+  private async bootstrapGroups(now: number): Promise<void> {
     if (this.groups.some((g) => !g.done && now >= g.nextAttempt)) this.reloadGroups();
     for (const state of this.groups) {
       const present = [...state.registered].some((id) => this.registry.get(id));
@@ -367,7 +422,7 @@ export class Membership {
         // Every node this group bootstrapped through is gone (groomed after a partition): start over.
         this.log.warn('bootstrap group lost its nodes, bootstrapping again', { component: 'mesh', group: state.group.name });
         state.done = false;
-        state.attempts = 0;
+        state.attempts = state.slowAttempts = 0;
         state.registered.clear();
       }
       if (state.done) continue;
@@ -378,7 +433,7 @@ export class Membership {
       if (now < state.nextAttempt) continue;
       state.attempts++;
       this.hooks.event('bootstrap');
-      const tried: string[] = [];
+      const tried: BootstrapTry = { lines: [], slow: false };
       for (const url of state.group.urls) {
         if (this.isSelf(url) || this.stopped) continue;
         const node = await this.bootstrapUrl(url, tried);
@@ -393,35 +448,49 @@ export class Membership {
     }
   }
 
-  private scheduleRetry(state: GroupState, now: number, tried: string[]): void {
+  /**
+   * When the group is tried again: soon after URLs that only refused (in a cold start the
+   * bootstrap node is often not listening yet, and a refused connect costs nothing), after
+   * bootstrap_retry_interval when one was slow or failed, and only after GROW_AFTER of those
+   * ever later (a bootstrap node short of CPU is not sent more work than it can answer).
+   */
+  private scheduleRetry(state: GroupState, now: number, tried: BootstrapTry): void {
     const { retries, name } = state.group;
     if (retries >= 0 && state.attempts > retries) {
       state.done = true;
-      this.log.error('bootstrap gave up: no URL of the group answered', { component: 'mesh', group: name, attempts: state.attempts, tried });
+      this.log.error('bootstrap gave up: no URL of the group answered', { component: 'mesh', group: name, attempts: state.attempts, tried: tried.lines });
       return;
     }
     const base = this.timing.bootstrapRetryInterval;
-    const backoff = Math.min(base * 2 ** Math.min(state.attempts - 1, 4), Math.max(base, 300));
+    if (tried.slow) state.slowAttempts++;
+    const backoff = tried.slow
+      ? Math.min(base * 2 ** Math.min(Math.max(state.slowAttempts - GROW_AFTER, 0), 4), Math.max(base, 300))
+      : Math.min(base, QUICK_RETRY_SECONDS * 2 ** Math.min(state.attempts - 1, 8));
     state.nextAttempt = now + backoff * (0.75 + Math.random() * 0.5);
-    this.log.warn('bootstrap attempt failed, will retry', { component: 'mesh', group: name, attempt: state.attempts, tried, retryInSeconds: Math.round(state.nextAttempt - now) });
+    this.log.warn('bootstrap attempt failed, will retry', { component: 'mesh', group: name, attempt: state.attempts, tried: tried.lines, retryInSeconds: Math.round(state.nextAttempt - now) });
   }
 
   /**
-   * `tried` collects "url: what answered" for the log line of a failed attempt. Patient: a
+   * `tried` collects "url: what answered" for the log line of a failed attempt, and whether a
+   * URL was slow (timed out, or answered but the registration failed). Patient: a
    * bootstrap node is the way in, and in a cold start every node asks it at once; a timeout
    * would cost a whole bootstrap_retry_interval, a slow answer only its own time.
    */
-  private async bootstrapUrl(url: string, tried: string[]): Promise<RemoteNode | undefined> {
+  private async bootstrapUrl(url: string, tried: BootstrapTry): Promise<RemoteNode | undefined> {
     try {
       const who = await this.api.nodeInfo(url, { patient: true });
       if (who.id === this.self.id) return undefined;
       const known = this.registry.get(who.id);
       if (known && known.lastSent > 0) return known;
       const node = await this.registerFresh({ id: who.id, url: who.listen_url }, 'bootstrap', true);
-      if (!node) tried.push(`${url}: registration to ${who.id} failed`);
+      if (!node) {
+        tried.lines.push(`${url}: registration to ${who.id} failed`);
+        tried.slow = true;
+      }
       return node;
     } catch (err) {
-      tried.push(`${url}: ${errorMessage(err)}`);
+      tried.lines.push(`${url}: ${errorMessage(err)}`);
+      if (!(err instanceof PeerUnreachable) || err.timedOut) tried.slow = true;
       this.log.warn('bootstrap URL unreachable', { component: 'mesh', url, error: errorMessage(err) });
       return undefined;
     }
@@ -434,6 +503,8 @@ export class Membership {
     try {
       this.keep(now);
       if (this.discovered.size > 0) this.contactDiscovered();
+      // A bootstrap retry due sooner than the next groom (a URL that refused) goes out on its tick.
+      if (!this.grooming && this.groups.some((g) => !g.done && now >= g.nextAttempt)) void this.bootstrap(now);
       if (now >= this.nextGroom && !this.grooming) {
         this.nextGroom = now + this.timing.groomInterval;
         void this.groom(); // bootstrap may wait on a slow URL: the keep work goes on meanwhile
@@ -473,7 +544,7 @@ export class Membership {
    */
   private groomSilent(now: number): void {
     for (const node of this.registry.all()) {
-      const threshold = this.timing[node.scope].staleThreshold;
+      const threshold = this.staleThreshold(node);
       if (now - node.lastHeard <= threshold || this.registering.has(node.info.id)) continue;
       if (!node.probed) {
         node.probed = true;

@@ -71,6 +71,15 @@ export interface PeerApi {
   initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode, opts?: RequestOptions): Promise<Signed<InitSessionResponse>>;
 }
 
+/**
+ * The least a request that adds a link (grow lane) waits: a first contact pays a TCP and TLS
+ * handshake at a peer that, in a cold start, is busy with everyone else's. Timing it out after
+ * the 1 s that a warm peer needs throws away the handshake the peer already did and sends a new
+ * one; the grow lane is bounded (pacer.ts), so waiting holds one slot, not the node. A peer
+ * that is down refuses at once and is not waited for.
+ */
+export const FIRST_CONTACT_MS = 5000;
+
 const CONTROL = '/tunmesh/control/v0';
 const AUTH = '/tunmesh/auth/v0';
 
@@ -108,7 +117,7 @@ export class HttpPeerApi implements PeerApi {
   private async send(lane: Lane, opts: RequestOptions, method: 'GET' | 'POST', url: string, body: string | undefined, headers = {}): Promise<HttpResponse> {
     const key = answerKey(url);
     return this.pacer.run(lane, async () => {
-      const timeoutMs = opts.patient ? this.answerTimes.ceilingMs : this.answerTimes.timeoutMs(key);
+      const timeoutMs = opts.patient ? this.answerTimes.ceilingMs : Math.max(this.answerTimes.timeoutMs(key), lane === 'grow' ? FIRST_CONTACT_MS : 0);
       const started = performance.now();
       try {
         const res = await this.http.request(method, url, body, headers, timeoutMs);

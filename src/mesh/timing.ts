@@ -11,4 +11,6 @@ export interface MeshTiming {
   validityWindow: number;
   sessionOverlap: number;
   maxClockSkew: number;
+  /** Exchanges per second with tunmesh peers at most (0: none, the configured intervals at any size). */
+  keepaliveRate: number;
 }

@@ -17,6 +17,7 @@ export function meshTiming(config: TunmeshConfig): MeshTiming {
     validityWindow: t.auth.validityWindow,
     sessionOverlap: config.clustering.auth.sessionOverlap,
     maxClockSkew: config.clustering.auth.maxClockSkew,
+    keepaliveRate: config.controlPlane.keepaliveRate,
   };
 }
 

@@ -82,6 +82,7 @@ describe('config loading', () => {
       expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024, offload: 'auto', channelPort: 4568, channelIdleTimeout: 120 });
       expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: false, sessionOverlap: 30, maxClockSkew: 5 });
       expect(config.health.firstNode).to.equal(false);
+      expect(config.controlPlane).to.deep.equal({ keepaliveRate: 3 });
       expect(config.statusSocket).to.equal('/run/tunmesh/status.sock');
     });
   });
@@ -103,7 +104,7 @@ describe('config loading', () => {
       logging: { format: 'json' }, process: { gid: 2000, workers: 3 }, networking: { mtu: 1400 },
       data_plane: { fast_path: false, queue_limit: 64, offload: 'off', channel_port: 5000 },
       auth: { legacy_pkcs1_interop: true, session_overlap: '1m', max_clock_skew: 2 },
-      health: { first_node: true }, status_socket: '',
+      health: { first_node: true }, control_plane: { keepalive_rate: 0 }, status_socket: '',
     };
     const config = configFromObject(obj);
     expect(config.logging.format).to.equal('json');
@@ -112,6 +113,7 @@ describe('config loading', () => {
     expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64, offload: 'off', channelPort: 5000, channelIdleTimeout: 120 });
     expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: true, sessionOverlap: 60, maxClockSkew: 2 });
     expect(config.health.firstNode).to.equal(true);
+    expect(config.controlPlane.keepaliveRate).to.equal(0);
     expect(config.statusSocket, 'an empty path disables the socket').to.equal(null);
   });
 

@@ -15,7 +15,7 @@ import { createLogger } from '../../src/log/logger.js';
 const TIMING: MeshTiming = {
   requestTimeout: 1, groomInterval: 5, startupGrace: 0, bootstrapRetryInterval: 15,
   local: { reregistrationInterval: 5, staleThreshold: 30 }, mesh: { reregistrationInterval: 30, staleThreshold: 120 },
-  sessionMaxAge: 3600, earlyValidityWindow: 5, validityWindow: 30, sessionOverlap: 30, maxClockSkew: 5,
+  sessionMaxAge: 3600, earlyValidityWindow: 5, validityWindow: 30, sessionOverlap: 30, maxClockSkew: 5, keepaliveRate: 3,
 };
 const quiet = createLogger('error', 'json', new Writable({ write: (_c, _e, cb) => cb() }));
 const peer = { id: randomUUID(), url: 'https://198.18.0.11:4567' };
