@@ -22,6 +22,10 @@ import { footprintTables, killFootprintNow, runFootprint, type FootprintResult }
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
 import { DEFAULT_SCALE, runScale, scaleTable, type ScaleOptions } from './scale.js';
+import { simulate, type SimResult } from './simulate/simulate.js';
+import { simulationTable } from './simulate/table.js';
+
+const DEFAULT_SIMULATION = [100, 300, 1000];
 
 type ScenarioName = 'veth' | 'tunmesh-offload' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
 const ALL: ScenarioName[] = ['veth', 'tunmesh-offload', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
@@ -42,6 +46,8 @@ interface Options {
   segment: boolean;
   /** --scale: the control plane at 16..64 nodes instead of the scenarios. */
   scale: ScaleOptions | null;
+  /** --simulate: node counts for the in-memory simulation of the control plane. */
+  simulate: number[] | null;
 }
 
 interface PingStats {
@@ -80,6 +86,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
        npm run bench -- --footprint [--workers N] [--no-json]
        npm run bench -- --segment [--no-json]
        npm run bench -- --scale [--sizes 16,32,64] [--idle SECONDS] [--no-json]
+       npm run bench -- --simulate [--sizes 100,300,1000] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
   --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
               CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
@@ -90,13 +97,16 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
               plus an idle run with --workers N (default 2; 1 skips it) for the per-worker cost.
               Takes about 4 minutes; writes bench/results/<date>-footprint.json
   --segment   software segmentation (src/offload) of 64 KB super-packets into 1400-byte packets
-              on one core, no root needed; about 10 s; writes bench/results/<date>-segment.json`;
+              on one core, no root needed; about 10 s; writes bench/results/<date>-segment.json
+  --simulate  the real membership code of N nodes over an in-memory transport and a virtual clock
+              (src/bench/simulate): cold start, steady traffic, 10% churn; no root needed; a few
+              minutes at 1000 nodes; writes bench/results/<date>-simulate.json`;
 
 /** Flags that mean nothing to --footprint. */
 const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings'];
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null };
+  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null, simulate: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -116,7 +126,12 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--footprint') o.footprint = true;
     else if (a === '--segment') o.segment = true;
     else if (a === '--scale') o.scale = { ...DEFAULT_SCALE };
-    else if (a === '--sizes') o.scale = { ...(o.scale ?? DEFAULT_SCALE), sizes: next().split(',').map(Number) };
+    else if (a === '--simulate') o.simulate = o.simulate ?? [...DEFAULT_SIMULATION];
+    else if (a === '--sizes') {
+      const sizes = next().split(',').map(Number);
+      if (argv.includes('--simulate')) o.simulate = sizes;
+      else o.scale = { ...(o.scale ?? DEFAULT_SCALE), sizes };
+    }
     else if (a === '--idle') o.scale = { ...(o.scale ?? DEFAULT_SCALE), idleSeconds: Number(next()) };
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
@@ -124,6 +139,10 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
   if (o.footprint) return footprintOptions(o, argv);
+  if (o.simulate) {
+    if (o.simulate.some((n) => !Number.isInteger(n) || n < 2 || n > 5000)) throw new Error('--sizes takes node counts 2..5000 with --simulate, e.g. 100,300,1000');
+    return o;
+  }
   if (o.scale) return scaleOptions(o);
   if (o.quick) {
     o.tcpSeconds = 3;
@@ -295,6 +314,7 @@ export function resultTable(results: readonly ScenarioResult[]): string {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   if (o.segment) return segmentMain(o);
+  if (o.simulate) return simulateMain(o, o.simulate);
   if (process.getuid?.() !== 0) {
     console.error('bench: must run as root (it creates network namespaces): sudo npm run bench');
     return 1;
@@ -408,6 +428,24 @@ function segmentMain(o: Options): number {
   console.log(`\n${table}`);
   const report = { date: new Date().toISOString(), machine: m, options: DEFAULT_SEGMENT_BENCH, segment: rows, table };
   if (o.out !== null) writeReport(report, '-segment');
+  return 0;
+}
+
+/** `--simulate`: the control plane at sizes one machine cannot run (src/bench/simulate/). */
+async function simulateMain(o: Options, sizes: number[]): Promise<number> {
+  const m = machine();
+  progress(`simulate: sizes ${sizes.join(', ')}; the real membership code over an in-memory transport, virtual clock, the original's default timings, keepalive_rate 3`);
+  const results: SimResult[] = [];
+  for (const n of sizes) {
+    progress(`  ${n} nodes`);
+    const r = await simulate(n);
+    progress(`    cold start ${r.coldSeconds ?? 'not in bound'} s, steady ${Math.round(r.steadyMessagesPerNodeMinute)} msgs/node/min, churn ${r.churnSeconds ?? 'not in bound'} s (${r.cpuSeconds.toFixed(1)} s of CPU)`);
+    results.push(r);
+  }
+  const table = simulationTable(results);
+  console.log(`\n${table}`);
+  const report = { date: new Date().toISOString(), machine: m, sizes, simulation: results, table };
+  if (o.out !== null) writeReport(report, '-simulate');
   return 0;
 }
 

@@ -404,7 +404,7 @@ function ensureNeighbourRoom(n: number): void {
       try {
         if (Number(readFileSync(path, 'utf8').trim()) < value) writeFileSync(path, `${Math.ceil(value)}\n`);
       } catch (err) {
-        throw new Error(`cannot make room in the host's ${family} neighbour table for ${n} nodes (${path}): ${errorMessage(err)}`);
+        throw new Error(`cannot make room in the host's ${family} neighbour table for ${n} nodes (${path}): ${errorMessage(err)}`, { cause: err });
       }
     }
   }

@@ -100,6 +100,8 @@ const DISCOVERED_ATTEMPTS = 8;
 const DISCOVERED_BACKOFF_MAX = 4;
 /** Bootstrap retries after a URL that refused (not listening yet): 1, 2, 4 .. s, up to bootstrap_retry_interval. */
 const QUICK_RETRY_SECONDS = 1;
+/** Refused re-registrations in a row after which a peer is probed (and, refused again, dropped) before its stale threshold. */
+const REFUSALS_TO_PROBE = 2;
 /** Bootstrap attempts that timed out before the retry interval starts to grow. */
 const GROW_AFTER = 3;
 
@@ -380,6 +382,7 @@ export class Membership {
       this.accepted(answer, rtt, false);
     } catch (err) {
       node.faults.fail(this.now());
+      node.refusals = err instanceof PeerUnreachable && !err.timedOut ? node.refusals + 1 : 0;
       node.viewSent = -1; // it may not have our view: send it whole next time
       this.hooks.event('register_failed');
       this.log.warn('re-registration failed', { component: 'mesh', peer: target.id, url: target.url, failures: node.faults.consecutiveFailures, patient, error: errorMessage(err) });
@@ -544,18 +547,28 @@ export class Membership {
    */
   private groomSilent(now: number): void {
     for (const node of this.registry.all()) {
-      const threshold = this.staleThreshold(node);
-      if (now - node.lastHeard <= threshold || this.registering.has(node.info.id)) continue;
+      if (!this.silent(node, now) || this.registering.has(node.info.id)) continue;
       if (!node.probed) {
         node.probed = true;
         this.hooks.event('probed');
-        this.log.info('peer silent, probing before removal', { component: 'mesh', peer: node.info.id, silentSeconds: Math.round(now - node.lastHeard) });
+        this.log.info('peer silent, probing before removal', { component: 'mesh', peer: node.info.id, silentSeconds: Math.round(now - node.lastHeard), refusals: node.refusals });
         void this.registerTo(node, true);
         continue;
       }
-      this.registry.remove(node.info.id, `stale: not heard from for ${Math.round(now - node.lastHeard)} s, and a last registration got no answer`);
+      const why = node.refusals >= REFUSALS_TO_PROBE ? `its URL refused our last ${node.refusals} registrations` : 'a last registration got no answer';
+      this.registry.remove(node.info.id, `stale: not heard from for ${Math.round(now - node.lastHeard)} s, and ${why}`);
       this.hooks.event('groomed');
     }
+  }
+
+  /**
+   * Silent past its stale threshold; or, sooner, refusing our connections (nothing listens at its
+   * URL: killed, or gone with its pod) REFUSALS_TO_PROBE times in a row over a groom interval.
+   * A peer that is merely slow never refuses, and keeps its whole threshold.
+   */
+  private silent(node: RemoteNode, now: number): boolean {
+    const quiet = now - node.lastHeard;
+    return quiet > this.staleThreshold(node) || (node.refusals >= REFUSALS_TO_PROBE && quiet > this.timing.groomInterval);
   }
 
   private isSelf(url: string): boolean {

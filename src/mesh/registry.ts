@@ -28,6 +28,8 @@ export interface RemoteNode {
   dueAt: number;
   /** A last patient registration went to it after it fell silent; it is dropped if that fails. */
   probed: boolean;
+  /** Our registrations it refused in a row at the connection (nothing listens there). */
+  refusals: number;
   /** Registry version of the full view it last got from us (-1: never), and when (seconds). */
   viewSent: number;
   fullViewAt: number;
@@ -76,6 +78,7 @@ export class Registry {
     if (!node) return;
     node.lastHeard = Math.max(node.lastHeard, now);
     node.probed = false;
+    node.refusals = 0;
   }
 
   ownerOf(address: string): string | undefined {
@@ -111,6 +114,7 @@ export class Registry {
       known.capabilities = capabilities;
       known.lastHeard = now;
       known.probed = false;
+      known.refusals = 0;
       if (upgraded) this.events.changed(); // its data path may change
       return known;
     }
@@ -127,6 +131,7 @@ export class Registry {
       faults: new FaultTracker(backoff.base, backoff.max),
       dueAt: 0,
       probed: false,
+      refusals: 0,
       viewSent: -1,
       fullViewAt: 0,
     };

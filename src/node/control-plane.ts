@@ -124,8 +124,8 @@ export function buildControlPlane(a: ControlPlaneArgs): ControlPlane {
  * first sessions): enough to fill a round trip, few enough that a starved node's handshakes do
  * not all time out together (bench/README.md, "Scale").
  */
-const CONTROL_REQUESTS_IN_FLIGHT = 8;
-const NEW_LINK_REQUESTS_IN_FLIGHT = 4;
+export const CONTROL_REQUESTS_IN_FLIGHT = 8;
+export const NEW_LINK_REQUESTS_IN_FLIGHT = 4;
 
 /** The longest wait for an answer: half the shortest stale threshold (at most 30 s), never below request_timeout. */
 export function answerCeilingSeconds(timing: MeshTiming): number {
