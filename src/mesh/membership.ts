@@ -80,8 +80,13 @@ const REAL_TIMERS: Timers = {
 const MAX_TICK_SECONDS = 1;
 /** A re-registration is due after its interval times a factor drawn in [JITTER_MIN, 1]. */
 const JITTER_MIN = 0.8;
-/** A tunmesh peer gets our whole view at least every this many of its re-registration intervals. */
+/**
+ * A tunmesh peer gets our whole view when it changed since the last one it got, and otherwise,
+ * as a repair for anything missed, about REFRESH_FANOUT peers get it per FULL_VIEW_EVERY
+ * re-registration intervals (each peer every FULL_VIEW_EVERY intervals in a small mesh).
+ */
 const FULL_VIEW_EVERY = 6;
+const REFRESH_FANOUT = 8;
 
 interface Discovered {
   info: NodeInfo;
@@ -213,7 +218,9 @@ export class Membership {
 
   private peerHasOurView(peer: RemoteNode, now: number): boolean {
     if (peer.capabilities === null) return false; // an original learns only from whole lists
-    const refresh = FULL_VIEW_EVERY * this.interval(peer);
+    // Spread so that a node refreshes about REFRESH_FANOUT peers per FULL_VIEW_EVERY intervals,
+    // whatever the mesh size: enough for anti-entropy, not a whole list to every peer.
+    const refresh = FULL_VIEW_EVERY * this.interval(peer) * Math.max(1, this.registry.size / REFRESH_FANOUT);
     return peer.viewSent === this.registry.version && now - peer.fullViewAt < refresh;
   }
 

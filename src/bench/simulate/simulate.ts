@@ -4,8 +4,9 @@
 // (memory-transport.ts), under the same timings as `--scale`. Per size:
 //   1. cold start - all nodes start together, bootstrapping from node 0: virtual time until
 //                   every node knows every other one, in re-registration intervals ("rounds")
-//   2. steady     - a 5-minute window of the converged mesh: messages and bytes per node per
-//                   minute (the keep-alive cost, which keepalive_rate bounds)
+//   2. steady     - a 5-minute window of the converged mesh, one re-registration interval after
+//                   it converged: messages and bytes per node per minute (the keep-alive cost,
+//                   which keepalive_rate bounds)
 //   3. churn      - 10% of the nodes killed and as many new ones started: rounds until no
 //                   survivor lists a dead node and every node knows every new one
 // What it does not model is CPU: every request is answered after one round trip of latency.
@@ -115,7 +116,11 @@ export async function simulate(n: number, opts: { keepaliveRate?: number; boundS
   const coldSeconds = full() ? coldEnd : null;
   const coldMessages = sum(nodes, (x) => x.traffic.messages);
 
-  // 2. steady
+  // 2. steady, after one re-registration interval in which every pair's exchange carried the
+  // final view (the tail of the cold start)
+  const interval = timing.local.reregistrationInterval;
+  const effectiveInterval = interval * Math.max(1, timing.keepaliveRate > 0 ? (n - 1) / (timing.keepaliveRate * interval) : 1);
+  await clock.run(clock.now() + effectiveInterval);
   const before = snapshot(nodes);
   await clock.run(clock.now() + STEADY_SECONDS);
   const after = snapshot(nodes);
@@ -143,8 +148,6 @@ export async function simulate(n: number, opts: { keepaliveRate?: number; boundS
   const churnSeconds = healed() ? churnEnd - churnStart : null;
   for (const x of nodes) x.membership.stop();
 
-  const interval = timing.local.reregistrationInterval;
-  const effectiveInterval = interval * Math.max(1, timing.keepaliveRate > 0 ? (n - 1) / (timing.keepaliveRate * interval) : 1);
   const cpu = process.cpuUsage(cpu0);
   return {
     nodes: n,
