@@ -21,6 +21,23 @@ Usage:
   tunmesh --help | --version
 `;
 
+/** `tunmesh run --help`, `tunmesh status --help`; config and certs print their own usage for `--help` after any subcommand. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  run: `Usage: tunmesh run [--config FILE]
+
+Start a node (as root; it drops to process.uid after the TUN setup). FILE defaults to
+$TUNMESH_CONFIG_PATH or /etc/tunmesh/config.yaml; TUNMESH_* variables override its keys
+(docs/operations.md, "Environment variables"). SIGTERM stops it gracefully, SIGHUP reloads TLS.
+`,
+  status: `Usage: tunmesh status [--json] [--socket PATH]
+
+Show a running node's peers, sessions and traffic, read from its status socket (PATH defaults to
+$TUNMESH_STATUS_SOCKET or /run/tunmesh/status.sock). --json prints the report as JSON.
+`,
+};
+
+const wantsHelp = (args: string[]): boolean => args.some((a) => a === '--help' || a === '-h');
+
 // A closed pipe (`tunmesh certs show F | head`) ends the output, not the command with a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -42,14 +59,18 @@ async function main(argv: string[]): Promise<number> {
       io.stdout(`${VERSION}\n`);
       return 0;
     case 'run':
-      return runCommand(rest, io);
-    case 'config':
-      return runConfigCommand(rest, io);
     case 'status':
-      return statusCommand(rest, io);
+      if (wantsHelp(rest)) {
+        io.stdout(COMMAND_USAGE[command] ?? USAGE);
+        return 0;
+      }
+      return command === 'run' ? runCommand(rest, io) : statusCommand(rest, io);
+    case 'config':
+      // `--help` anywhere (`tunmesh config check --help`) is a question, not a file name.
+      return runConfigCommand(wantsHelp(rest) ? ['--help'] : rest, io);
     case 'certs':
       // Loaded on demand: the X.509 library is not needed (nor kept in memory) by `run`.
-      return (await import('./certs-command.js')).runCertsCommand(rest, io);
+      return (await import('./certs-command.js')).runCertsCommand(wantsHelp(rest) ? ['--help'] : rest, io);
     default:
       io.stderr(`tunmesh: unknown command '${command}'\n\n${USAGE}`);
       return 2;
