@@ -107,6 +107,7 @@ const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings'];
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null, simulate: null };
+  let sizes: number[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -127,17 +128,16 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--segment') o.segment = true;
     else if (a === '--scale') o.scale = { ...DEFAULT_SCALE };
     else if (a === '--simulate') o.simulate = o.simulate ?? [...DEFAULT_SIMULATION];
-    else if (a === '--sizes') {
-      const sizes = next().split(',').map(Number);
-      if (argv.includes('--simulate')) o.simulate = sizes;
-      else o.scale = { ...(o.scale ?? DEFAULT_SCALE), sizes };
-    }
+    else if (a === '--sizes') sizes = next().split(',').map(Number);
     else if (a === '--idle') o.scale = { ...(o.scale ?? DEFAULT_SCALE), idleSeconds: Number(next()) };
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}\n${USAGE}`);
   }
+  // --sizes belongs to --simulate when given, else to --scale (in whichever order they came).
+  if (sizes && o.simulate) o.simulate = sizes;
+  else if (sizes) o.scale = { ...(o.scale ?? DEFAULT_SCALE), sizes };
   if (o.footprint) return footprintOptions(o, argv);
   if (o.simulate) {
     if (o.simulate.some((n) => !Number.isInteger(n) || n < 2 || n > 5000)) throw new Error('--sizes takes node counts 2..5000 with --simulate, e.g. 100,300,1000');

@@ -271,9 +271,8 @@ export class Membership {
   }
 
   private keepFactor(node: RemoteNode): number {
-    const rate = this.timing.keepaliveRate;
-    if (node.capabilities === null || rate <= 0) return 1;
-    return Math.max(1, this.registry.size / (rate * this.timing[node.scope].reregistrationInterval));
+    if (node.capabilities === null) return 1;
+    return keepFactor(this.registry.size, this.timing.keepaliveRate, this.timing[node.scope].reregistrationInterval);
   }
 
   /** 3. discover: remember nodes named by others; they are contacted at once or after a wait. */
@@ -589,4 +588,12 @@ export function sameUrl(a: string, b: string): boolean {
   } catch {
     return a === b;
   }
+}
+
+/**
+ * By how much a tunmesh pair's re-registration interval and stale threshold grow in a mesh of
+ * `peers` other nodes so that a node takes part in at most `rate` exchanges per second (0: off).
+ */
+export function keepFactor(peers: number, rate: number, interval: number): number {
+  return rate > 0 ? Math.max(1, peers / (rate * interval)) : 1;
 }

@@ -32,10 +32,8 @@ export interface NetworkOptions {
   clock: VirtualClock;
   /** One-way latency (seconds). */
   latency: number;
-  /** Bytes a real request carries besides its JSON body (auth header, HTTP head), measured. */
-  requestOverhead: number;
-  /** The same for an answer. */
-  answerOverhead: number;
+  /** Bytes a real request or answer carries besides its JSON body (auth header, HTTP head), measured. */
+  messageOverhead: number;
 }
 
 export class SimNetwork {
@@ -108,7 +106,7 @@ class MemoryPeerApi implements PeerApi {
       if (mode === 'session' && !node.registry.get(this.self.id)) throw new PeerRefused(peer.url, 404, 'unknown sender');
       const answer = node.membership.receive(this.self.id, this.self.capabilities, reg);
       await this.net.answerDelay();
-      this.traffic.bytes += this.net.registrationBytes(answer) + this.net.opts.answerOverhead;
+      this.traffic.bytes += this.net.registrationBytes(answer) + this.net.opts.messageOverhead;
       return { value: answer, capabilities: node.identity.capabilities };
     });
   }
@@ -119,6 +117,6 @@ class MemoryPeerApi implements PeerApi {
 
   private count(bodyBytes: number): void {
     this.traffic.messages++;
-    this.traffic.bytes += bodyBytes + this.net.opts.requestOverhead;
+    this.traffic.bytes += bodyBytes + this.net.opts.messageOverhead;
   }
 }

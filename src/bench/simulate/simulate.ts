@@ -14,7 +14,7 @@
 // measures those at 16..64 nodes on this machine).
 import { Writable } from 'node:stream';
 import { createIdentity } from '../../mesh/identity.js';
-import { Membership } from '../../mesh/membership.js';
+import { keepFactor, Membership } from '../../mesh/membership.js';
 import { Registry } from '../../mesh/registry.js';
 import type { MeshTiming } from '../../mesh/timing.js';
 import { createLogger } from '../../log/logger.js';
@@ -29,6 +29,7 @@ export interface SimResult {
   keepaliveRate: number;
   /** Virtual seconds from the start to the full mesh (null: not within the bound). */
   coldSeconds: number | null;
+  /** coldSeconds in configured re-registration intervals (the cold start runs before they grow). */
   coldRounds: number | null;
   coldMessagesPerNode: number;
   steadyMessagesPerNodeMinute: number;
@@ -42,7 +43,10 @@ export interface SimResult {
   groomedSeconds: number | null;
   /** Virtual seconds until both. */
   churnSeconds: number | null;
+  /** churnSeconds in effective re-registration intervals. */
   churnRounds: number | null;
+  /** The configured re-registration interval (seconds). */
+  interval: number;
   /** The effective re-registration interval between tunmesh peers at this size (seconds). */
   effectiveInterval: number;
   /** CPU seconds the simulation took. */
@@ -80,7 +84,7 @@ export async function simulate(n: number, opts: { keepaliveRate?: number; boundS
   const bound = opts.boundSeconds ?? 1800;
   const clock = new VirtualClock();
   const overhead = await measuredOverhead();
-  const net = new SimNetwork({ clock, latency: LATENCY_S, requestOverhead: overhead, answerOverhead: overhead });
+  const net = new SimNetwork({ clock, latency: LATENCY_S, messageOverhead: overhead });
   const log = createLogger('error', 'json', new Writable({ write: (_c, _e, cb) => cb() }));
   const nodes: SimNode[] = [];
   const bootstrapUrl = urlOf(0);
@@ -119,7 +123,7 @@ export async function simulate(n: number, opts: { keepaliveRate?: number; boundS
   // 2. steady, after one re-registration interval in which every pair's exchange carried the
   // final view (the tail of the cold start)
   const interval = timing.local.reregistrationInterval;
-  const effectiveInterval = interval * Math.max(1, timing.keepaliveRate > 0 ? (n - 1) / (timing.keepaliveRate * interval) : 1);
+  const effectiveInterval = interval * keepFactor(n - 1, timing.keepaliveRate, interval);
   await clock.run(clock.now() + effectiveInterval);
   const before = snapshot(nodes);
   await clock.run(clock.now() + STEADY_SECONDS);
@@ -162,7 +166,8 @@ export async function simulate(n: number, opts: { keepaliveRate?: number; boundS
     joinedSeconds,
     groomedSeconds,
     churnSeconds,
-    churnRounds: churnSeconds === null ? null : churnSeconds / interval,
+    churnRounds: churnSeconds === null ? null : churnSeconds / effectiveInterval,
+    interval,
     effectiveInterval,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };

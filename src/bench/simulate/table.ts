@@ -8,7 +8,7 @@ export function simulationTable(results: SimResult[]): string {
   const rows = results.map((r) => [
     String(r.nodes),
     fmt(r.effectiveInterval, 1),
-    secs(r.coldSeconds, 5),
+    secs(r.coldSeconds, r.interval),
     fmt(r.coldMessagesPerNode, 0),
     fmt(r.steadyMessagesPerNodeMinute, 0),
     fmt(r.steadyKbPerNodeMinute, 0),

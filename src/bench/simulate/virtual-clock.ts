@@ -15,8 +15,6 @@ export class VirtualClock implements Timers {
   private t = 0;
   private seq = 0;
   private readonly heap: Entry[] = [];
-  /** Timers run so far (the simulation's own cost, for its progress line). */
-  fired = 0;
 
   /** Seconds since the simulation started. */
   readonly now = (): number => this.t;
@@ -36,19 +34,14 @@ export class VirtualClock implements Timers {
     return new Promise((resolve) => this.setTimeout(resolve, seconds * 1000));
   }
 
-  /**
-   * Runs timers in order until `until` (virtual seconds) or until `done()` says so, checked after
-   * each timer. Returns the virtual time reached.
-   */
-  async run(until: number, done: () => boolean = () => false): Promise<number> {
+  /** Runs timers in order until `until` (virtual seconds). Returns the virtual time reached. */
+  async run(until: number): Promise<number> {
     while (this.heap.length > 0 && this.heap[0]!.at <= until) {
       const e = this.pop();
       if (e.cancelled) continue;
       this.t = e.at;
-      this.fired++;
       e.fn();
       await settle();
-      if (done()) return this.t;
     }
     this.t = Math.max(this.t, until);
     return this.t;
