@@ -6,6 +6,7 @@
 // certificate is on the deny list is refused (it may come back under a new id and URL).
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { isIP, type LookupFunction } from 'node:net';
 import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import { clientTlsPolicy } from '../tls/policy.js';
 
@@ -55,17 +56,24 @@ const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export class HttpClient {
   agent: https.Agent;
+  /**
+   * For requests pinned to an address (a bootstrap name's record): no keep-alive, because the
+   * agent pools sockets by host name, and one kept for one address must not carry a request
+   * meant for another.
+   */
+  private pinnedAgent: https.Agent;
 
   constructor(private readonly opts: HttpClientOptions) {
     this.agent = this.newAgent(opts);
+    this.pinnedAgent = this.newAgent(opts, false);
   }
 
-  private newAgent(tls: ClientTls): https.Agent {
+  private newAgent(tls: ClientTls, keepAlive = true): https.Agent {
     // One secure context for every connection of the agent: given ca/cert/key, it would build
     // (parse the key, the chain and the CA) a new one for each socket it opens.
     const secureContext = createSecureContext({ ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}), ...clientTlsPolicy() });
     return new https.Agent({
-      keepAlive: true,
+      keepAlive,
       maxSockets: 8,
       maxCachedSessions: TLS_SESSION_CACHE,
       secureContext,
@@ -85,13 +93,18 @@ export class HttpClient {
 
   /** New TLS material for new connections. */
   setTls(tls: ClientTls): void {
-    const old = this.agent;
+    const old = [this.agent, this.pinnedAgent];
     this.agent = this.newAgent(tls);
-    setTimeout(() => old.destroy(), OLD_AGENT_GRACE_MS).unref();
+    this.pinnedAgent = this.newAgent(tls, false);
+    setTimeout(() => old.forEach((a) => a.destroy()), OLD_AGENT_GRACE_MS).unref();
   }
 
-  /** One request; `timeoutMs` (default: the configured request timeout) bounds each wait for the socket. */
-  request(method: 'GET' | 'POST', url: string, body: string | undefined, headers: OutgoingHttpHeaders = {}, timeoutMs = this.opts.timeoutMs): Promise<HttpResponse> {
+  /**
+   * One request; `timeoutMs` (default: the configured request timeout) bounds each wait for the
+   * socket. With `address`, the connection goes to that address while the URL's host stays the
+   * TLS name (SNI, and the hostname check when configured).
+   */
+  request(method: 'GET' | 'POST', url: string, body: string | undefined, headers: OutgoingHttpHeaders = {}, timeoutMs = this.opts.timeoutMs, address?: string): Promise<HttpResponse> {
     const payload = body === undefined ? undefined : Buffer.from(body);
     const allHeaders: OutgoingHttpHeaders = { ...headers };
     if (payload) {
@@ -100,7 +113,8 @@ export class HttpClient {
     }
     return new Promise((resolve, reject) => {
       let timedOut = false;
-      const req = https.request(url, { method, agent: this.agent, headers: allHeaders, timeout: timeoutMs }, (res) => {
+      const target = address === undefined ? { agent: this.agent } : { agent: this.pinnedAgent, lookup: pinnedLookup(address) };
+      const req = https.request(url, { method, headers: allHeaders, timeout: timeoutMs, ...target }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -122,5 +136,15 @@ export class HttpClient {
 
   close(): void {
     this.agent.destroy();
+    this.pinnedAgent.destroy();
   }
+}
+
+/** A lookup that answers `address` for any name (net.connect may ask for one address or all). */
+function pinnedLookup(address: string): LookupFunction {
+  const family = isIP(address);
+  return (_host, options, callback) => {
+    if (options.all) (callback as unknown as (err: null, all: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
 }

@@ -15,6 +15,10 @@
 //                   is dropped only if that fails too (grooming on real silence, not slowness)
 //   6. re-adopt   - a known node that refuses our re-registration (401/404) may have restarted
 //                   with a new id at the same URL: ask its URL who is there and register to that
+// A bootstrap URL whose host is a DNS name (a headless Service) stands for every address the
+// name has at each attempt (bootstrap-dns.ts); once bootstrapped, the name is resolved again
+// every bootstrap_retry_interval and addresses no known node has are contacted, so a mesh
+// that started in parts (pods that came up apart) joins up.
 // Between tunmesh nodes a registration carries the `remote` list only when our view changed since
 // that peer last got it (or it is due a refresh); original nodes always get the whole list.
 // Requests are paced (pacer.ts) and wait as long as the peer's answers take (answer-times.ts);
@@ -29,6 +33,8 @@ import { MeshError } from './errors.js';
 import { PeerRefused, type PeerApi, type PeerTarget, type Signed } from './peer-api.js';
 import { PeerUnreachable } from './http-client.js';
 import { errorMessage } from '../log/error-message.js';
+import { networkInterfaces } from 'node:os';
+import { candidatesOf, describe, namedHost, systemResolve, urlHost, urlPort, type Candidate, type Resolve } from './bootstrap-dns.js';
 
 export interface BootstrapGroup {
   name: string;
@@ -45,6 +51,9 @@ interface GroupState {
   slowAttempts: number;
   nextAttempt: number;
   registered: Set<string>;
+  /** Named URLs only: when the name is resolved again once bootstrapped, and failures in a row. */
+  nextResolve: number;
+  resolveFailures: number;
 }
 
 /** One bootstrap attempt's account: "url: what answered" per URL, and whether one was slow. */
@@ -120,6 +129,17 @@ export interface MembershipOptions {
   log: Logger;
   now: () => number;
   timers?: Timers;
+  /** How bootstrap names resolve (default: the system resolver). */
+  resolve?: Resolve;
+  /** The addresses of this host's interfaces (default: os.networkInterfaces()). */
+  ownAddresses?: () => ReadonlySet<string>;
+}
+
+/** A name that keeps failing to resolve is asked again at most this often (seconds). */
+const RESOLVE_BACKOFF_MAX = 300;
+
+function interfaceAddresses(): ReadonlySet<string> {
+  return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
 }
 
 export class Membership {
@@ -131,6 +151,8 @@ export class Membership {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly timers: Timers;
+  private readonly resolve: Resolve;
+  private readonly ownAddresses: () => ReadonlySet<string>;
   private readonly groups: GroupState[];
   private readonly discovered = new Map<string, Discovered>();
   private readonly contacting = new Set<string>();
@@ -141,6 +163,7 @@ export class Membership {
   private nextGroom = 0;
   private grooming = false;
   private bootstrapping = false;
+  private following = false;
   private stopped = false;
   readonly startedAt: number;
 
@@ -153,6 +176,8 @@ export class Membership {
     this.log = o.log;
     this.now = o.now;
     this.timers = o.timers ?? REAL_TIMERS;
+    this.resolve = o.resolve ?? systemResolve;
+    this.ownAddresses = o.ownAddresses ?? interfaceAddresses;
     this.startedAt = o.now();
     this.groups = o.groups.map((group) => this.groupState(group));
   }
@@ -165,6 +190,8 @@ export class Membership {
       slowAttempts: 0,
       nextAttempt: 0,
       registered: new Set<string>(),
+      nextResolve: 0,
+      resolveFailures: 0,
     };
   }
 
@@ -443,17 +470,90 @@ export class Membership {
       state.attempts++;
       this.hooks.event('bootstrap');
       const tried: BootstrapTry = { lines: [], slow: false };
-      for (const url of state.group.urls) {
-        if (this.isSelf(url) || this.stopped) continue;
-        const node = await this.bootstrapUrl(url, tried);
+      for (const candidate of await this.candidates(state.group.urls, tried)) {
+        if (this.stopped) break;
+        const node = await this.bootstrapUrl(candidate, tried);
         if (node) {
           state.registered.add(node.info.id);
           state.done = true;
-          this.log.info('bootstrapped', { component: 'mesh', group: state.group.name, url, peer: node.info.id });
+          state.nextResolve = now + this.timing.bootstrapRetryInterval;
+          this.log.info('bootstrapped', { component: 'mesh', group: state.group.name, url: describe(candidate), peer: node.info.id });
           break;
         }
       }
       if (!state.done) this.scheduleRetry(state, now, tried);
+    }
+  }
+
+  /**
+   * The candidates of a group's URLs now, ours left out: a name stands for each of its
+   * addresses; one that does not resolve is noted in `tried` (the attempt is retried as any).
+   */
+  private async candidates(urls: string[], tried: BootstrapTry): Promise<Candidate[]> {
+    const all: Candidate[] = [];
+    for (const url of urls) {
+      if (this.isSelf(url)) continue;
+      try {
+        const found = (await candidatesOf(url, this.resolve)).filter((c) => !this.isSelfCandidate(c));
+        if (found.length === 0) tried.lines.push(`${url}: no address but our own`);
+        all.push(...found);
+      } catch (err) {
+        tried.lines.push(`${url}: ${errorMessage(err)}`);
+      }
+    }
+    return all;
+  }
+
+  /** A name's record that is one of our own addresses, at our port. */
+  private isSelfCandidate(c: Candidate): boolean {
+    if (c.address === undefined) return false;
+    if (urlPort(c.url) !== urlPort(this.self.info.listen_url)) return false;
+    return c.address === urlHost(this.self.info.listen_url) || this.ownAddresses().has(c.address);
+  }
+
+  /**
+   * Once bootstrapped, a group's names are resolved again every bootstrap_retry_interval, and
+   * each address no known node listens at is asked who is there and, if new, registered to:
+   * pods that came up apart find each other. Addresses gone from the answer are not tried again.
+   */
+  private async followNames(now: number): Promise<void> {
+    if (this.following) return;
+    this.following = true;
+    try {
+      for (const state of this.groups) {
+        if (!state.done || now < state.nextResolve || !state.group.urls.some((u) => namedHost(u) !== null)) continue;
+        await this.followGroup(state, now);
+      }
+    } finally {
+      this.following = false;
+    }
+  }
+
+  private async followGroup(state: GroupState, now: number): Promise<void> {
+    const tried: BootstrapTry = { lines: [], slow: false };
+    const found = await this.candidates(state.group.urls.filter((u) => namedHost(u) !== null), tried);
+    const failed = tried.lines.filter((l) => !l.endsWith('no address but our own'));
+    state.resolveFailures = failed.length > 0 ? state.resolveFailures + 1 : 0;
+    const wait = Math.min(this.timing.bootstrapRetryInterval * 2 ** Math.min(state.resolveFailures, 8), Math.max(this.timing.bootstrapRetryInterval, RESOLVE_BACKOFF_MAX));
+    state.nextResolve = now + wait;
+    if (failed.length > 0) this.log.warn('bootstrap name did not resolve, the mesh goes on with the nodes it knows', { component: 'mesh', group: state.group.name, tried: failed, retryInSeconds: Math.round(wait) });
+    const known = new Set(this.registry.all().map((n) => hostPort(n.info.listen_url)));
+    for (const candidate of found) {
+      if (this.stopped) return;
+      if (candidate.address === undefined || known.has(`${candidate.address}:${urlPort(candidate.url)}`)) continue;
+      await this.contactAddress(candidate);
+    }
+  }
+
+  /** An address of a bootstrap name that no known node has: who is there? Register if new. */
+  private async contactAddress(candidate: Candidate): Promise<void> {
+    try {
+      const who = await this.api.nodeInfo(candidate.url, { address: candidate.address });
+      if (who.id === this.self.id || this.registry.get(who.id) || this.registry.refuses(who.id) || this.contacting.has(who.id)) return;
+      this.log.info('a bootstrap name has a node we did not know, registering to it', { component: 'mesh', url: describe(candidate), peer: who.id });
+      await this.registerFresh({ id: who.id, url: who.listen_url }, 'bootstrap name');
+    } catch (err) {
+      this.log.info('an address of a bootstrap name did not answer', { component: 'mesh', url: describe(candidate), error: errorMessage(err) });
     }
   }
 
@@ -485,9 +585,10 @@ export class Membership {
    * bootstrap node is the way in, and in a cold start every node asks it at once; a timeout
    * would cost a whole bootstrap_retry_interval, a slow answer only its own time.
    */
-  private async bootstrapUrl(url: string, tried: BootstrapTry): Promise<RemoteNode | undefined> {
+  private async bootstrapUrl(candidate: Candidate, tried: BootstrapTry): Promise<RemoteNode | undefined> {
+    const url = describe(candidate);
     try {
-      const who = await this.api.nodeInfo(url, { patient: true });
+      const who = await this.api.nodeInfo(candidate.url, { patient: true, address: candidate.address });
       if (who.id === this.self.id) return undefined;
       const known = this.registry.get(who.id);
       if (known && known.lastSent > 0) return known;
@@ -539,6 +640,7 @@ export class Membership {
     try {
       const now = this.now();
       await this.bootstrap(now);
+      void this.followNames(now);
       this.groomSilent(now);
     } catch (err) {
       this.log.error('grooming failed', { component: 'mesh', error: errorMessage(err) });
@@ -580,6 +682,11 @@ export class Membership {
   private isSelf(url: string): boolean {
     return sameUrl(url, this.self.info.listen_url);
   }
+}
+
+/** "host:port" of a URL, as a name's record and port would give it. */
+function hostPort(url: string): string {
+  return `${urlHost(url)}:${urlPort(url)}`;
 }
 
 export function sameUrl(a: string, b: string): boolean {

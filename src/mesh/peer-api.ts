@@ -63,6 +63,8 @@ export interface RequestOptions {
   lane?: Lane;
   /** Wait as long as any answer may take (a last probe before a silent peer is dropped). */
   patient?: boolean;
+  /** Dial this address instead of resolving the URL's host (a bootstrap name's record; bootstrap-dns.ts). */
+  address?: string;
 }
 
 export interface PeerApi {
@@ -120,7 +122,7 @@ export class HttpPeerApi implements PeerApi {
       const timeoutMs = opts.patient ? this.answerTimes.ceilingMs : Math.max(this.answerTimes.timeoutMs(key), lane === 'grow' ? FIRST_CONTACT_MS : 0);
       const started = performance.now();
       try {
-        const res = await this.http.request(method, url, body, headers, timeoutMs);
+        const res = await this.http.request(method, url, body, headers, timeoutMs, opts.address);
         this.answerTimes.answered(key, performance.now() - started);
         return res;
       } catch (err) {
