@@ -35,6 +35,8 @@ export interface MeshLabOptions {
   bootstrapFrom?: number[];
   /** Per node: the nodes it bootstraps from (overrides bootstrapFrom), e.g. chains across kinds. */
   bootstrapOf?: (i: number) => number[];
+  /** Per node: its bootstrap URLs as written (overrides both), e.g. a DNS name. */
+  bootstrapUrlsOf?: (i: number) => string[];
   port?: number;
   /** Per node: tunmesh.health.first_node (default false). */
   firstNode?: (i: number) => boolean;
@@ -176,7 +178,7 @@ export class MeshLab {
       const port = opts.port ?? 4567;
       const timing = { ...QUICK_TIMING, ...opts.timing };
       const urlOf = (i: number): string => labNodeUrl(lab.nodes[i]?.address ?? '', port);
-      const seeds = (i: number): string[] => (opts.bootstrapOf?.(i) ?? opts.bootstrapFrom ?? [0]).map(urlOf);
+      const seeds = (i: number): string[] => opts.bootstrapUrlsOf?.(i) ?? (opts.bootstrapOf?.(i) ?? opts.bootstrapFrom ?? [0]).map(urlOf);
       const ownTls = await nodeTlsOf(opts, lab);
       const nodes = lab.nodes.map((ln, i) => {
         const node: MeshNode = {

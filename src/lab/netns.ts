@@ -410,7 +410,7 @@ function ensureNeighbourRoom(n: number): void {
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
