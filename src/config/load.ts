@@ -12,6 +12,7 @@ import convict from 'convict';
 import YAML from 'yaml';
 import { cidrWithin, tryParseIpv4Cidr } from '../tun/ipv4.js';
 import { checkIpv6Rules } from './ipv6-rules.js';
+import { addressChoice, allocationSeed, hostCount } from './allocate.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { registerConfigFormats } from './formats.js';
 import { baseLabels, bootstrapGroups } from './maps.js';
@@ -175,8 +176,23 @@ function dropShadowedProblems(problems: readonly ConfigProblem[]): ConfigProblem
   return kept;
 }
 
+const NODE_ADDRESS = 'tun_mesh/networking/ipv4/node_address_cidr';
+const ALLOCATE = 'tunmesh/networking/ipv4/allocate';
+
+/** node_address_cidr, or allocate from a network with room: one of the two, not both. */
+function checkAllocation(raw: RawDocument, problems: ConfigProblem[]): void {
+  const { network_cidr: network, node_address_cidr: node } = raw.tun_mesh.networking.ipv4;
+  const allocate = raw.tunmesh.networking.ipv4.allocate;
+  if (!allocate && node === null) problems.push({ path: NODE_ADDRESS, message: `is required (or let the node pick one: ${ALLOCATE}: true)` });
+  if (allocate && node !== null) problems.push({ path: NODE_ADDRESS, message: `must be left out with ${ALLOCATE} (the node picks its address), got ${showValue(node)}` });
+  if (allocate && typeof network === 'string' && tryParseIpv4Cidr(network) !== null && hostCount(network) < 2) {
+    problems.push({ path: ALLOCATE, message: `needs a tun_mesh/networking/ipv4/network_cidr with room for two nodes or more, got ${network}` });
+  }
+}
+
 function checkCrossFieldRules(raw: RawDocument, checkFiles: boolean, problems: ConfigProblem[]): void {
   const { ipv4 } = raw.tun_mesh.networking;
+  checkAllocation(raw, problems);
   const network = typeof ipv4.network_cidr === 'string' ? tryParseIpv4Cidr(ipv4.network_cidr) : null;
   const node = typeof ipv4.node_address_cidr === 'string' ? tryParseIpv4Cidr(ipv4.node_address_cidr) : null;
   if (network !== null && node !== null && !cidrWithin(network, node)) {
@@ -273,11 +289,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     networking: {
       tunDeviceId: t.networking.tun_device_id,
       mtu: x.networking.mtu,
-      ipv4: {
-        networkCidr: t.networking.ipv4.network_cidr,
-        nodeAddressCidr: t.networking.ipv4.node_address_cidr,
-        enableBroadcast: t.networking.ipv4.enable_broadcast,
-      },
+      ipv4: ipv4Of(raw),
       ipv6: ipv6Of(x.networking.ipv6),
     },
     process: {
@@ -323,6 +335,18 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     controlPlane: { keepaliveRate: x.control_plane.keepalive_rate },
     statusSocket: x.status_socket === '' ? null : x.status_socket,
     security: { clientAuth: x.tls.client_auth as ClientAuthMode, denyFile: x.security.deny_file === '' ? null : x.security.deny_file },
+  };
+}
+
+/** The IPv4 overlay; with allocate, the address is the node's first choice from its seed. */
+function ipv4Of(raw: RawDocument): TunmeshConfig['networking']['ipv4'] {
+  const v4 = raw.tun_mesh.networking.ipv4;
+  const seed = raw.tunmesh.networking.ipv4.allocate ? allocationSeed(raw.tun_mesh.clustering.control_api_advertise_url) : null;
+  return {
+    networkCidr: v4.network_cidr,
+    nodeAddressCidr: seed === null ? (v4.node_address_cidr ?? '') : addressChoice(v4.network_cidr, seed),
+    enableBroadcast: v4.enable_broadcast,
+    allocationSeed: seed,
   };
 }
 

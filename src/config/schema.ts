@@ -31,6 +31,7 @@
  * | TUNMESH_GID                    | tunmesh/process/gid                                    |
  * | TUNMESH_WORKERS                | tunmesh/process/workers                                |
  * | TUNMESH_MTU                    | tunmesh/networking/mtu                                 |
+ * | TUNMESH_ALLOCATE_ADDRESS       | tunmesh/networking/ipv4/allocate                       |
  * | TUNMESH_IPV6_NETWORK_CIDR      | tunmesh/networking/ipv6/network_cidr                   |
  * | TUNMESH_IPV6_NODE_ADDRESS_CIDR | tunmesh/networking/ipv6/node_address_cidr              |
  * | TUNMESH_LISTEN_ADDRESS         | tunmesh/control_api/listen_address                     |
@@ -81,7 +82,7 @@ export interface RawDocument {
     };
     networking: {
       tun_device_id: string;
-      ipv4: { network_cidr: string; node_address_cidr: string; enable_broadcast: boolean };
+      ipv4: { network_cidr: string; node_address_cidr: string | null; enable_broadcast: boolean };
     };
     process: {
       uid: number;
@@ -104,7 +105,7 @@ export interface RawDocument {
   tunmesh: {
     logging: { format: string };
     process: { gid: number | null; workers: number };
-    networking: { mtu: number; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
+    networking: { mtu: number; ipv4: { allocate: boolean }; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
     control_api: { listen_address: string };
     data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
@@ -196,8 +197,8 @@ export const schema: convict.Schema<RawDocument> = {
       ipv4: {
         network_cidr: { doc: 'The whole mesh range, routed into the tunnel', format: 'cidr', default: null, env: 'TUNMESH_NETWORK_CIDR' },
         node_address_cidr: {
-          doc: "This node's address; its prefix is the node's broadcast domain", format: 'cidr', default: null,
-          env: 'TUNMESH_NODE_ADDRESS_CIDR',
+          doc: "This node's address; its prefix is the node's broadcast domain (required unless tunmesh/networking/ipv4/allocate)", format: 'cidr', default: null,
+          nullable: true, env: 'TUNMESH_NODE_ADDRESS_CIDR',
         },
         enable_broadcast: bool('Carry broadcast packets', false, 'TUNMESH_ENABLE_BROADCAST'),
       },
@@ -246,6 +247,11 @@ export const schema: convict.Schema<RawDocument> = {
     },
     networking: {
       mtu: int('TUN device MTU (at least 1280 with IPv6)', 1500, 576, 9000, 'TUNMESH_MTU'),
+      ipv4: {
+        allocate: bool(
+          "Pick this node's address from tun_mesh/networking/ipv4/network_cidr (leave node_address_cidr out): one config for every pod; a conflict moves one node",
+          false, 'TUNMESH_ALLOCATE_ADDRESS'),
+      },
       // IPv6 lives here, not in tun_mesh/networking: the original refuses unknown keys there.
       ipv6: {
         network_cidr: {

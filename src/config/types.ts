@@ -74,8 +74,11 @@ export interface TunmeshConfig {
     readonly mtu: number;
     readonly ipv4: {
       readonly networkCidr: string;
+      /** As configured, or with allocate the node's first choice (config/allocate.ts). */
       readonly nodeAddressCidr: string;
       readonly enableBroadcast: boolean;
+      /** extension: tunmesh/networking/ipv4/allocate: the seed of the node's address choices; null when off. */
+      readonly allocationSeed: string | null;
     };
     /** extension: the IPv6 overlay (tunmesh peers only); null when not configured. */
     readonly ipv6: {

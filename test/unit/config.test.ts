@@ -54,7 +54,7 @@ describe('config loading', () => {
         listenPort: 4567, listenAddress: '', maxBatchSize: 64,
         ssl: { certFilePath: tls.cert, keyFilePath: tls.key, caFilePath: null, verifyHostname: false },
       });
-      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.1.0/24', nodeAddressCidr: '198.19.1.1/24', enableBroadcast: false });
+      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.1.0/24', nodeAddressCidr: '198.19.1.1/24', enableBroadcast: false, allocationSeed: null });
       expect(config.process.uid).to.equal(1000);
       expect(config.process.ipc.group).to.deep.equal({ maxInitAttempts: 3, keyRangeMin: 0x80000000, keyRangeMax: 0x8ffffff0 });
       expect(config.monitoring).to.deep.equal({ method: 'none', enableNodePacketMetrics: false, metricTtl: 3600, prometheus: { baseLabels: {} } });
@@ -157,7 +157,7 @@ describe('config loading', () => {
       expect(config.logging.level).to.equal('debug');
       expect(config.controlApi.listenPort).to.equal(5000);
       expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://198.18.7.9:5000');
-      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.0.0/16', nodeAddressCidr: '198.19.2.3/24', enableBroadcast: true });
+      expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.0.0/16', nodeAddressCidr: '198.19.2.3/24', enableBroadcast: true, allocationSeed: null });
       expect(config.clustering.bootstrapGroups['default']).to.deep.equal({
         bootstrapNodeUrls: ['https://198.18.7.1:5000', 'https://198.18.7.2:5000'], bootstrapRetries: -1,
       });

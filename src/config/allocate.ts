@@ -1,0 +1,43 @@
+// tunmesh.networking.ipv4.allocate: the node picks its own mesh address from network_cidr, so
+// every pod of a Deployment can run one config. The first choice is drawn from a seed that a
+// container restart keeps (the pod's host name and advertise URL), so restarts rarely move it;
+// the node id cannot serve, being new at every start as in the original. A conflict found in the
+// registry is settled by mesh/address-claim.ts, and the node that moves takes the next choice.
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ipv4ToString, parseIpv4Cidr } from '../tun/ipv4.js';
+
+/** The seed of a node's choices: its host name (the pod name in Kubernetes) and advertise URL. */
+export function allocationSeed(advertiseUrl: string, host = hostname()): string {
+  return `${host} ${advertiseUrl}`;
+}
+
+/** Host addresses of a network (network and broadcast addresses left out; /31 and /32 have none to spare). */
+export function hostCount(networkCidr: string): number {
+  const { prefix } = parseIpv4Cidr(networkCidr);
+  return prefix >= 31 ? 0 : 2 ** (32 - prefix) - 2;
+}
+
+/**
+ * The node's address ("a.b.c.d/prefix", the network's prefix): the first of the seed's choices
+ * that is not `taken` (addresses without prefix). Choice k is a hash of (seed, k) into the
+ * host range; after as many draws as there are hosts, the first free address in order.
+ * Throws when the network has no free host address.
+ */
+export function addressChoice(networkCidr: string, seed: string, taken: ReadonlySet<string> = new Set()): string {
+  const net = parseIpv4Cidr(networkCidr);
+  const hosts = hostCount(networkCidr);
+  const at = (offset: number): string => ipv4ToString((net.network + 1 + offset) >>> 0);
+  for (let k = 0; k < hosts; k++) {
+    const address = at(draw(seed, k) % hosts);
+    if (!taken.has(address)) return `${address}/${net.prefix}`;
+  }
+  for (let offset = 0; offset < hosts; offset++) {
+    if (!taken.has(at(offset))) return `${at(offset)}/${net.prefix}`;
+  }
+  throw new Error(`no free address left in ${networkCidr} (${hosts} host addresses, all taken)`);
+}
+
+function draw(seed: string, k: number): number {
+  return createHash('sha256').update(`${seed}\0${k}`).digest().readUInt32BE(0);
+}

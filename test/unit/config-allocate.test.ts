@@ -1,0 +1,82 @@
+// tunmesh.networking.ipv4.allocate: one config for every pod, the address picked by the node.
+import { expect } from 'chai';
+import { ConfigError } from '../../src/config/errors.js';
+import { configFromObject } from '../../src/config/load.js';
+import { addressChoice, allocationSeed, hostCount } from '../../src/config/allocate.js';
+import { cidrContains } from '../../src/tun/ipv4.js';
+import { makeTlsDir, type TlsDir } from '../fixtures/configs/fixtures.js';
+
+const SECRET = '0123456789abcdef0123456789abcdef';
+
+function doc(tls: TlsDir, ipv4: Record<string, unknown>, allocate?: boolean, url = 'https://198.18.1.1:4567'): Record<string, unknown> {
+  return {
+    tun_mesh: {
+      config_version: 1.1,
+      clustering: { control_api_advertise_url: url, auth: { secret: SECRET }, bootstrap_groups: { default: { bootstrap_node_urls: null } } },
+      control_api: { ssl: { cert_file_path: tls.cert, key_file_path: tls.key } },
+      networking: { ipv4 },
+      process: { uid: 1000 },
+    },
+    ...(allocate === undefined ? {} : { tunmesh: { networking: { ipv4: { allocate } } } }),
+  };
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  return expect.fail('expected a ConfigError');
+}
+
+describe('address allocation (tunmesh.networking.ipv4.allocate)', () => {
+  let tls: TlsDir;
+  before(() => { tls = makeTlsDir(); });
+
+  it('picks an address inside network_cidr with its prefix, the same for the same host and URL', () => {
+    const a = configFromObject(doc(tls, { network_cidr: '198.19.0.0/16' }, true));
+    const b = configFromObject(doc(tls, { network_cidr: '198.19.0.0/16' }, true));
+    expect(a.networking.ipv4.nodeAddressCidr).to.match(/^198\.19\.\d+\.\d+\/16$/);
+    expect(a.networking.ipv4.nodeAddressCidr).to.equal(b.networking.ipv4.nodeAddressCidr);
+    expect(a.networking.ipv4.allocationSeed).to.equal(allocationSeed('https://198.18.1.1:4567'));
+  });
+
+  it('is switched on from the environment too (TUNMESH_ALLOCATE_ADDRESS)', () => {
+    const c = configFromObject(doc(tls, { network_cidr: '198.19.0.0/24' }), { TUNMESH_ALLOCATE_ADDRESS: 'true' });
+    expect(c.networking.ipv4.nodeAddressCidr).to.match(/^198\.19\.0\.\d+\/24$/);
+  });
+
+  it('names the key when both or neither are given, and a network with no room', () => {
+    expect(problemsOf(() => configFromObject(doc(tls, { network_cidr: '198.19.0.0/16' })))).to.deep.equal([
+      'tun_mesh/networking/ipv4/node_address_cidr: is required (or let the node pick one: tunmesh/networking/ipv4/allocate: true)',
+    ]);
+    expect(problemsOf(() => configFromObject(doc(tls, { network_cidr: '198.19.0.0/16', node_address_cidr: '198.19.1.1/24' }, true)))[0]).to.match(/node_address_cidr: must be left out with tunmesh\/networking\/ipv4\/allocate/);
+    expect(problemsOf(() => configFromObject(doc(tls, { network_cidr: '198.19.0.0/31' }, true)))[0]).to.match(/^tunmesh\/networking\/ipv4\/allocate: needs .* room for two nodes/);
+  });
+
+  it('spreads nodes over the range and never hands out the network or broadcast address', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const cidr = addressChoice('198.19.0.0/24', allocationSeed(`https://198.18.0.${i}:4567`, 'pod'));
+      const address = cidr.split('/')[0]!;
+      expect(cidrContains('198.19.0.0/24', address)).to.equal(true);
+      expect(address).to.not.be.oneOf(['198.19.0.0', '198.19.0.255']);
+      seen.add(address);
+    }
+    expect(seen.size, 'distinct first choices of 200 seeds in 254 hosts').to.be.above(100);
+  });
+
+  it('takes the next choice past taken addresses, and says so when none is left', () => {
+    const seed = allocationSeed('https://198.18.0.1:4567', 'pod');
+    const first = addressChoice('198.19.0.0/29', seed).split('/')[0]!;
+    const second = addressChoice('198.19.0.0/29', seed, new Set([first])).split('/')[0]!;
+    expect(second).to.not.equal(first);
+    const all = new Set(Array.from({ length: hostCount('198.19.0.0/29') }, (_, k) => `198.19.0.${k + 1}`));
+    all.delete('198.19.0.4');
+    expect(addressChoice('198.19.0.0/29', seed, all)).to.equal('198.19.0.4/29');
+    all.add('198.19.0.4');
+    expect(() => addressChoice('198.19.0.0/29', seed, all)).to.throw(/no free address left in 198\.19\.0\.0\/29/);
+  });
+});
