@@ -2,7 +2,11 @@
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { startNode, type RunningNode } from '../node/run.js';
+import { startNode, type RunningNode, type StartHooks } from '../node/run.js';
+import { StartAborted } from '../node/claim.js';
+import { AddressInUse } from '../mesh/address-claim.js';
+import { addressChoice, withNodeAddress } from '../config/allocate.js';
+import type { TunmeshConfig } from '../config/types.js';
 import type { CommandIo } from './config-command.js';
 import { errorMessage } from '../log/error-message.js';
 
@@ -44,18 +48,64 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     throw err;
   }
   const log = createLogger(config.logging.level, config.logging.format);
+  // A stop asked for during start-up (an allocated address's claim window lasts seconds).
+  const abort = new AbortController();
+  const early = (signal: NodeJS.Signals): void => {
+    log.info('shutting down during start-up', { component: 'node', why: signal });
+    abort.abort();
+  };
+  process.once('SIGTERM', early);
+  process.once('SIGINT', early);
+  let onLost: (err: AddressInUse) => void = () => undefined;
   let node: RunningNode;
   try {
-    node = await startNode(config, log);
+    node = await startMoving(config, log, { signal: abort.signal, addressLost: (err) => onLost(err) });
   } catch (err) {
+    if (err instanceof StartAborted) return 0;
     log.error(`cannot start: ${errorMessage(err)}`, { component: 'node' });
     log.debug('start failure detail', { component: 'node', error: err instanceof Error ? err.stack : String(err) });
     return 1;
+  } finally {
+    process.off('SIGTERM', early);
+    process.off('SIGINT', early);
   }
-  return waitForSignals(node, log);
+  if (abort.signal.aborted) {
+    await node.stop();
+    return 0;
+  }
+  return waitForSignals(node, log, (stop) => {
+    onLost = (err) => {
+      log.error('allocated address taken by a node that keeps it: exiting, the restart moves to a free address', { component: 'mesh', address: err.address, keeper: err.keeper, exitCode: EXIT_ADDRESS_LOST });
+      stop('address conflict', EXIT_ADDRESS_LOST);
+    };
+  });
 }
 
-function waitForSignals(node: RunningNode, log: Logger): Promise<number> {
+/** Exit code of a node whose allocated address was found taken after start-up (EX_TEMPFAIL: restart me). */
+export const EXIT_ADDRESS_LOST = 75;
+/** Moves in one start-up at most (each takes a claim window); more means the range is crowded. */
+const MAX_ADDRESS_MOVES = 16;
+
+/**
+ * startNode, and with an allocated address found taken in the claim window, again at the next
+ * free choice (every address the registry showed skipped).
+ */
+async function startMoving(config: TunmeshConfig, log: Logger, hooks: StartHooks): Promise<RunningNode> {
+  const taken = new Set<string>();
+  for (let moves = 0; ; moves++) {
+    try {
+      return await startNode(config, log, hooks);
+    } catch (err) {
+      const seed = config.networking.ipv4.allocationSeed;
+      if (!(err instanceof AddressInUse) || seed === null || moves >= MAX_ADDRESS_MOVES) throw err;
+      for (const address of [...err.taken, err.address]) taken.add(address);
+      config = withNodeAddress(config, addressChoice(config.networking.ipv4.networkCidr, seed, taken));
+      log.warn('allocated address in use: starting again at the next free one', { component: 'mesh', address: err.address, keeper: err.keeper, next: config.networking.ipv4.nodeAddressCidr, move: moves + 1 });
+    }
+  }
+}
+
+function waitForSignals(node: RunningNode, log: Logger, onStop: (stop: (why: string, code: number) => void) => void): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (why: string, code: number) => {
@@ -75,6 +125,7 @@ function waitForSignals(node: RunningNode, log: Logger): Promise<number> {
         },
       );
     };
+    onStop(stop);
     // SIGHUP re-reads the TLS material and the deny list (node/security.ts); it never stops the node.
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading TLS material and deny list', { component: 'node' });

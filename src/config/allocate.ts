@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ipv4ToString, parseIpv4Cidr } from '../tun/ipv4.js';
+import type { TunmeshConfig } from './types.js';
 
 /** The seed of a node's choices: its host name (the pod name in Kubernetes) and advertise URL. */
 export function allocationSeed(advertiseUrl: string, host = hostname()): string {
@@ -40,4 +41,9 @@ export function addressChoice(networkCidr: string, seed: string, taken: Readonly
 
 function draw(seed: string, k: number): number {
   return createHash('sha256').update(`${seed}\0${k}`).digest().readUInt32BE(0);
+}
+
+/** The same config with another node address (a move to the next choice). */
+export function withNodeAddress(config: TunmeshConfig, nodeAddressCidr: string): TunmeshConfig {
+  return { ...config, networking: { ...config.networking, ipv4: { ...config.networking.ipv4, nodeAddressCidr } } };
 }

@@ -37,6 +37,16 @@ export interface MeshLabOptions {
   bootstrapOf?: (i: number) => number[];
   /** Per node: its bootstrap URLs as written (overrides both), e.g. a DNS name. */
   bootstrapUrlsOf?: (i: number) => string[];
+  /** tunmesh.networking.ipv4.allocate: nodes pick their mesh addresses (read back by refreshAddresses()). */
+  allocate?: boolean;
+  /** Mesh network of the nodes (default 198.19.0.0/16). */
+  networkCidr?: string;
+  /**
+   * One config file for every node, as a pod template gives (needs bootstrapUrlsOf and
+   * allocate): node 0's, with its advertise URL and status socket coming from each node's
+   * environment instead (TUNMESH_ADVERTISE_URL from the pod IP, a socket in the pod's own files).
+   */
+  sharedConfig?: boolean;
   port?: number;
   /** Per node: tunmesh.health.first_node (default false). */
   firstNode?: (i: number) => boolean;
@@ -102,6 +112,8 @@ export interface MeshNode {
   cgroup?: string;
   /** The node's TLS certificate and key (the shared lab ones unless perNodeCerts). */
   tls: LabCertFiles;
+  /** Environment of its process besides the lab's (sharedConfig: what differs per pod). */
+  env?: Record<string, string>;
 }
 
 export interface TransferOptions {
@@ -199,8 +211,8 @@ export class MeshLab {
         const spec: LabNodeSpec = {
           index: i,
           underlayAddress: ln.address,
-          meshAddressCidr: `${meshAddress(i)}/24`,
-          networkCidr: '198.19.0.0/16',
+          meshAddressCidr: opts.allocate ? null : `${meshAddress(i)}/24`,
+          networkCidr: opts.networkCidr ?? '198.19.0.0/16',
           bootstrapUrls: seeds(i).filter((u) => u !== node.url),
           port,
           certPath: node.tls.certPath,
@@ -227,7 +239,9 @@ export class MeshLab {
           ...ownTls[i],
         };
         const yaml = labNodeConfigYaml(spec);
-        writeFileSync(node.configPath, yaml, { mode: 0o600 });
+        if (opts.sharedConfig) node.configPath = join(dir, 'shared.yaml');
+        if (opts.sharedConfig) node.env = { TUNMESH_ADVERTISE_URL: node.url, TUNMESH_STATUS_SOCKET: node.statusSocket };
+        if (!opts.sharedConfig || i === 0) writeFileSync(node.configPath, yaml, { mode: 0o600 });
         // Written for every node, so any of them can be swapped to an original later.
         writeFileSync(node.originalConfigPath, originalConfigYaml(yaml), { mode: 0o600 });
         return node;
@@ -258,7 +272,8 @@ export class MeshLab {
     this.logMark(node);
     const logFd = openSync(node.logPath, 'a');
     const argv = [process.execPath, ...MAIN_NODE_FLAGS, CLI, 'run', '--config', node.configPath];
-    const child = node.cgroup ? this.spawnInCgroup(node, node.cgroup, argv, logFd) : this.lab.spawn(i, process.execPath, argv.slice(1), { stdio: ['ignore', logFd, logFd] });
+    const env = node.env ? { env: { ...process.env, ...node.env } } : {};
+    const child = node.cgroup ? this.spawnInCgroup(node, node.cgroup, argv, logFd) : this.lab.spawn(i, process.execPath, argv.slice(1), { stdio: ['ignore', logFd, logFd], ...env });
     closeSync(logFd);
     node.process = new ProcessOutput(child);
     await waitFor(
@@ -426,6 +441,18 @@ export class MeshLab {
     const started = Date.now();
     await waitFor(() => this.allRegistered(indexes), { timeoutMs, intervalMs: 250, what: `nodes ${indexes.join(', ')} to register with each other` });
     return Date.now() - started;
+  }
+
+  /** Waits (bounded) until every listed node reports ready (data plane running: workers up). */
+  async waitForReady(timeoutMs: number, indexes = this.running()): Promise<void> {
+    await waitFor(async () => (await Promise.all(indexes.map((i) => this.status(i)))).every((s) => s.ready), { timeoutMs, intervalMs: 200, what: `nodes ${indexes.join(', ')} to be ready` });
+  }
+
+  /** Reads each running tunmesh node's mesh address back (allocate: the node picked it). */
+  async refreshAddresses(): Promise<void> {
+    for (const i of this.running()) {
+      if (this.node(i).kind === 'tunmesh') this.node(i).meshAddress = (await this.status(i)).address.split('/')[0] ?? '';
+    }
   }
 
   status(i: number): Promise<StatusReport> {

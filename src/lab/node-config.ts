@@ -9,7 +9,8 @@ export const LAB_PROCESS_UID = 65534;
 export interface LabNodeSpec {
   index: number;
   underlayAddress: string;
-  meshAddressCidr: string;
+  /** Its mesh address; null: tunmesh.networking.ipv4.allocate (the node picks one). */
+  meshAddressCidr: string | null;
   networkCidr: string;
   bootstrapUrls: string[];
   port: number;
@@ -105,7 +106,10 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         // and its API process dies on a missing map (tunmesh's default is the same {}).
         prometheus: { base_labels: s.baseLabels ?? {} },
       },
-      networking: { tun_device_id: s.device, ipv4: { network_cidr: s.networkCidr, node_address_cidr: s.meshAddressCidr, enable_broadcast: s.enableBroadcast ?? false } },
+      networking: {
+        tun_device_id: s.device,
+        ipv4: { network_cidr: s.networkCidr, ...(s.meshAddressCidr !== null ? { node_address_cidr: s.meshAddressCidr } : {}), enable_broadcast: s.enableBroadcast ?? false },
+      },
       process: {
         uid: LAB_PROCESS_UID,
         timing: {
@@ -123,9 +127,10 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
     tunmesh: {
       logging: { format: 'json' },
       process: { workers: s.workers },
-      ...(s.mtu || s.ipv6 ? {
+      ...(s.mtu || s.ipv6 || s.meshAddressCidr === null ? {
         networking: {
           ...(s.mtu ? { mtu: s.mtu } : {}),
+          ...(s.meshAddressCidr === null ? { ipv4: { allocate: true } } : {}),
           ...(s.ipv6 ? { ipv6: { network_cidr: s.ipv6.networkCidr, node_address_cidr: s.ipv6.nodeAddressCidr } } : {}),
         },
       } : {}),

@@ -5,7 +5,9 @@
 //      port, where workers receive fast channels (announced too, once it listens)
 //   3. control plane: registry, sessions, peer API, membership, authenticator
 //   4. receive path, HTTPS API (+ the fast-path upgrade) on the listen port, status socket
-//   5. watch the TLS and deny-list files (before the drop: the folders may be root's), drop to
+//   5. with an allocated address: join the mesh and hold the claim window (claim.ts), still
+//      privileged, so that a node that must move can start again at its next choice
+//   6. watch the TLS and deny-list files (before the drop: the folders may be root's), drop to
 //      the configured uid/gid, fork the data-plane workers, publish state, groom, apply reloads
 // stop() undoes it in reverse, each step bounded.
 import type { TunmeshConfig } from '../config/types.js';
@@ -40,7 +42,16 @@ import { nowSeconds as now } from '../auth/clock.js';
 import { errorMessage } from '../log/error-message.js';
 import { NodeSecurity, type SecurityAppliers } from './security.js';
 import type https from 'node:https';
+import type { AddressInUse } from '../mesh/address-claim.js';
+import { holdClaimWindow, watchClaim } from './claim.js';
 import type { Supervisor } from '../workers/supervisor.js';
+
+export interface StartHooks {
+  /** After the claim window, our allocated address turned out held by a node that keeps it. */
+  addressLost?(err: AddressInUse): void;
+  /** Aborted (SIGTERM during start-up): a claim window still open ends the start (StartAborted). */
+  signal?: AbortSignal;
+}
 
 export interface RunningNode {
   id: string;
@@ -71,9 +82,10 @@ interface Started {
   startedAt: number;
   /** Undo steps, in start order; run in reverse on stop or on a failed start. */
   cleanup: Undo[];
+  hooks: StartHooks;
 }
 
-export async function startNode(config: TunmeshConfig, log: Logger): Promise<RunningNode> {
+export async function startNode(config: TunmeshConfig, log: Logger, hooks: StartHooks = {}): Promise<RunningNode> {
   const startedAt = now();
   const ipv4 = config.networking.ipv4;
   // 1. identity, TLS, keys, metrics
@@ -122,7 +134,7 @@ export async function startNode(config: TunmeshConfig, log: Logger): Promise<Run
   });
   logOffloads(log, config, tun);
   const handOff: Started['handOff'] = { to: undefined };
-  const started: Started = { config, log, self: identity, tls, caPem, keyPair, metrics, security, tun, handOff, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()] };
+  const started: Started = { config, log, self: identity, tls, caPem, keyPair, metrics, security, tun, handOff, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()], hooks };
   try {
     detachQueue(rxQueueFd(started));
     const channels = config.dataPlane.fastPath && config.dataPlane.channelPort !== 0
@@ -149,9 +161,17 @@ function logOffloads(log: Logger, config: TunmeshConfig, tun: TunDevice): void {
 async function startServices(s: Started): Promise<RunningNode> {
   const { config, log, self, metrics } = s;
   let publishSoon: () => void = () => undefined;
+  let checkClaim: () => void = () => undefined;
 
   // 3. control plane
-  const cp = buildControlPlane({ ...s, now, onChange: () => publishSoon() });
+  const cp = buildControlPlane({
+    ...s,
+    now,
+    onChange: () => {
+      publishSoon();
+      checkClaim();
+    },
+  });
   s.cleanup.push(() => cp.http.close());
 
   // 4. receive path, API, status socket (the checks of channels upgraded here and in the workers)
@@ -185,7 +205,16 @@ async function startServices(s: Started): Promise<RunningNode> {
     s.cleanup.push(() => new Promise<void>((resolve) => statusServer.close(() => resolve())));
   }
 
-  // 5. watch files, drop privileges, fork workers, publish state, groom, apply reloads
+  // 5. an allocated address is claimed before the drop (a move starts the node again)
+  const allocated = config.networking.ipv4.allocationSeed !== null;
+  if (allocated) {
+    cp.membership.start();
+    s.cleanup.push(() => cp.membership.stop());
+    await holdClaimWindow(cp, self, s.timing, now, log, s.hooks.signal);
+    checkClaim = watchClaim(cp, self, (err) => s.hooks.addressLost?.(err));
+  }
+
+  // 6. watch files, drop privileges, fork workers, publish state, groom, apply reloads
   s.security.watchFiles();
   s.cleanup.push(() => s.security.stop());
   if (dropPrivileges(config.process.uid, config.process.gid) === 'dropped') {
@@ -222,8 +251,10 @@ async function startServices(s: Started): Promise<RunningNode> {
     views.updatePeerGauge();
   });
   publishSoon();
-  cp.membership.start();
-  s.cleanup.push(() => cp.membership.stop());
+  if (!allocated) {
+    cp.membership.start();
+    s.cleanup.push(() => cp.membership.stop());
+  }
   startHousekeeping(s, cp, views);
   s.security.start(securityAppliers(s, cp, server, supervisor));
 

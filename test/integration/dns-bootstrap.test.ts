@@ -1,9 +1,14 @@
-// Discovery through one DNS name with a record per node, as a Kubernetes headless Service gives
-// it: a real DNS server (dnsmasq) in the lab, records changed while the mesh runs.
+// A Deployment's mesh: one config file for every node (no per-node values: the advertise URL
+// and status socket come from each node's environment, as the pod IP and the pod's own files),
+// discovery through one DNS name with a record per node, as a Kubernetes headless Service gives
+// it (a real DNS server, dnsmasq, in the lab, records changed while the mesh runs), and mesh
+// addresses the nodes pick themselves (tunmesh.networking.ipv4.allocate).
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
-import { uniquePrefix, waitFor } from '../helpers/netns.js';
+import { labNodeUrl } from '../../src/lab/node-config.js';
+import { addressChoice, allocationSeed } from '../../src/config/allocate.js';
+import { underlayAddress, uniquePrefix, waitFor } from '../helpers/netns.js';
 import { DnsServer } from '../helpers/dns.js';
 
 const NAME = 'mesh.tunmesh.test';
@@ -23,7 +28,7 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
   };
 
   before(async () => {
-    mesh = await MeshLab.create({ tag: uniquePrefix('tmd'), nodes: 10, bootstrapUrlsOf: () => [`https://${NAME}:4567`] });
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmd'), nodes: 10, bootstrapUrlsOf: () => [`https://${NAME}:4567`], allocate: true, sharedConfig: true });
     dns = await DnsServer.start(mesh.lab, { [NAME]: [] });
   });
   after(async () => {
@@ -31,11 +36,17 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     await mesh?.cleanup();
   });
 
-  it('6 nodes whose only bootstrap URL is the name form a full mesh, each skipping its own record', async () => {
+  it('6 nodes with one config, whose only bootstrap URL is the name, form a full mesh with distinct addresses', async () => {
     dns.set(NAME, addresses(range(0, 6)));
+    expect(new Set(mesh.nodes.map((n) => n.configPath)).size).to.equal(1);
     await Promise.all(range(0, 6).map((i) => mesh.start(i)));
     const ms = await mesh.waitForFullMesh(60_000, range(0, 6));
     console.log(`      6 nodes: full mesh ${ms} ms after the last one started`);
+    await mesh.waitForReady(30_000, range(0, 6));
+    await mesh.refreshAddresses();
+    const own = range(0, 6).map((i) => mesh.node(i).meshAddress);
+    expect(new Set(own).size, `addresses ${own.join(' ')}`).to.equal(6);
+    for (const address of own) expect(address).to.match(/^198\.19\.\d+\.\d+$/);
     const pings = await mesh.pingMatrix(2, range(0, 6));
     expect(pings.filter((p) => p.lost > 0), 'pairs that lost pings').to.deep.equal([]);
     expect(readFileSync(mesh.node(0).logPath, 'utf8')).to.match(new RegExp(`"url":"https://${NAME.replace(/\./g, '\\.')}:4567/? \\(198\\.18\\.0\\.\\d+\\)"`));
@@ -46,6 +57,9 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     await Promise.all(range(6, 10).map((i) => mesh.start(i)));
     const up = await mesh.waitForFullMesh(60_000, range(0, 10));
     console.log(`      10 nodes: full mesh ${up} ms after the new ones started`);
+    await mesh.waitForReady(30_000, range(0, 10));
+    await mesh.refreshAddresses();
+    expect(new Set(range(0, 10).map((i) => mesh.node(i).meshAddress)).size).to.equal(10);
 
     dns.set(NAME, addresses(range(0, 4)));
     await Promise.all(range(4, 10).map((i) => mesh.stop(i, 'SIGKILL')));
@@ -71,5 +85,68 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     dns.set(NAME, addresses(range(0, 5)));
     await dns.resume();
     await mesh.waitForFullMesh(60_000, range(0, 5));
+    await mesh.waitForReady(30_000, range(0, 5));
   });
 });
+
+describe('two nodes whose allocated first choices collide', function () {
+  this.timeout(120_000);
+  let mesh: MeshLab;
+  let pair: [number, number];
+  let network: string;
+
+  before(async () => {
+    // The seed is the host name (shared by the lab's namespaces) and the advertise URL: find two
+    // lab nodes whose first choices are the same address in a small network.
+    const url = (i: number): string => labNodeUrl(underlayAddress(i), 4567);
+    const found = findCollision(url);
+    if (found === null) throw new Error('no two lab URLs collide in /26../29 networks (the choice function changed?)');
+    [network, pair] = [found.network, found.pair];
+    const [a, b] = pair;
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmc'), nodes: Math.max(a, b) + 1, allocate: true, networkCidr: network, bootstrapOf: (i) => (i === a ? [b] : [a]) });
+  });
+  after(async () => mesh?.cleanup());
+
+  it('exactly one moves, by the rule both apply (the lower id keeps it); pings cross and both ends agree', async () => {
+    const [a, b] = pair;
+    const first = addressChoice(network, allocationSeed(mesh.node(a).url)).split('/')[0];
+    await Promise.all([mesh.start(a), mesh.start(b)]);
+    await mesh.waitForFullMesh(60_000, [a, b]);
+    await mesh.waitForReady(30_000, [a, b]);
+    await mesh.refreshAddresses();
+    const [sa, sb] = await Promise.all([mesh.status(a), mesh.status(b)]);
+    const held = [sa, sb].map((s) => s.address.split('/')[0]);
+    console.log(`      first choice ${first} in ${network}: node ${a} (${sa.id.slice(0, 8)}) holds ${held[0]}, node ${b} (${sb.id.slice(0, 8)}) holds ${held[1]}`);
+    expect(held.filter((x) => x === first), 'nodes on the first choice').to.have.length(1);
+    const keeper = held[0] === first ? sa : sb;
+    const moverLog = readFileSync(mesh.node(keeper === sa ? b : a).logPath, 'utf8');
+    const keeperLog = readFileSync(mesh.node(keeper === sa ? a : b).logPath, 'utf8');
+    // The mover gave way to the keeper's id, which was lower than the id it had then.
+    const move = moverLog.split('\n').find((l) => l.includes('allocated address in use: starting again at the next free one'));
+    expect(move, 'the move in the mover\'s log').to.not.equal(undefined);
+    const { keeper: keptBy, address } = JSON.parse(move!) as { keeper: string; address: string };
+    expect([keptBy, address]).to.deep.equal([keeper.id, first]);
+    const started = moverLog.split('\n').find((l) => l.includes('"message":"starting node"'));
+    const oldId = started === undefined ? '' : (JSON.parse(started) as { id: string }).id;
+    expect(keeper.id < oldId, `keeper ${keeper.id} < mover's first id ${oldId}`).to.equal(true);
+    expect(keeperLog).to.not.contain('allocated address in use');
+    // Both ends agree: each lists the other at the address the other holds.
+    expect(sa.peers.map((p) => [p.id, p.address.split('/')[0]])).to.deep.equal([[sb.id, held[1]]]);
+    expect(sb.peers.map((p) => [p.id, p.address.split('/')[0]])).to.deep.equal([[sa.id, held[0]]]);
+    const pings = await mesh.pingMatrix(3, [a, b]);
+    expect(pings.filter((p) => p.lost > 0), 'pairs that lost pings').to.deep.equal([]);
+  });
+});
+
+/** Two lab node indexes (< 8) whose first choices coincide in a /29../26 network, and that network. */
+function findCollision(url: (i: number) => string): { network: string; pair: [number, number] } | null {
+  for (const prefix of [29, 28, 27, 26]) {
+    const network = `198.19.0.0/${prefix}`;
+    const choices = range(0, 8).map((i) => addressChoice(network, allocationSeed(url(i))));
+    for (const i of range(0, 8)) {
+      const j = choices.findIndex((c, k) => k > i && c === choices[i]);
+      if (j > i) return { network, pair: [i, j] };
+    }
+  }
+  return null;
+}
