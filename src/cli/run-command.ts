@@ -97,6 +97,7 @@ async function startMoving(config: TunmeshConfig, log: Logger, hooks: StartHooks
       return await startNode(config, log, hooks);
     } catch (err) {
       const seed = config.networking.ipv4.allocationSeed;
+      if (hooks.signal?.aborted) throw new StartAborted();
       if (!(err instanceof AddressInUse) || seed === null || moves >= MAX_ADDRESS_MOVES) throw err;
       for (const address of [...err.taken, err.address]) taken.add(address);
       config = withNodeAddress(config, addressChoice(config.networking.ipv4.networkCidr, seed, taken));

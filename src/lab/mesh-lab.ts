@@ -443,9 +443,9 @@ export class MeshLab {
     return Date.now() - started;
   }
 
-  /** Waits (bounded) until every listed node reports ready (data plane running: workers up). */
-  async waitForReady(timeoutMs: number, indexes = this.running()): Promise<void> {
-    await waitFor(async () => (await Promise.all(indexes.map((i) => this.status(i)))).every((s) => s.ready), { timeoutMs, intervalMs: 200, what: `nodes ${indexes.join(', ')} to be ready` });
+  /** Waits (bounded) until every listed node's data plane runs (its workers are up; allocate: after the claim window). */
+  async waitForDataPlane(timeoutMs: number, indexes = this.running()): Promise<void> {
+    await waitFor(async () => (await Promise.all(indexes.map((i) => this.status(i)))).every((s) => s.workers > 0), { timeoutMs, intervalMs: 200, what: `the data plane of nodes ${indexes.join(', ')}` });
   }
 
   /** Reads each running tunmesh node's mesh address back (allocate: the node picked it). */

@@ -1,7 +1,9 @@
 // Settling an allocated address (config/allocate.ts) that another node holds too. Every node
 // applies the same rule to what its registry shows, so the two ends agree without a message of
-// their own: an original node keeps its address (it cannot move), and between tunmesh nodes
-// the lower id keeps it. The other one moves: it starts again under a new id at the next free
+// their own: an original node keeps its address (it cannot move); a tunmesh node that holds it
+// already keeps it over one still claiming it (capability `claiming`), so a restarted node does
+// not displace a running one; between two of the same standing the lower id keeps it. The other
+// one moves: it starts again under a new id at the next free
 // choice, which its peers see as an ordinary restart (the original refuses a known id whose
 // address changes, so the address cannot change under the same id).
 import { addressOf, type RemoteNode } from './registry.js';
@@ -19,13 +21,27 @@ export class AddressInUse extends Error {
   }
 }
 
-/** The peer that keeps `address` over us, if one holds it: an original, or a tunmesh node of lower id. */
-export function addressKeeper(selfId: string, address: string, peers: readonly RemoteNode[]): RemoteNode | undefined {
-  return peers.find((p) => addressOf(p.info) === address && (p.capabilities === null || p.info.id < selfId));
+/** Who we are in a conflict: our id, the address, and whether we are still claiming it. */
+export interface Claimant {
+  id: string;
+  address: string;
+  claiming: boolean;
+}
+
+/** The peer that keeps our address over us, if one holds it. */
+export function addressKeeper(self: Claimant, peers: readonly RemoteNode[]): RemoteNode | undefined {
+  return peers.find((p) => addressOf(p.info) === self.address && keepsOver(p, self));
+}
+
+function keepsOver(p: RemoteNode, self: Claimant): boolean {
+  if (p.capabilities === null) return true;
+  const claiming = p.capabilities.claiming === true;
+  if (claiming !== self.claiming) return self.claiming;
+  return p.info.id < self.id;
 }
 
 /** The conflict to act on now, if any: our address held by a peer that keeps it. */
-export function addressConflict(selfId: string, address: string, peers: readonly RemoteNode[]): AddressInUse | undefined {
-  const keeper = addressKeeper(selfId, address, peers);
-  return keeper === undefined ? undefined : new AddressInUse(address, keeper.info.id, new Set(peers.map((p) => addressOf(p.info))));
+export function addressConflict(self: Claimant, peers: readonly RemoteNode[]): AddressInUse | undefined {
+  const keeper = addressKeeper(self, peers);
+  return keeper === undefined ? undefined : new AddressInUse(self.address, keeper.info.id, new Set(peers.map((p) => addressOf(p.info))));
 }

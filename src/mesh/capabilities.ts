@@ -56,6 +56,11 @@ export interface Capabilities {
    * the listen URL, same TLS. Absent: channels go to the API port, received by the main process.
    */
   channelPort?: number;
+  /**
+   * The node holds an allocated address it is still claiming (claim key `claiming: true`,
+   * node/claim.ts): in a conflict it yields to a node that holds the address already.
+   */
+  claiming?: boolean;
 }
 
 /** What this node announces: its fast path, TUN offloads, IPv6 address (CIDR) and MTU (the channel port: identity.ts). */
@@ -76,6 +81,7 @@ export function capabilityClaims(c: Capabilities): Record<string, unknown> {
   if (c.mtu !== undefined) claim.mtu = c.mtu;
   if (c.offload !== undefined) claim.offload = c.offload;
   if (c.channelPort !== undefined) claim.channel_port = c.channelPort;
+  if (c.claiming) claim.claiming = true;
   return { [CAPABILITY_CLAIM]: claim };
 }
 
@@ -106,6 +112,7 @@ export function capabilitiesOf(extraClaims: Readonly<Record<string, unknown>>): 
     ...(mtu === undefined ? {} : { mtu }),
     ...(offload === undefined ? {} : { offload }),
     ...(channelPort === undefined ? {} : { channelPort }),
+    ...(o.claiming === true ? { claiming: true } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
 // original: a restart is a new node, and peers replace the old entry by listen URL.
 import { randomUUID } from 'node:crypto';
 import type { NodeInfo } from './types.js';
-import { capabilityClaims, localCapabilities, OFFLOAD_VERSION, type Capabilities } from './capabilities.js';
+import { CAPABILITY_CLAIM, capabilityClaims, localCapabilities, OFFLOAD_VERSION, type Capabilities } from './capabilities.js';
 
 export interface LocalIdentity {
   id: string;
@@ -22,9 +22,12 @@ export function createIdentity(opts: {
   ipv6AddressCidr?: string | null;
   /** Our TUN MTU, announced so tunmesh peers answer packets too big for us (ICMPv6 Packet Too Big). */
   mtu?: number;
+  /** Our address is allocated and not yet claimed (node/claim.ts). */
+  claiming?: boolean;
 }): LocalIdentity {
   const id = randomUUID();
   const capabilities = localCapabilities(opts.fastPath, false, opts.ipv6AddressCidr, opts.mtu);
+  if (opts.claiming) capabilities.claiming = true;
   return {
     id,
     capabilities,
@@ -51,4 +54,15 @@ export function withDataPlane(identity: LocalIdentity, dp: { offload: boolean; c
     if (dp.channelPort !== undefined) capabilities.channelPort = dp.channelPort;
   }
   return { ...identity, capabilities, tokenClaims: capabilityClaims(capabilities) };
+}
+
+/**
+ * The claim window closed (node/claim.ts): we stop announcing `claiming`. The one capability
+ * that changes in a node's life; every signer of the main process shares this identity's claim
+ * object, so it changes in place (the workers, forked after the window, never carry it).
+ */
+export function endClaiming(identity: LocalIdentity): void {
+  delete identity.capabilities.claiming;
+  const claim = identity.tokenClaims[CAPABILITY_CLAIM];
+  if (typeof claim === 'object' && claim !== null) delete (claim as Record<string, unknown>).claiming;
 }

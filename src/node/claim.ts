@@ -1,12 +1,14 @@
 // The claim window of an allocated address (tunmesh/networking/ipv4/allocate): the node joins
-// the mesh and watches its registry before it drops privileges and forks its workers. A keeper
+// the mesh and watches its registry before it drops privileges and forks its workers, telling
+// its peers it is still claiming (capability `claiming`: a node that holds the address already
+// keeps it over us, mesh/address-claim.ts). A keeper
 // of our address found in the window ends the start with AddressInUse, and the run command
 // starts again at the next choice (still root: the TUN can be opened anew). After the window a
 // conflict (two parts of a partition that picked alike) is reported to `lost`, and the node,
 // unprivileged by then, exits for its orchestrator to restart it.
 import { addressConflict, type AddressInUse } from '../mesh/address-claim.js';
 import { addressOf } from '../mesh/registry.js';
-import type { LocalIdentity } from '../mesh/identity.js';
+import { endClaiming, type LocalIdentity } from '../mesh/identity.js';
 import type { MeshTiming } from '../mesh/timing.js';
 import type { Logger } from '../log/logger.js';
 import type { ControlPlane } from './control-plane.js';
@@ -43,7 +45,7 @@ export async function holdClaimWindow(cp: ControlPlane, self: LocalIdentity, tim
   log.info('claiming the allocated address before the data plane starts', { component: 'mesh', address, windowSeconds: window.afterBootstrap });
   for (;;) {
     if (signal?.aborted) throw new StartAborted();
-    const conflict = addressConflict(self.id, address, cp.registry.all());
+    const conflict = addressConflict({ id: self.id, address, claiming: true }, cp.registry.all());
     if (conflict) throw conflict;
     const t = now();
     if (bootstrappedAt === null && cp.membership.bootstrapped && cp.registry.size > 0) bootstrappedAt = t;
@@ -54,6 +56,7 @@ export async function holdClaimWindow(cp: ControlPlane, self: LocalIdentity, tim
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+  endClaiming(self);
   log.info('allocated address claimed', { component: 'mesh', address, peers: cp.registry.size });
 }
 
@@ -63,7 +66,7 @@ export function watchClaim(cp: ControlPlane, self: LocalIdentity, lost: (err: Ad
   let reported = false;
   return () => {
     if (reported) return;
-    const conflict = addressConflict(self.id, address, cp.registry.all());
+    const conflict = addressConflict({ id: self.id, address, claiming: false }, cp.registry.all());
     if (!conflict) return;
     reported = true;
     lost(conflict);

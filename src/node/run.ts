@@ -96,6 +96,7 @@ export async function startNode(config: TunmeshConfig, log: Logger, hooks: Start
     fastPath: config.dataPlane.fastPath,
     ipv6AddressCidr: config.networking.ipv6?.nodeAddressCidr ?? null,
     mtu: config.networking.mtu,
+    claiming: config.networking.ipv4.allocationSeed !== null,
   });
   log.info('starting node', {
     component: 'node',

@@ -42,7 +42,7 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     await Promise.all(range(0, 6).map((i) => mesh.start(i)));
     const ms = await mesh.waitForFullMesh(60_000, range(0, 6));
     console.log(`      6 nodes: full mesh ${ms} ms after the last one started`);
-    await mesh.waitForReady(30_000, range(0, 6));
+    await mesh.waitForDataPlane(30_000, range(0, 6));
     await mesh.refreshAddresses();
     const own = range(0, 6).map((i) => mesh.node(i).meshAddress);
     expect(new Set(own).size, `addresses ${own.join(' ')}`).to.equal(6);
@@ -57,7 +57,7 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     await Promise.all(range(6, 10).map((i) => mesh.start(i)));
     const up = await mesh.waitForFullMesh(60_000, range(0, 10));
     console.log(`      10 nodes: full mesh ${up} ms after the new ones started`);
-    await mesh.waitForReady(30_000, range(0, 10));
+    await mesh.waitForDataPlane(30_000, range(0, 10));
     await mesh.refreshAddresses();
     expect(new Set(range(0, 10).map((i) => mesh.node(i).meshAddress)).size).to.equal(10);
 
@@ -85,7 +85,7 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     dns.set(NAME, addresses(range(0, 5)));
     await dns.resume();
     await mesh.waitForFullMesh(60_000, range(0, 5));
-    await mesh.waitForReady(30_000, range(0, 5));
+    await mesh.waitForDataPlane(30_000, range(0, 5));
   });
 });
 
@@ -112,7 +112,7 @@ describe('two nodes whose allocated first choices collide', function () {
     const first = addressChoice(network, allocationSeed(mesh.node(a).url)).split('/')[0];
     await Promise.all([mesh.start(a), mesh.start(b)]);
     await mesh.waitForFullMesh(60_000, [a, b]);
-    await mesh.waitForReady(30_000, [a, b]);
+    await mesh.waitForDataPlane(30_000, [a, b]);
     await mesh.refreshAddresses();
     const [sa, sb] = await Promise.all([mesh.status(a), mesh.status(b)]);
     const held = [sa, sb].map((s) => s.address.split('/')[0]);
@@ -150,3 +150,47 @@ function findCollision(url: (i: number) => string): { network: string; pair: [nu
   }
   return null;
 }
+
+describe('two nodes that took the same address apart and then meet (a partition healing)', function () {
+  this.timeout(120_000);
+  let mesh: MeshLab;
+  let dns: DnsServer;
+  let pair: [number, number];
+  let network: string;
+
+  before(async () => {
+    const found = findCollision((i) => labNodeUrl(underlayAddress(i), 4567));
+    if (found === null) throw new Error('no two lab URLs collide in /26../29 networks');
+    [network, pair] = [found.network, found.pair];
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmp'), nodes: Math.max(...pair) + 1, allocate: true, networkCidr: network, bootstrapUrlsOf: () => [`https://${NAME}:4567`] });
+    dns = await DnsServer.start(mesh.lab, { [NAME]: [] });
+  });
+  after(async () => {
+    await dns?.cleanup();
+    await mesh?.cleanup(!!process.env.KEEP_LAB_DIR);
+  });
+
+  it('the one that must move exits 75 (unprivileged by then); restarted, as an orchestrator does, it moves', async () => {
+    const [a, b] = pair;
+    await Promise.all([mesh.start(a), mesh.start(b)]);
+    await mesh.waitForDataPlane(30_000, [a, b]); // each alone past its claim window, on the same first choice
+    const before = await Promise.all([mesh.status(a), mesh.status(b)]);
+    expect(before[0]!.address).to.equal(before[1]!.address);
+
+    dns.set(NAME, [mesh.lab.nodes[a]!.address, mesh.lab.nodes[b]!.address]);
+    const exited = await waitFor(() => [a, b].find((i) => mesh.node(i).process?.exited), { timeoutMs: 30_000, intervalMs: 100, what: 'the node that must move to exit' });
+    expect(mesh.node(exited).process?.exitCode).to.equal(75);
+    const survivor = exited === a ? b : a;
+    expect(mesh.node(survivor).process?.exited).to.equal(false);
+    expect(readFileSync(mesh.node(exited).logPath, 'utf8')).to.contain('allocated address taken by a node that keeps it: exiting');
+
+    await mesh.start(exited);
+    await mesh.waitForFullMesh(60_000, [a, b]);
+    await mesh.waitForDataPlane(30_000, [a, b]);
+    await mesh.refreshAddresses();
+    expect(mesh.node(exited).meshAddress).to.not.equal(mesh.node(survivor).meshAddress);
+    expect((await mesh.status(survivor)).address).to.equal(before[0]!.address);
+    const pings = await mesh.pingMatrix(3, [a, b]);
+    expect(pings.filter((p) => p.lost > 0), 'pairs that lost pings').to.deep.equal([]);
+  });
+});
