@@ -39,7 +39,7 @@ COPY config/example.yaml ./config/example.yaml
 # tun_mesh/process/uid (e.g. 1000, the image's "node" user) by itself, before it forks its
 # data-plane workers or talks to any peer, and keeps no capability after that.
 # Least privilege at run time: --cap-drop ALL --cap-add NET_ADMIN --cap-add SETUID
-# --cap-add SETGID --cap-add CHOWN --device /dev/net/tun (see deploy/kubernetes/statefulset.yaml).
+# --cap-add SETGID --cap-add CHOWN --device /dev/net/tun (see deploy/kubernetes/statefulset/statefulset.yaml).
 # 4567: the API (probes, metrics, peers); 4568: the channel port (fast channels received by the workers)
 EXPOSE 4567 4568
 

@@ -11,6 +11,9 @@ import { configReferenceMarkdown, REFERENCE_END, REFERENCE_START } from '../../s
 import { configFromObject } from '../../src/config/load.js';
 import { BOOTSTRAP_URLS_ENV, isLeaf, schema } from '../../src/config/schema.js';
 import { MAIN_NODE_FLAGS } from '../../src/node/node-flags.js';
+import type { TunmeshConfig } from '../../src/config/types.js';
+import { cidrContains } from '../../src/tun/ipv4.js';
+import { namedHost } from '../../src/mesh/bootstrap-dns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
@@ -42,26 +45,48 @@ function schemaEnvVars(): Set<string> {
   return found;
 }
 
-function manifests(): Obj[] {
-  const dir = join(ROOT, 'deploy', 'kubernetes');
-  return readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .flatMap((f) =>
-      YAML.parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((doc) => {
-        expect(doc.errors, `${f}: ${doc.errors.map((e) => e.message).join('; ')}`).to.deep.equal([]);
-        return obj(doc.toJS());
-      }),
-    );
+/** The Kubernetes examples: each folder of deploy/kubernetes with its workload, plus the shared Secret. */
+const EXAMPLES = ['statefulset', 'deployment'] as const;
+type Example = (typeof EXAMPLES)[number];
+
+function parseManifests(path: string): Obj[] {
+  return YAML.parseAllDocuments(readFileSync(path, 'utf8')).map((doc) => {
+    expect(doc.errors, `${path}: ${doc.errors.map((e) => e.message).join('; ')}`).to.deep.equal([]);
+    return obj(doc.toJS());
+  });
 }
 
-function sidecar(): { container: Obj; pod: Obj } {
-  const workload = manifests().find((m) => m.kind === 'StatefulSet' || m.kind === 'Deployment');
-  expect(workload, 'a StatefulSet or Deployment in deploy/kubernetes').to.not.equal(undefined);
+function manifests(example: Example): Obj[] {
+  const dir = join(ROOT, 'deploy', 'kubernetes', example);
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f));
+  return [...files, join(ROOT, 'deploy', 'kubernetes', 'secret.yaml')].flatMap(parseManifests);
+}
+
+/** The workload of an example, its pod spec, and the tunmesh container (a container, or a native sidecar init container). */
+function sidecar(example: Example): { container: Obj; pod: Obj; workload: Obj } {
+  const workload = manifests(example).find((m) => m.kind === 'StatefulSet' || m.kind === 'Deployment');
+  expect(workload, `a StatefulSet or Deployment in deploy/kubernetes/${example}`).to.not.equal(undefined);
   const pod = obj(obj(obj(workload).spec).template);
-  const containers = list(obj(pod.spec).containers).map(obj);
+  const spec = obj(pod.spec);
+  const containers = [...list(spec.containers), ...list(spec.initContainers)].map(obj);
   const container = containers.find((c) => c.image === 'tunmesh:latest');
   expect(container, 'a container with image tunmesh:latest').to.not.equal(undefined);
-  return { container: obj(container), pod: obj(pod.spec) };
+  return { container: obj(container), pod: spec, workload: obj(workload) };
+}
+
+/** The example's mounted config as its sidecar loads it, with the pod's downward-API values filled in. */
+function sidecarConfig(example: Example): { config: TunmeshConfig; container: Obj } {
+  const configMap = manifests(example).find((m) => m.kind === 'ConfigMap');
+  const text = String(obj(obj(configMap).data)['config.yaml']);
+  const { container } = sidecar(example);
+  const env: NodeJS.ProcessEnv = { TUNMESH_AUTH_SECRET: 'a-test-secret-that-is-long-enough-0123456789' };
+  if (example === 'statefulset') env.TUNMESH_NODE_ADDRESS_CIDR = '198.19.1.11/24'; // the shell in its command derives it
+  for (const e of list(container.env).map(obj)) {
+    if (typeof e.value === 'string' && String(e.name).startsWith('TUNMESH_')) {
+      env[String(e.name)] = e.value.replace(/\$\(POD_NAME\)/g, 'app-1').replace(/\$\(POD_NAMESPACE\)/g, 'default').replace(/\$\(POD_IP\)/g, '10.1.2.3');
+    }
+  }
+  return { config: configFromObject(YAML.parse(text), env, { checkFiles: false }), container };
 }
 
 describe('docs and deploy examples', () => {
@@ -138,53 +163,84 @@ describe('docs and deploy examples', () => {
     expect(ids.size, 'unique panel ids').to.equal(panels.length);
   });
 
-  it('the Kubernetes sidecar has NET_ADMIN, /dev/net/tun and HTTPS probes on /health/live and /health/ready', () => {
-    const { container, pod } = sidecar();
-    const security = obj(container.securityContext);
-    expect(list(obj(security.capabilities).add)).to.include('NET_ADMIN');
-    expect(obj(container.livenessProbe).httpGet).to.deep.include({ path: '/health/live', scheme: 'HTTPS' });
-    expect(obj(container.readinessProbe).httpGet).to.deep.include({ path: '/health/ready', scheme: 'HTTPS' });
-    const tun = list(pod.volumes).map(obj).find((v) => obj(v.hostPath).path === '/dev/net/tun');
-    expect(obj(obj(tun).hostPath).type).to.equal('CharDevice');
-    const mounts = list(container.volumeMounts).map(obj);
-    expect(mounts.some((m) => m.mountPath === '/dev/net/tun' && m.name === obj(tun).name)).to.equal(true);
-  });
+  for (const example of EXAMPLES) {
+    describe(`the Kubernetes ${example} example`, () => {
+      it('has NET_ADMIN, /dev/net/tun and HTTPS probes on /health/live and /health/ready', () => {
+        const { container, pod } = sidecar(example);
+        const security = obj(container.securityContext);
+        expect(list(obj(security.capabilities).add)).to.include('NET_ADMIN');
+        expect(obj(container.livenessProbe).httpGet).to.deep.include({ path: '/health/live', scheme: 'HTTPS' });
+        expect(obj(container.readinessProbe).httpGet).to.deep.include({ path: '/health/ready', scheme: 'HTTPS' });
+        const tun = list(pod.volumes).map(obj).find((v) => obj(v.hostPath).path === '/dev/net/tun');
+        expect(obj(obj(tun).hostPath).type).to.equal('CharDevice');
+        const mounts = list(container.volumeMounts).map(obj);
+        expect(mounts.some((m) => m.mountPath === '/dev/net/tun' && m.name === obj(tun).name)).to.equal(true);
+      });
 
-  it('the sidecar only sets env vars tunmesh reads, and takes the cluster secret from a Secret', () => {
-    const { container } = sidecar();
-    const known = schemaEnvVars();
-    known.add('TUNMESH_CONFIG_PATH');
-    const env = list(container.env).map(obj);
-    for (const e of env) {
-      const name = String(e.name);
-      if (name.startsWith('TUNMESH_')) expect(known.has(name), `${name} is not read by tunmesh`).to.equal(true);
-    }
-    const secret = env.find((e) => e.name === 'TUNMESH_AUTH_SECRET');
-    expect(obj(obj(secret).valueFrom).secretKeyRef, 'TUNMESH_AUTH_SECRET from a secretKeyRef').to.not.equal(undefined);
-  });
+      it('sets only env vars tunmesh reads, and takes the cluster secret from a Secret', () => {
+        const { container } = sidecar(example);
+        const known = schemaEnvVars();
+        known.add('TUNMESH_CONFIG_PATH');
+        const env = list(container.env).map(obj);
+        for (const e of env) {
+          const name = String(e.name);
+          if (name.startsWith('TUNMESH_')) expect(known.has(name), `${name} is not read by tunmesh`).to.equal(true);
+        }
+        const secret = env.find((e) => e.name === 'TUNMESH_AUTH_SECRET');
+        expect(obj(obj(secret).valueFrom).secretKeyRef, 'TUNMESH_AUTH_SECRET from a secretKeyRef').to.not.equal(undefined);
+        const secrets = manifests(example).filter((m) => m.kind === 'Secret').map((m) => obj(m.metadata).name);
+        expect(secrets).to.include(obj(obj(obj(secret).valueFrom).secretKeyRef).name);
+      });
 
-  it("the ConfigMap's config loads with the sidecar's env, as pod app-1 would see it", () => {
-    const all = manifests();
-    const configMap = all.find((m) => m.kind === 'ConfigMap');
-    const text = String(obj(obj(configMap).data)['config.yaml']);
-    const { container } = sidecar();
-    const env: NodeJS.ProcessEnv = {
-      TUNMESH_AUTH_SECRET: 'a-test-secret-that-is-long-enough-0123456789',
-      TUNMESH_NODE_ADDRESS_CIDR: '198.19.1.11/24',
-    };
-    for (const e of list(container.env).map(obj)) {
-      if (typeof e.value === 'string' && String(e.name).startsWith('TUNMESH_')) {
-        env[String(e.name)] = e.value.replace(/\$\(POD_NAME\)/g, 'app-1').replace(/\$\(POD_NAMESPACE\)/g, 'default');
-      }
-    }
-    const config = configFromObject(YAML.parse(text), env, { checkFiles: false });
+      it('its ports, probes and Service agree with the config the sidecar loads', () => {
+        const { config, container } = sidecarConfig(example);
+        const ports = new Map(list(container.ports).map(obj).map((p) => [String(p.name), p.containerPort]));
+        expect(ports.get('tunmesh-api')).to.equal(config.controlApi.listenPort);
+        expect(ports.get('tunmesh-chan')).to.equal(config.dataPlane.channelPort);
+        for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+          expect(ports.get(String(obj(obj(container[probe]).httpGet).port)), probe).to.equal(config.controlApi.listenPort);
+        }
+        const service = obj(manifests(example).find((m) => m.kind === 'Service'));
+        const spec = obj(service.spec);
+        expect([spec.clusterIP, spec.publishNotReadyAddresses], 'a headless Service publishing not-ready pods').to.deep.equal(['None', true]);
+        for (const p of list(spec.ports).map(obj)) expect(ports.has(String(p.targetPort)), `Service port ${String(p.name)}`).to.equal(true);
+        const api = list(spec.ports).map(obj).find((p) => p.targetPort === 'tunmesh-api');
+        expect(obj(api).port).to.equal(config.controlApi.listenPort);
+        const { workload } = sidecar(example);
+        const labels = obj(obj(obj(obj(workload.spec).template).metadata).labels);
+        for (const [k, v] of Object.entries(obj(spec.selector))) expect(labels[k], `Service selector ${k}`).to.equal(v);
+      });
+    });
+  }
+
+  it("the StatefulSet's config loads with the sidecar's env, as pod app-1 would see it", () => {
+    const { config } = sidecarConfig('statefulset');
     expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://app-1.app-mesh.default.svc.cluster.local:4567');
     const group = config.clustering.bootstrapGroups['default'];
     expect(group?.bootstrapRetries).to.equal(-1);
     expect(group?.bootstrapNodeUrls).to.include(config.clustering.controlApiAdvertiseUrl);
     expect(config.monitoring.method).to.equal('prometheus');
-    const ports = list(container.ports).map(obj);
-    expect(ports.some((p) => p.containerPort === config.controlApi.listenPort)).to.equal(true);
+  });
+
+  it("the Deployment's one config needs nothing per pod: its address allocated, its peers from the Service's name", () => {
+    const { config } = sidecarConfig('deployment');
+    expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://10.1.2.3:4567');
+    expect(config.networking.ipv4.allocationSeed, 'allocate').to.not.equal(null);
+    expect(cidrContains(config.networking.ipv4.networkCidr, config.networking.ipv4.nodeAddressCidr.split('/')[0]!)).to.equal(true);
+    const service = obj(manifests('deployment').find((m) => m.kind === 'Service'));
+    const urls = config.clustering.bootstrapGroups['default']?.bootstrapNodeUrls ?? [];
+    expect(urls).to.deep.equal([`https://${String(obj(service.metadata).name)}.default.svc.cluster.local:${config.controlApi.listenPort}`]);
+    expect(namedHost(urls[0]!), 'a DNS name, resolved at every attempt').to.not.equal(null);
+  });
+
+  it('the Deployment runs tunmesh as a native sidecar, with a PodDisruptionBudget over its pods', () => {
+    const { pod, workload } = sidecar('deployment');
+    const init = list(pod.initContainers).map(obj).find((c) => c.image === 'tunmesh:latest');
+    expect(obj(init).restartPolicy).to.equal('Always');
+    const pdb = obj(manifests('deployment').find((m) => m.kind === 'PodDisruptionBudget'));
+    expect(obj(pdb.spec).maxUnavailable).to.equal(1);
+    const labels = obj(obj(obj(obj(workload.spec).template).metadata).labels);
+    for (const [k, v] of Object.entries(obj(obj(obj(pdb.spec).selector).matchLabels))) expect(labels[k]).to.equal(v);
   });
 
   it('the Dockerfile is multi-stage, health-checks /health/live and runs dist/cli/main.js', () => {
@@ -196,10 +252,12 @@ describe('docs and deploy examples', () => {
     expect(dockerfile).to.contain('CMD ["run"]');
   });
 
-  it('the Kubernetes sidecar and the tunmesh bin start the main process with MAIN_NODE_FLAGS', () => {
-    const { container } = sidecar();
-    const command = [...list(container.command), ...list(container.args)].join(' ');
-    expect(command).to.contain(`node ${MAIN_NODE_FLAGS.join(' ')} /app/dist/cli/main.js run`);
+  it('the Kubernetes sidecars and the tunmesh bin start the main process with MAIN_NODE_FLAGS', () => {
+    for (const example of EXAMPLES) {
+      const { container } = sidecar(example);
+      const command = [...list(container.command), ...list(container.args)].join(' ');
+      expect(command, example).to.contain(`node ${MAIN_NODE_FLAGS.join(' ')} /app/dist/cli/main.js run`);
+    }
     expect(read('src/cli/main.ts').split('\n')[0]).to.equal(`#!/usr/bin/env -S node ${MAIN_NODE_FLAGS.join(' ')}`);
   });
 
