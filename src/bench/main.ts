@@ -168,6 +168,14 @@ function footprintOptions(o: Options, argv: string[]): Options {
   return o;
 }
 
+/** Whether every command (name -> Debian package) is on PATH; says what to install when not. */
+function haveTools(tools: Record<string, string>): boolean {
+  const missing = Object.keys(tools).filter((c) => !onPath(c));
+  if (missing.length === 0) return true;
+  console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install ${missing.map((c) => tools[c]).join(' ')}`);
+  return false;
+}
+
 function onPath(cmd: string): boolean {
   for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
     try {
@@ -321,10 +329,8 @@ async function main(): Promise<number> {
   }
   if (o.footprint) return footprintMain(o);
   if (o.scale) return scaleMain(o, o.scale);
-  const missing = ['ip', 'ping', 'openssl', 'iperf3'].filter((c) => !onPath(c));
-  if (missing.length > 0) {
-    console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 iputils-ping openssl iperf3`);
-    if (missing.includes('iperf3')) console.error('bench: for the wireguard-go comparison too: apt-get install wireguard-go wireguard-tools iperf3');
+  if (!haveTools({ ip: 'iproute2', ping: 'iputils-ping', iperf3: 'iperf3' })) {
+    if (!onPath('iperf3')) console.error('bench: for the wireguard-go comparison too: apt-get install wireguard-go wireguard-tools iperf3');
     return 1;
   }
   if (!haveCli()) return 1;
@@ -451,11 +457,7 @@ async function simulateMain(o: Options, sizes: number[]): Promise<number> {
 
 /** `--scale`: the control plane at 16..64 real nodes (src/bench/scale.ts). */
 async function scaleMain(o: Options, s: ScaleOptions): Promise<number> {
-  const missing = ['ip', 'openssl', 'ping'].filter((c) => !onPath(c));
-  if (missing.length > 0) {
-    console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 openssl iputils-ping`);
-    return 1;
-  }
+  if (!haveTools({ ip: 'iproute2', ping: 'iputils-ping' })) return 1;
   if (!haveCli()) return 1;
   const m = machine();
   progress(`scale: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}, Node ${m.node}; sizes ${s.sizes.join(', ')}, one worker per node, the original's default timings, idle ${s.idleSeconds} s`);
@@ -469,11 +471,7 @@ async function scaleMain(o: Options, s: ScaleOptions): Promise<number> {
 
 /** `--footprint`: memory and start-up of mesh nodes (src/bench/footprint.ts). */
 async function footprintMain(o: Options): Promise<number> {
-  const missing = ['ip', 'openssl', 'curl'].filter((c) => !onPath(c));
-  if (missing.length > 0) {
-    console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install iproute2 openssl curl`);
-    return 1;
-  }
+  if (!haveTools({ ip: 'iproute2', curl: 'curl' })) return 1;
   if (!haveCli()) return 1;
   const abort = (sig: NodeJS.Signals): void => {
     console.error(`\nbench: ${sig}, cleaning up`);

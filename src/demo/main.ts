@@ -1,6 +1,6 @@
 // `npm run demo`: a real 3-node tunmesh mesh on this machine, in network namespaces.
-//   1. check we can (root, /dev/net/tun, ip, openssl)
-//   2. namespaces on a bridge; certificate and cluster secret generated into a temp folder
+//   1. check we can (root, /dev/net/tun, ip, ping)
+//   2. namespaces on a bridge; certificate (src/certs, as `tunmesh certs`) and cluster secret generated into a temp folder
 //   3. three `tunmesh run` processes; wait (bounded, with progress) for the full mesh
 //   4. ping every pair; bulk TCP through the mesh with its checksum checked at the far end
 //   5. a status table; then tear everything down (or, with --keep, say how to)
@@ -25,11 +25,11 @@ function preflight(): string | undefined {
   } catch {
     return '/dev/net/tun is missing or not accessible (in a container: --device /dev/net/tun --cap-add NET_ADMIN)';
   }
-  for (const tool of ['ip', 'openssl', 'ping']) {
+  for (const tool of ['ip', 'ping']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
-      return `'${tool}' is not installed (Debian: apt-get install iproute2 openssl iputils-ping)`;
+      return `'${tool}' is not installed (Debian: apt-get install iproute2 iputils-ping)`;
     }
   }
   return undefined;

@@ -1,9 +1,11 @@
-// Throwaway TLS material and cluster secret for labs (demo, tests, bench): one self-signed
-// certificate shared by every node, which is then also the CA each node verifies peers with
-// (the original's behaviour when ca_file_path is unset).
+// Throwaway TLS material and cluster secret for labs (demo, tests, bench): one RSA certificate
+// shared by every node, made with src/certs as `tunmesh certs` makes them (no openssl). Its
+// file holds the chain, leaf then CA, so that a node without ca_file_path, which verifies peers
+// against its own certificate file as the original does, trusts every peer of the lab.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from './netns.js';
+import { makeLabPki } from './pki.js';
 
 export interface LabCredentials {
   certPath: string;
@@ -16,13 +18,10 @@ export interface LabCredentials {
  * peers may check the hostname (tun_mesh.control_api.ssl.verify_hostname) against bare-IP URLs.
  */
 export async function makeLabCredentials(dir: string, ipSans: readonly string[] = []): Promise<LabCredentials> {
+  const pki = await makeLabPki(dir, { name: 'tunmesh lab CA' });
+  // An RSA leaf, as the lab always had: the TLS suite tests check the ECDHE-RSA list against it.
+  const leaf = await pki.issue('lab', [...ipSans], { algorithm: 'rsa-3072', ...(ipSans.length === 0 ? { dns: ['tunmesh-lab'] } : {}) });
   const certPath = join(dir, 'cert.pem');
-  const keyPath = join(dir, 'key.pem');
-  const san = ipSans.length > 0 ? ['-addext', `subjectAltName=${ipSans.map((ip) => `IP:${ip}`).join(',')}`] : [];
-  await run(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=tunmesh-lab', '-days', '2', ...san, '-keyout', keyPath, '-out', certPath],
-    { timeoutMs: 30_000 },
-  );
-  return { certPath, keyPath, secret: randomBytes(32).toString('base64url') };
+  writeFileSync(certPath, readFileSync(leaf.certPath, 'utf8') + readFileSync(pki.caPath, 'utf8'), { mode: 0o644 });
+  return { certPath, keyPath: leaf.keyPath, secret: randomBytes(32).toString('base64url') };
 }
