@@ -3,6 +3,7 @@
 // (and mutual TLS) check those. The result is verified against the CA before it is returned.
 import { X509Certificate as NodeX509, createPrivateKey } from 'node:crypto';
 import { CertsError } from './errors.js';
+import { GROUP_URI_PREFIX } from '../security/groups.js';
 import { x509 } from './x509.js';
 import { generateKey, importSigningKey, type SigningKey } from './keys.js';
 import { randomSerial, validity } from './serial.js';
@@ -60,7 +61,11 @@ export async function issueNodeCertificate(ca: LoadedCa, req: NodeRequest): Prom
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(usage, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([...req.sans.dns.map((value) => ({ type: 'dns' as const, value })), ...req.sans.ips.map((value) => ({ type: 'ip' as const, value }))]),
+      new x509.SubjectAlternativeNameExtension([
+        ...req.sans.dns.map((value) => ({ type: 'dns' as const, value })),
+        ...req.sans.ips.map((value) => ({ type: 'ip' as const, value })),
+        ...req.sans.groups.map((name) => ({ type: 'url' as const, value: `${GROUP_URI_PREFIX}${name}` })),
+      ]),
       await x509.SubjectKeyIdentifierExtension.create(key.publicKey),
       await authorityKeyIdentifier(ca),
     ],

@@ -2,6 +2,7 @@
 // names and subject alternative names. Anything weak or malformed is a CertsError.
 import { isIP } from 'node:net';
 import { CertsError } from './errors.js';
+import { GROUP_NAME } from '../security/groups.js';
 
 /** Key algorithms we generate. ECDSA P-256 is the default: small, fast, accepted everywhere. */
 export const KEY_ALGORITHMS = ['ecdsa-p256', 'rsa-3072', 'rsa-4096'] as const;
@@ -52,6 +53,8 @@ export function parseCommonName(value: string | undefined, fallback: string): st
 export interface SubjectAltNames {
   ips: string[];
   dns: string[];
+  /** Groups, written as URI SANs urn:tunmesh:group:<name> (security/groups.ts). */
+  groups: string[];
 }
 
 export function parseIps(values: readonly string[]): string[] {
@@ -75,8 +78,15 @@ export function parseDnsNames(values: readonly string[]): string[] {
   });
 }
 
-export function parseSubjectAltNames(ips: readonly string[], dns: readonly string[]): SubjectAltNames {
-  const out = { ips: parseIps(ips), dns: parseDnsNames(dns) };
+export function parseGroups(values: readonly string[]): string[] {
+  for (const v of values) {
+    if (!GROUP_NAME.test(v)) throw new CertsError(`--group ${JSON.stringify(v)}: not a group name (lowercase letters, digits, '.', '_', '-'; 1-63 characters)`);
+  }
+  return [...new Set(values)].sort();
+}
+
+export function parseSubjectAltNames(ips: readonly string[], dns: readonly string[], groups: readonly string[] = []): SubjectAltNames {
+  const out = { ips: parseIps(ips), dns: parseDnsNames(dns), groups: parseGroups(groups) };
   if (out.ips.length + out.dns.length === 0) {
     throw new CertsError('give at least one --ip or --dns: peers (and mutual TLS) check the node against its subject alternative names');
   }

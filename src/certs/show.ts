@@ -2,6 +2,7 @@
 // node's X509Certificate (the same parser TLS uses), so it also runs where the node runs.
 import { X509Certificate } from 'node:crypto';
 import { CertsError } from './errors.js';
+import { groupsOfUris } from '../security/groups.js';
 
 export interface CertificateSummary {
   subject: string;
@@ -9,6 +10,8 @@ export interface CertificateSummary {
   serial: string;
   /** e.g. "DNS:node-a.example", "IP Address:198.18.0.1" */
   subjectAltNames: string[];
+  /** Firewall groups (URI SANs urn:tunmesh:group:NAME). */
+  groups: string[];
   /** SHA-256 of the DER, upper-case hex with colons (node's fingerprint256). */
   fingerprintSha256: string;
   key: string;
@@ -38,11 +41,13 @@ export function parsePemCertificates(pem: string, source: string): X509Certifica
 
 export function summarize(cert: X509Certificate, now = Date.now()): CertificateSummary {
   const notAfter = new Date(cert.validTo);
+  const sans = cert.subjectAltName ? cert.subjectAltName.split(', ') : [];
   return {
     subject: oneLine(cert.subject),
     issuer: oneLine(cert.issuer),
     serial: cert.serialNumber,
-    subjectAltNames: cert.subjectAltName ? cert.subjectAltName.split(', ') : [],
+    subjectAltNames: sans,
+    groups: groupsOfUris(sans.filter((n) => n.startsWith('URI:')).map((n) => n.slice(4))),
     fingerprintSha256: cert.fingerprint256,
     key: describeKey(cert),
     ca: cert.ca,
@@ -59,6 +64,7 @@ export function formatSummary(s: CertificateSummary): string {
     ['issuer', s.issuer],
     ['serial', s.serial],
     ['SANs', s.subjectAltNames.length === 0 ? '(none)' : s.subjectAltNames.join(', ')],
+    ['groups', s.groups.length === 0 ? '(none)' : s.groups.join(', ')],
     ['SHA-256', s.fingerprintSha256],
     ['key', s.key],
     ['CA', s.ca ? 'yes' : 'no'],

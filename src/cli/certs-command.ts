@@ -3,7 +3,7 @@
  *
  *   tunmesh certs ca create --out DIR [--name CN] [--key ALG] [--days N] [--force]
  *   tunmesh certs node issue (--ca-dir DIR | --ca-cert FILE --ca-key FILE) --name NAME
- *                            [--ip ADDR]... [--dns NAME]... [--key ALG] [--days N] --out DIR [--force]
+ *                            [--ip ADDR]... [--dns NAME]... [--group NAME]... [--key ALG] [--days N] --out DIR [--force]
  *   tunmesh certs show FILE [--json]
  *
  * Exit codes as for `tunmesh config`: 0 ok, 2 usage error or refused parameters, 1 unexpected.
@@ -23,8 +23,9 @@ export const CA_KEY_FILE = 'ca-key.pem';
 const USAGE = `usage: tunmesh certs ca create --out DIR [--name CN] [--key ALG] [--days N] [--force]
          writes DIR/${CA_CERT_FILE} and DIR/${CA_KEY_FILE} (0600); default ${VALIDITY.ca.default} days, at most ${VALIDITY.ca.max}
        tunmesh certs node issue (--ca-dir DIR | --ca-cert FILE --ca-key FILE) --name NAME
-                                [--ip ADDR]... [--dns NAME]... [--key ALG] [--days N] --out DIR [--force]
-         writes DIR/NAME.pem and DIR/NAME-key.pem (0600); default ${VALIDITY.node.default} days, at most ${VALIDITY.node.max}
+                                [--ip ADDR]... [--dns NAME]... [--group NAME]... [--key ALG] [--days N] --out DIR [--force]
+         writes DIR/NAME.pem and DIR/NAME-key.pem (0600); default ${VALIDITY.node.default} days, at most ${VALIDITY.node.max};
+         --group puts the node in a firewall group (a URI SAN urn:tunmesh:group:NAME; repeatable)
        tunmesh certs show FILE [--json]
          subject, issuer, SANs, SHA-256 fingerprint and expiry of each certificate in FILE
   ALG: ${KEY_ALGORITHMS.join(' | ')} (default ${KEY_ALGORITHMS[0]})
@@ -109,6 +110,7 @@ async function nodeIssue(args: string[], io: CommandIo): Promise<number> {
       name: { type: 'string' },
       ip: { type: 'string', multiple: true },
       dns: { type: 'string', multiple: true },
+      group: { type: 'string', multiple: true },
       key: { type: 'string' },
       days: { type: 'string' },
       out: { type: 'string' },
@@ -118,7 +120,7 @@ async function nodeIssue(args: string[], io: CommandIo): Promise<number> {
   const { certPath: caCertPath, keyPath: caKeyPath } = caPaths(values['ca-dir'], values['ca-cert'], values['ca-key']);
   const name = parseNodeName(values.name);
   const out = required(values.out, '--out');
-  const request = { name, sans: parseSubjectAltNames(values.ip ?? [], values.dns ?? []), algorithm: parseKeyAlgorithm(values.key), days: parseDays(values.days, 'node') };
+  const request = { name, sans: parseSubjectAltNames(values.ip ?? [], values.dns ?? [], values.group ?? []), algorithm: parseKeyAlgorithm(values.key), days: parseDays(values.days, 'node') };
   const { loadCa, issueNodeCertificate } = await import('../certs/issue.js');
   const ca = await loadCa(readInput(caCertPath, 'CA certificate'), readInput(caKeyPath, 'CA key'), caCertPath, caKeyPath);
   const issued = await issueNodeCertificate(ca, request);

@@ -13,6 +13,7 @@
 import { isIP } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { ClientAuthMode } from '../config/types.js';
+import { groupsOfUris } from './groups.js';
 
 export type CertRefusalReason = 'client_cert_missing' | 'client_cert_untrusted' | 'san_mismatch' | 'denied';
 
@@ -23,6 +24,8 @@ export interface ClientCert {
   /** IP SANs (normalized) and DNS SANs (lowercase). */
   ips: string[];
   dns: string[];
+  /** Firewall groups the CA gave it (URI SANs, security/groups.ts). */
+  groups: string[];
   /** Unix seconds. */
   notAfter: number;
   subject: string;
@@ -108,14 +111,17 @@ export function presentedCert(socket: unknown): PresentedCert | null {
 export function toClientCert(peer: PeerCertificate): ClientCert {
   const ips: string[] = [];
   const dns: string[] = [];
+  const uris: string[] = [];
   for (const entry of (peer.subjectaltname ?? '').split(/,\s*/)) {
     if (entry.startsWith('IP Address:')) ips.push(normalizeIp(entry.slice('IP Address:'.length)));
     else if (entry.startsWith('DNS:')) dns.push(entry.slice(4).toLowerCase());
+    else if (entry.startsWith('URI:')) uris.push(entry.slice(4));
   }
   return {
     fingerprint: normalizeFingerprint(peer.fingerprint256),
     ips,
     dns,
+    groups: groupsOfUris(uris),
     notAfter: Math.floor(new Date(peer.valid_to).getTime() / 1000),
     subject: peer.subject?.CN ? `CN=${String(peer.subject.CN)}` : '',
   };

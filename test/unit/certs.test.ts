@@ -1,6 +1,7 @@
 // `tunmesh certs` as an operator runs it (the built CLI, a real process): the files it writes,
 // their modes, what node's own X.509 and TLS code make of them, and the one-line refusals.
 import { expect } from 'chai';
+import { toClientCert } from '../../src/security/client-cert.js';
 import { execFile } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -83,6 +84,19 @@ describe('tunmesh certs (the built CLI)', function () {
     expect(() => createSecureContext({ cert: material.cert, key: material.key, ca: readFileSync(join(caDir, 'ca.pem')), ...serverTlsPolicy() })).not.to.throw();
   });
 
+  it('node issue --group writes each group as a URI SAN urn:tunmesh:group:NAME; show prints them', async () => {
+    const out = join(dir, 'grouped');
+    const r = await tunmesh('certs', 'node', 'issue', '--ca-dir', caDir, '--name', 'web-1', '--ip', '198.18.0.2', '--group', 'web', '--group', 'frontend', '--out', out);
+    expect(r.code, r.stderr).to.equal(0);
+    const cert = new X509Certificate(readFileSync(join(out, 'web-1.pem')));
+    expect(cert.subjectAltName).to.equal('IP Address:198.18.0.2, URI:urn:tunmesh:group:frontend, URI:urn:tunmesh:group:web');
+    expect(r.stdout).to.include('groups:     frontend, web');
+    const json = await tunmesh('certs', 'show', join(out, 'web-1.pem'), '--json');
+    expect((JSON.parse(json.stdout) as Array<{ groups: string[] }>)[0]?.groups).to.deep.equal(['frontend', 'web']);
+    const peer = toClientCert(cert.toLegacyObject());
+    expect(peer.groups, 'what a node reads from the verified peer certificate').to.deep.equal(['frontend', 'web']);
+  });
+
   it('show prints subject, issuer, SANs, fingerprint and days to expiry of each certificate of a chain', async () => {
     const chain = join(dir, 'chain.pem');
     writeFileSync(chain, readFileSync(join(nodeDir, 'node-a.pem'), 'utf8') + readFileSync(join(caDir, 'ca.pem'), 'utf8'));
@@ -133,6 +147,7 @@ describe('tunmesh certs (the built CLI)', function () {
       ['an IP that does not parse', () => issue('--name', 'n', '--ip', '198.18.0.256'), /not an IPv4 or IPv6 address/],
       ['an address given as --dns', () => issue('--name', 'n', '--dns', '198.18.0.1'), /not a DNS name/],
       ['no SAN at all', () => issue('--name', 'n'), /at least one --ip or --dns/],
+      ['a group name with a space', () => issue('--name', 'n', '--ip', '198.18.0.1', '--group', 'web servers'), /--group "web servers": not a group name/],
       ['a name that is a path', () => issue('--name', '../n', '--ip', '198.18.0.1'), /--name/],
       ['a missing CA', () => ['certs', 'node', 'issue', '--ca-dir', join(dir, 'none'), '--name', 'n', '--ip', '198.18.0.1', '--out', out()], /cannot read CA certificate .*: no such file/],
       ['a node certificate as CA', () => ['certs', 'node', 'issue', '--ca-cert', join(nodeDir, 'node-a.pem'), '--ca-key', join(nodeDir, 'node-a-key.pem'), '--name', 'n', '--ip', '198.18.0.1', '--out', out()], /not a CA certificate/],

@@ -12,7 +12,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import { makeTlsDir, type TlsDir } from '../fixtures/configs/fixtures.js';
 
 const FP = 'ab'.repeat(32);
-const cert = (over: Partial<ClientCert> = {}): ClientCert => ({ fingerprint: FP, ips: ['198.18.0.1', '2001:2::1'], dns: ['node1.mesh.test', '*.pods.mesh.test'], notAfter: 0, subject: 'CN=n', ...over });
+const cert = (over: Partial<ClientCert> = {}): ClientCert => ({ fingerprint: FP, ips: ['198.18.0.1', '2001:2::1'], dns: ['node1.mesh.test', '*.pods.mesh.test'], groups: [], notAfter: 0, subject: 'CN=n', ...over });
 
 describe('deny file', () => {
   it('reads node ids and fingerprints, colons and case ignored', () => {
