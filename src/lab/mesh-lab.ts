@@ -135,7 +135,6 @@ export interface TransferHandle {
 export interface PairPing extends PingResult {
   from: number;
   to: number;
-  lost: number;
   /** Average RTT in ms, null when nothing came back. */
   avgRttMs: number | null;
 }
@@ -548,7 +547,7 @@ export class MeshLab {
         const address = family === 6 ? this.address6Of(to) : this.node(to).meshAddress;
         const r = await pingFrom(this.node(from).ns, address, { count, intervalS: 0.2, timeoutS: 2 });
         const avg = /= [\d.]+\/([\d.]+)\//.exec(r.output)?.[1];
-        return { ...r, from, to, lost: r.transmitted - r.received, avgRttMs: avg === undefined ? null : Number(avg) };
+        return { ...r, from, to, avgRttMs: avg === undefined ? null : Number(avg) };
       }),
     );
   }

@@ -235,7 +235,10 @@ export function killPid(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
 export interface PingResult {
   transmitted: number;
   received: number;
-  /** received === transmitted > 0 */
+  /** Echoes not answered. ping stops at `count` replies, so echoes still in flight then (a slow
+   * first round trip while channels open) are not losses: lost is 0 once `count` replies came. */
+  lost: number;
+  /** All `count` replies came back within the deadline. */
   ok: boolean;
   output: string;
 }
@@ -262,7 +265,8 @@ export async function pingFrom(
   if (m === null) throw new Error(`cannot parse ping output from ${ns} to ${address}: ${output.trim()}`);
   const transmitted = Number(m[1]);
   const received = Number(m[2]);
-  return { transmitted, received, ok: transmitted > 0 && received === transmitted, output };
+  const ok = received >= count;
+  return { transmitted, received, lost: ok ? 0 : transmitted - received, ok, output };
 }
 
 export interface LabNode {
