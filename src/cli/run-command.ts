@@ -129,7 +129,7 @@ function waitForSignals(node: RunningNode, log: Logger, onStop: (stop: (why: str
     onStop(stop);
     // SIGHUP re-reads the TLS material and the deny list (node/security.ts); it never stops the node.
     process.on('SIGHUP', () => {
-      log.info('SIGHUP: reloading TLS material and deny list', { component: 'node' });
+      log.info('SIGHUP: reloading TLS material, deny list and firewall rules', { component: 'node' });
       node.reload();
     });
     process.once('SIGTERM', () => stop('SIGTERM', 0));

@@ -46,6 +46,7 @@ export function formatStatus(s: StatusReport): string {
     `node ${s.id}  ${s.address}${s.address6 ? `  ${s.address6}` : ''}  ${s.url}  v${s.version}`,
     `up ${s.uptimeSeconds}s  bootstrapped=${s.bootstrapped}  ready=${s.ready}  workers=${s.workers}  peers=${s.peers.length}`,
     ...(s.offloads ? [`TUN offloads: ${s.offloads.join(',')}`] : []),
+    ...(s.firewall ? [`firewall: ${s.firewall.rules} rules in force (hash ${s.firewall.hash})`] : []),
     ...(s.channelPort ? [`channel port: ${s.channelPort} (fast channels received in the workers)`] : []),
     '',
   ];

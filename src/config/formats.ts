@@ -140,6 +140,11 @@ function coerceList(value: string): string[] {
   return value.split(',').map((v) => v.trim()).filter((v) => v.length > 0);
 }
 
+/** Firewall rules: null or a list; each rule is checked by config/firewall.ts, by path. */
+function validateRuleList(value: unknown): void {
+  if (value !== null && !Array.isArray(value)) throw new Error('must be a list of rules, or left out to allow everything');
+}
+
 let registered = false;
 
 /** Registers our formats with convict (once per process; convict's format registry is global). */
@@ -155,5 +160,6 @@ export function registerConfigFormats(): void {
   convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });
   convict.addFormat({ name: 'path_or_empty', validate: validateStringOrEmpty });
   convict.addFormat({ name: 'secret_list', validate: validateSecretList, coerce: coerceList });
+  convict.addFormat({ name: 'rule_list', validate: validateRuleList });
   registered = true;
 }

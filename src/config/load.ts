@@ -16,10 +16,11 @@ import { addressChoice, allocationSeed, hostCount } from './allocate.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { registerConfigFormats } from './formats.js';
 import { baseLabels, bootstrapGroups } from './maps.js';
+import { firewallRules, type FirewallRules } from './firewall.js';
 import { BOOTSTRAP_URLS_ENV, isLeaf, schema, type RawDocument, type RawTiming } from './schema.js';
 import { fitToSchema, isPlainObject, showValue, type PlainObject } from './shape.js';
 import { parseTiming, resolveTiming } from './timing.js';
-import type { BootstrapGroup, ClientAuthMode, LogFormat, LogLevel, MonitoringMethod, TunmeshConfig } from './types.js';
+import type { BootstrapGroup, ClientAuthMode, FirewallConfig, LogFormat, LogLevel, MonitoringMethod, TunmeshConfig } from './types.js';
 
 export interface LoadOptions {
   /** Source of randomness for timing ranges, in [0, 1); Math.random by default. */
@@ -34,6 +35,11 @@ const OBJECT_SOURCE = '(object)';
 /** Reads, parses and validates the config file at `path`. Throws ConfigError on any problem. */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): TunmeshConfig {
   return buildConfig(parseYaml(readConfigFile(path), path), path, env, options);
+}
+
+/** As loadConfig, for a file's text read elsewhere (the firewall keeper reads a root-only config on reload). */
+export function loadConfigText(text: string, path: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): TunmeshConfig {
+  return buildConfig(parseYaml(text, path), path, env, options);
 }
 
 /**
@@ -80,11 +86,21 @@ function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv, optio
   const raw = validateWithConvict(fitted, env, problems);
   const groups = bootstrapGroups(raw.tun_mesh.clustering.bootstrap_groups, groupsPresent, problems);
   const labels = baseLabels(raw.tun_mesh.monitoring.prometheus.base_labels, problems);
+  const rules = firewallRules(raw.tunmesh.firewall, FIREWALL_PATH, problems);
   checkCrossFieldRules(raw, options.checkFiles ?? true, problems);
 
   const reported = dropShadowedProblems(problems);
   if (reported.length > 0) throw new ConfigError(source, reported);
-  return toTyped(raw, source, groups, labels, options.random ?? Math.random);
+  const random = options.random ?? Math.random;
+  return { ...toTyped(raw, source, groups, labels, random), firewall: withConntrack(rules, raw.tunmesh.firewall.conntrack, random) };
+}
+
+const FIREWALL_PATH = ['tunmesh', 'firewall'];
+
+function withConntrack(rules: FirewallRules | null, ct: RawDocument['tunmesh']['firewall']['conntrack'], random: () => number): FirewallConfig | null {
+  if (rules === null) return null;
+  const seconds = (value: RawTiming): number => resolveTiming(parseTiming(value), random);
+  return { ...rules, conntrack: { tcpTimeout: seconds(ct.tcp_timeout), udpTimeout: seconds(ct.udp_timeout) } };
 }
 
 /**
@@ -247,7 +263,7 @@ function unreadableReason(path: string): string | null {
 
 /** Builds the typed config from a document that passed every check. */
 function toTyped(raw: RawDocument, source: string, groups: Record<string, BootstrapGroup>,
-  labels: Record<string, string>, random: () => number): TunmeshConfig {
+  labels: Record<string, string>, random: () => number): Omit<TunmeshConfig, 'firewall'> {
   const seconds = (value: RawTiming): number => resolveTiming(parseTiming(value), random);
   const t = raw.tun_mesh;
   const x = raw.tunmesh;

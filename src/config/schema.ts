@@ -114,6 +114,7 @@ export interface RawDocument {
     status_socket: string;
     tls: { client_auth: string };
     security: { deny_file: string };
+    firewall: { inbound: unknown; outbound: unknown; conntrack: { tcp_timeout: RawTiming; udp_timeout: RawTiming } };
   };
 }
 
@@ -323,6 +324,21 @@ export const schema: convict.Schema<RawDocument> = {
       deny_file: {
         doc: 'YAML file of denied node_ids and cert_fingerprints (SHA-256 hex); watched and re-read on change and on SIGHUP; empty: none',
         format: 'path_or_empty', default: '', env: 'TUNMESH_DENY_FILE',
+      },
+    },
+    // Rules are checked entry by entry in config/firewall.ts (convict only knows "a list").
+    firewall: {
+      inbound: {
+        doc: 'Rules for packets from peers into this node, first match wins, no match drops: [{proto, port, action, host|group|groups|node|cidr}]; left out: allow all (the original)',
+        format: 'rule_list', default: null, nullable: true,
+      },
+      outbound: {
+        doc: 'Rules for packets from this node to peers (same shape); left out: allow all',
+        format: 'rule_list', default: null, nullable: true,
+      },
+      conntrack: {
+        tcp_timeout: timing('An idle allowed TCP flow stays tracked (its replies pass) this long', 720, { min: 10, max: 432000 }),
+        udp_timeout: timing('An idle allowed UDP flow stays tracked this long', 180, { min: 10, max: 432000 }),
       },
     },
   },

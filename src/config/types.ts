@@ -143,4 +143,40 @@ export interface TunmeshConfig {
     /** Denied node ids and certificate fingerprints, watched; null: none. */
     readonly denyFile: string | null;
   };
+  /** extension: access control between nodes (config/firewall.ts); null: allow all, as the original. */
+  readonly firewall: FirewallConfig | null;
+}
+
+export type FirewallProto = 'any' | 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+
+/** A port or an inclusive range; null in a rule: any port. */
+export interface FirewallPorts {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Whom a rule is about: the sender of an inbound packet, the receiver of an outbound one. */
+export type FirewallSelector =
+  | { readonly kind: 'any' }
+  /** A peer whose verified certificate carries every one of these groups. */
+  | { readonly kind: 'groups'; readonly groups: readonly string[] }
+  | { readonly kind: 'node'; readonly id: string }
+  /** Mesh addresses: the only selector an original node (no groups) can match. */
+  | { readonly kind: 'cidr'; readonly cidr: string; readonly family: 4 | 6 };
+
+export interface FirewallRule {
+  /** Where it was written, e.g. tunmesh/firewall/inbound/2: its name in logs and metrics. */
+  readonly path: string;
+  readonly proto: FirewallProto;
+  readonly ports: FirewallPorts | null;
+  readonly action: 'allow' | 'drop';
+  readonly selector: FirewallSelector;
+}
+
+export interface FirewallConfig {
+  /** null: this direction allows everything; []: nothing. */
+  readonly inbound: readonly FirewallRule[] | null;
+  readonly outbound: readonly FirewallRule[] | null;
+  /** Seconds an idle allowed flow stays tracked (its replies pass). */
+  readonly conntrack: { readonly tcpTimeout: number; readonly udpTimeout: number };
 }

@@ -81,6 +81,8 @@ export interface MeshLabOptions {
   listenAddressOf?: (underlayAddress: string, i: number) => string | undefined;
   /** Per node: its own certificate, CA, client_auth and deny file (mutual-TLS tests); default: the lab's shared self-signed certificate. */
   nodeTls?: (i: number, underlayAddress: string) => Promise<LabNodeTls>;
+  /** Per node: the tunmesh.firewall block, as written in YAML (undefined: none, all allowed). */
+  firewallOf?: (i: number) => Record<string, unknown> | undefined;
 }
 
 /** A node's own TLS files and security settings (MeshLabOptions.nodeTls). */
@@ -236,6 +238,7 @@ export class MeshLab {
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),
           ...(opts.listenAddressOf?.(ln.address, i) ? { listenAddress: opts.listenAddressOf(ln.address, i) } : {}),
           ...ownTls[i],
+          ...(opts.firewallOf?.(i) ? { firewall: opts.firewallOf(i) } : {}),
         };
         const yaml = labNodeConfigYaml(spec);
         if (opts.sharedConfig) node.configPath = join(dir, 'shared.yaml');

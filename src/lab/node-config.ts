@@ -49,6 +49,8 @@ export interface LabNodeSpec {
   /** Mutual-TLS labs: tunmesh.tls.client_auth, tunmesh.security.deny_file. */
   clientAuth?: 'off' | 'request' | 'require';
   denyFile?: string;
+  /** tunmesh.firewall, as written in YAML (firewall tests). */
+  firewall?: Record<string, unknown>;
 }
 
 export interface LabTiming {
@@ -141,6 +143,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
       status_socket: s.statusSocket,
       ...(s.clientAuth ? { tls: { client_auth: s.clientAuth } } : {}),
       ...(s.denyFile ? { security: { deny_file: s.denyFile } } : {}),
+      ...(s.firewall ? { firewall: s.firewall } : {}),
     },
     // No `&a1`/`*a1` for the shared local/mesh timing object: the original loads the file with
     // Ruby's YAML.safe_load, which refuses aliases.

@@ -18,6 +18,8 @@ export interface IssueOptions {
   /** Start of validity (default now): a past start with few days makes an expired certificate. */
   validFrom?: Date;
   dns?: string[];
+  /** Firewall groups (URI SANs urn:tunmesh:group:NAME), as `tunmesh certs node issue --group`. */
+  groups?: string[];
   algorithm?: KeyAlgorithm;
 }
 
@@ -42,7 +44,7 @@ export async function makeLabPki(dir: string, opts: { name?: string; algorithm?:
     async issue(name, ips, o = {}) {
       const issued = await issueNodeCertificate(ca, {
         name,
-        sans: parseSubjectAltNames(ips, o.dns ?? []),
+        sans: parseSubjectAltNames(ips, o.dns ?? [], o.groups ?? []),
         algorithm: o.algorithm ?? 'ecdsa-p256',
         days: o.days ?? 2,
         ...(o.validFrom ? { validFrom: o.validFrom } : {}),

@@ -10,6 +10,7 @@ import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
 import type { CertificateExpiry } from '../tls/expiry.js';
 import { SecurityMetrics } from './security.js';
+import { FirewallMetrics } from './firewall.js';
 
 type MetricJson = MetricFamily;
 
@@ -44,6 +45,7 @@ export class NodeMetrics {
   readonly certExpiry: Gauge;
   readonly registrationRtt: Histogram;
   readonly security: SecurityMetrics;
+  readonly firewall: FirewallMetrics;
   private readonly labels: Record<string, string>;
 
   constructor(private readonly opts: NodeMetricsOptions) {
@@ -74,6 +76,7 @@ export class NodeMetrics {
       registers,
     });
     this.security = new SecurityMetrics(this.registry);
+    this.firewall = new FirewallMetrics(this.registry);
     this.peers = new Gauge({ name: 'tunmesh_peers', help: 'Known peers, by state', labelNames: ['state'], registers });
     this.certExpiry = new Gauge({
       name: 'tunmesh_tls_certificate_expiry_seconds',

@@ -1,12 +1,12 @@
 // Metrics of mutual TLS, hot reload and the deny list (docs/security.md):
-//   tunmesh_security_reloads_total{what="tls"|"deny_list", result="applied"|"unchanged"|"refused"}
+//   tunmesh_security_reloads_total{what="tls"|"deny_list"|"firewall", result="applied"|"unchanged"|"refused"}
 //   tunmesh_peer_certificate_expiry_seconds{peer}   seconds until each peer's client certificate
 //       expires (mutual TLS on; computed at scrape time). `peer`, like the other per-peer series:
 //       `node_id` is the scraped node's own label.
 //   tunmesh_deny_list_entries{kind="node_ids"|"cert_fingerprints"}
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export type ReloadWhat = 'tls' | 'deny_list';
+export type ReloadWhat = 'tls' | 'deny_list' | 'firewall';
 export type ReloadResult = 'applied' | 'unchanged' | 'refused';
 
 export interface PeerCertExpiries {

@@ -1,8 +1,9 @@
 // One tunmesh node: the main process. Start-up order matters (root work first):
 //   1. identity, TLS material and deny list (node/security.ts), RSA key pair, metrics
 //   2. TUN device with one queue per worker plus a detached write-only queue for received packets
-//      (with offloads when the kernel takes them: then the identity announces them); the channel
-//      port, where workers receive fast channels (announced too, once it listens)
+//      (with offloads when the kernel takes them: then the identity announces them); the firewall
+//      rules (firewall/, their keeper stays root); the channel port, where workers receive fast
+//      channels (announced too, once it listens)
 //   3. control plane: registry, sessions, peer API, membership, authenticator
 //   4. receive path, HTTPS API (+ the fast-path upgrade) on the listen port, status socket
 //   5. with an allocated address: join the mesh and hold the claim window (claim.ts), still
@@ -45,6 +46,9 @@ import type https from 'node:https';
 import type { AddressInUse } from '../mesh/address-claim.js';
 import { holdClaimWindow, watchClaim } from './claim.js';
 import type { Supervisor } from '../workers/supervisor.js';
+import { Firewall } from '../firewall/firewall.js';
+import { firewallPeers, reloadFirewall } from './firewall.js';
+import { watchFiles } from '../security/file-watch.js';
 
 export interface StartHooks {
   /** After the claim window, our allocated address turned out held by a node that keeps it. */
@@ -57,7 +61,7 @@ export interface RunningNode {
   id: string;
   stop(): Promise<void>;
   status(): StatusReport;
-  /** SIGHUP: re-read the TLS material and the deny list. */
+  /** SIGHUP: re-read the TLS material, the deny list and the firewall rules. */
   reload(): void;
 }
 
@@ -78,6 +82,8 @@ interface Started {
   tun: TunDevice;
   /** Where the channel port hands its connections (the workers, once forked). */
   handOff: { to: Supervisor | undefined };
+  /** tunmesh.firewall in force (its keeper stays root); null: no firewall, all allowed. */
+  firewall: Firewall | null;
   timing: MeshTiming;
   startedAt: number;
   /** Undo steps, in start order; run in reverse on stop or on a failed start. */
@@ -135,8 +141,9 @@ export async function startNode(config: TunmeshConfig, log: Logger, hooks: Start
   });
   logOffloads(log, config, tun);
   const handOff: Started['handOff'] = { to: undefined };
-  const started: Started = { config, log, self: identity, tls, caPem, keyPair, metrics, security, tun, handOff, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()], hooks };
+  const started: Started = { config, log, self: identity, tls, caPem, keyPair, metrics, security, tun, handOff, firewall: null, timing: meshTiming(config), startedAt, cleanup: [() => tun.close()], hooks };
   try {
+    await startFirewall(started);
     detachQueue(rxQueueFd(started));
     const channels = config.dataPlane.fastPath && config.dataPlane.channelPort !== 0
       ? await openChannelPort(config.dataPlane.channelPort, config.controlApi.listenAddress || undefined, (socket) => handOff.to?.handOff(socket) ?? false, log)
@@ -148,6 +155,14 @@ export async function startNode(config: TunmeshConfig, log: Logger, hooks: Start
     await undoAll(started);
     throw err;
   }
+}
+
+/** Before any packet can cross: the rules are in force once the TUN exists (root, like the TUN). */
+async function startFirewall(s: Started): Promise<void> {
+  if (s.config.firewall === null) return;
+  const firewall = await Firewall.start(s.config.firewall, { device: s.config.networking.tunDeviceId, configPath: s.config.source, log: s.log, metrics: s.metrics.firewall });
+  s.firewall = firewall;
+  s.cleanup.push(() => firewall.stop());
 }
 
 const rxQueueFd = (s: Started): number => s.tun.queueFds[s.config.process.workers] as number;
@@ -218,6 +233,11 @@ async function startServices(s: Started): Promise<RunningNode> {
   // 6. watch files, drop privileges, fork workers, publish state, groom, apply reloads
   s.security.watchFiles();
   s.cleanup.push(() => s.security.stop());
+  const reloadRules = (why: string): void => void reloadFirewall(config, s.firewall, log, metrics.security, why);
+  if (s.firewall !== null) {
+    const watch = watchFiles([config.source], () => reloadRules('file change'), (dir, err) => log.warn('cannot watch the config folder for firewall rule changes; SIGHUP still reloads', { component: 'firewall', dir, error: err.message }));
+    s.cleanup.push(() => watch.close());
+  }
   if (dropPrivileges(config.process.uid, config.process.gid) === 'dropped') {
     log.info('dropped privileges', { component: 'node', uid: config.process.uid, gid: config.process.gid });
   }
@@ -245,10 +265,12 @@ async function startServices(s: Started): Promise<RunningNode> {
     checks.stop();
   });
   views.offloads = s.tun.vnetHeader ? s.tun.offloads : 0;
+  views.firewall = s.firewall ?? undefined;
   publishSoon = coalesced(() => {
     const state = dataPlaneState(config, self.id, cp, s.tun.vnetHeader);
     supervisor.publish(state);
     rx.setState(state);
+    s.firewall?.setPeers(firewallPeers(config, cp.registry, s.security.peerCerts));
     views.updatePeerGauge();
   });
   publishSoon();
@@ -259,7 +281,11 @@ async function startServices(s: Started): Promise<RunningNode> {
   startHousekeeping(s, cp, views);
   s.security.start(securityAppliers(s, cp, server, supervisor));
 
-  return { id: self.id, status: () => views.status(), stop: () => stopNode(s), reload: () => s.security.reload('SIGHUP') };
+  const reload = (): void => {
+    s.security.reload('SIGHUP');
+    reloadRules('SIGHUP');
+  };
+  return { id: self.id, status: () => views.status(), stop: () => stopNode(s), reload };
 }
 
 /** Reloaded TLS material goes to new connections everywhere; a changed deny list grooms whom it denies. */
@@ -293,6 +319,8 @@ function startHousekeeping(s: Started, cp: ControlPlane, views: NodeViews): void
     () => {
       void cp.sessions.rotateDue(cp.registry.all().map(peerTarget)).catch((err) => s.log.warn('rotation failed', { component: 'auth', error: errorMessage(err) }));
       void views.refreshTraffic();
+      // A peer's certificate (its groups) is recorded at its first authenticated request, which may follow its registration.
+      s.firewall?.setPeers(firewallPeers(s.config, cp.registry, s.security.peerCerts));
     },
     Math.max(1, Math.min(s.timing.groomInterval, 5)) * 1000,
   );

@@ -53,6 +53,8 @@ export interface StatusReport {
   offloads?: string[];
   /** The port where our workers receive fast channels (announced in the claim); absent: the API port. */
   channelPort?: number;
+  /** The firewall rules in force: their count and hash (the same hash on every node: the same rules); absent: no firewall. */
+  firewall?: { rules: number; hash: string };
   peers: PeerStatus[];
 }
 
@@ -99,6 +101,7 @@ export function statusReport(args: {
   pathOf: (node: RemoteNode) => 'fast' | 'legacy';
   framesOf?: (node: RemoteNode) => 1 | 2;
   offloads?: string[];
+  firewall?: { rules: number; hash: string };
   traffic: PeerTraffic;
   rateOf: (peerId: string) => PeerRate;
   certOf?: (peerId: string) => ClientCert | undefined;
@@ -116,6 +119,7 @@ export function statusReport(args: {
     ready: args.ready,
     workers: args.workers,
     ...(args.offloads !== undefined ? { offloads: args.offloads } : {}),
+    ...(args.firewall !== undefined ? { firewall: args.firewall } : {}),
     ...(self.capabilities.channelPort !== undefined ? { channelPort: self.capabilities.channelPort } : {}),
     peers: args.registry.all().map((n) => {
       const p = peerStatus(n, args.sessions, args.pathOf(n), args.traffic, args.rateOf(n.info.id), now, args.certOf?.(n.info.id));

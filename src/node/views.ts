@@ -19,6 +19,8 @@ export class NodeViews {
   supervisor: Supervisor | undefined;
   /** TUN_F_* offloads the device took at open (0: none); they stay on whatever the peers. */
   offloads = 0;
+  /** The firewall in force (node/run.ts sets it once started); undefined: none. */
+  firewall: { readonly rules: number; readonly hash: string } | undefined;
   private traffic: PeerTraffic = new Map();
   private readonly rates = new RateWindow();
 
@@ -64,6 +66,7 @@ export class NodeViews {
       pathOf: (n) => pathOf(this.config, n),
       framesOf: (n) => framesOf(this.config, n, this.self.capabilities.offload === OFFLOAD_VERSION),
       ...(this.offloads !== 0 ? { offloads: offloadNames(this.offloads) } : {}),
+      ...(this.firewall !== undefined ? { firewall: { rules: this.firewall.rules, hash: this.firewall.hash } } : {}),
       traffic: this.traffic,
       rateOf: (peerId) => this.rates.rate(peerId),
       certOf: (peerId) => this.peerCerts?.get(peerId),
