@@ -20,10 +20,10 @@ RUN npm ci \
  && test -f build/Release/tunmesh_tun.node \
  && test -f dist/cli/main.js
 
-# --- runtime: node + iproute2 (tunmesh configures the TUN device with `ip`) ---
+# --- runtime: node + iproute2 (tunmesh configures the TUN device with `ip`) + nftables (tunmesh/firewall) ---
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 \
+ && apt-get install -y --no-install-recommends iproute2 nftables \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production \

@@ -117,6 +117,15 @@ tun_mesh:
 #     client_auth: off              # off | request | require: client certificates on /tunmesh/ routes (docs/security.md)
 #   security:
 #     deny_file: ""                 # YAML {node_ids: [...], cert_fingerprints: [...]}, watched; empty: none
+#   # firewall: left out by default: every peer reaches every port (the original). For example
+#   # (docs/security.md; first match wins, no match drops, replies to allowed flows always pass):
+#   # firewall:
+#   #   conntrack: { tcp_timeout: 12m, udp_timeout: 3m }
+#   #   inbound:
+#   #     - { proto: tcp, port: 5432, group: web }         # groups: from verified certificates (client_auth on)
+#   #     - { proto: icmp, host: any }
+#   #     - { proto: tcp, port: 22, cidr: 198.19.0.10/32 }  # by address: the only way to match an original node
+#   #   outbound: null                                     # null (left out): allow all; [] denies all
 `;
 
 /** The commented example config, in the original's format plus a commented `tunmesh:` block. */
