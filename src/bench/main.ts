@@ -1,23 +1,30 @@
 // `npm run bench` (as root): plain veth vs tunmesh fast path with TUN offloads (64 KB
 // super-packets on v2 frames) vs the fast path without them vs tunmesh original (JSON) path vs
-// wireguard-go, in one run, on two namespaces joined by a veth pair. Measures ping RTT (median,
-// p99), iperf3 TCP 1 and 4 streams over IPv4 and over IPv6, UDP 64-byte packets per second
-// received, tunnel CPU seconds per GB moved, and tunnel RSS; prints a table and writes
-// bench/results/<date>.json.
+// wireguard-go vs nebula, in one run, on two namespaces joined by a veth pair. Measures ping RTT
+// (median, p99), iperf3 TCP 1 and 4 streams over IPv4 and over IPv6 (not nebula: IPv4 only),
+// UDP 64-byte packets per second received, tunnel CPU seconds per GB moved, and tunnel RSS; then
+// the latency section (src/bench/latency.ts: idle ping, sockperf ping-pong, request/response
+// rates, ping-pong under bulk); prints the tables and writes bench/results/<date>.json.
+// `--latency` runs only the latency section (bench/results/<date>-latency.json).
 // `--footprint` instead measures memory and start-up of mesh nodes (src/bench/footprint.ts).
 // `--segment` instead measures software segmentation of GSO super-packets (src/bench/segment.ts).
 // `--scale` instead measures the control plane at 16, 32 and 64 nodes (src/bench/scale.ts).
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { uniquePrefix, ProcessOutput } from '../lab/netns.js';
-import { makeLabCredentials } from '../lab/certs.js';
+import { uniquePrefix } from '../lab/netns.js';
+import { makeLabCredentials, type LabCredentials } from '../lab/certs.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 import { fmt, median, parseIperfTcp, parseIperfUdp, parsePingTimes, percentile, ratio, renderTable, type TcpResult, type UdpResult } from './stats.js';
 import { CLI, UNDERLAY, UNDERLAY6, VethPair, startTunmesh, startWireguard, type Tunnel } from './topology.js';
+import { iperf } from './iperf.js';
+import { startNebula } from './nebula.js';
+import { LATENCY_ALL, runLatencySection, type LatencyOptions, type LatencyResult, type LatencyScenario } from './latency.js';
+import { latencyTable, targetsTable } from './latency-table.js';
+import { defaultWorkerCount } from '../workers/count.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
@@ -27,12 +34,22 @@ import { simulationTable } from './simulate/table.js';
 
 const DEFAULT_SIMULATION = [100, 300, 1000];
 
-type ScenarioName = 'veth' | 'tunmesh-offload' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go';
-const ALL: ScenarioName[] = ['veth', 'tunmesh-offload', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go'];
+type ScenarioName = 'veth' | 'tunmesh-offload' | 'tunmesh-fast' | 'tunmesh-legacy' | 'wireguard-go' | 'nebula';
+const ALL: ScenarioName[] = ['veth', 'tunmesh-offload', 'tunmesh-fast', 'tunmesh-legacy', 'wireguard-go', 'nebula'];
+/** Peers the bench needs installed, and what it checks for (command -> Debian package). */
+type Peer = 'wireguard-go' | 'nebula';
+const PEER_TOOLS: Record<Peer, Record<string, string>> = {
+  'wireguard-go': { 'wireguard-go': 'wireguard-go', wg: 'wireguard-tools' },
+  nebula: { nebula: 'nebula', 'nebula-cert': 'nebula' },
+};
 
 interface Options {
   quick: boolean;
   scenarios: ScenarioName[];
+  /** The latency section's scenarios (--only picks from both lists). */
+  latencyScenarios: LatencyScenario[];
+  /** also: after the scenarios (the default); only: --latency; off: --no-latency. */
+  latency: 'also' | 'only' | 'off';
   workers: number;
   /** tunmesh.networking.mtu for the tunmesh scenarios (undefined: the default, 1500). */
   mtu?: number;
@@ -82,15 +99,27 @@ function workersPerNode(): number {
   return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tunmesh-fast,tunmesh-legacy,wireguard-go] [--workers N] [--mtu N] [--pings N] [--no-json]
+const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tunmesh-fast,tunmesh-legacy,wireguard-go,nebula] [--workers N] [--mtu N] [--pings N] [--no-latency] [--no-json]
+       npm run bench -- --latency [--only veth,tunmesh,tunmesh-share,wireguard-go,nebula] [--workers N] [--pings N] [--no-json]
        npm run bench -- --footprint [--workers N] [--no-json]
        npm run bench -- --segment [--no-json]
        npm run bench -- --scale [--sizes 16,32,64] [--idle SECONDS] [--no-json]
        npm run bench -- --simulate [--sizes 100,300,1000] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
+  --only      scenarios to run, comma-separated: the main ones (veth, tunmesh-offload, tunmesh-fast,
+              tunmesh-legacy, wireguard-go, nebula) and the latency section's (veth, tunmesh =
+              the default config, tunmesh-share = --workers per node, wireguard-go, nebula)
+  --latency   only the latency section (~45 s per scenario, ~4 minutes): idle ping (50 ms apart),
+              sockperf ping-pong TCP and UDP (64 B, round trips), TCP request/response per second
+              with 1 and 16 connections, TCP ping-pong p99 under an iperf3 bulk stream; needs
+              sockperf; writes bench/results/<date>-latency.json
+  --no-latency  the main scenarios without the latency section
+  --pings     pings per RTT figure, also the latency section's idle pings (default 100, >= 50)
+  --no-json   print only, write no bench/results file
   --workers   tunmesh data-plane workers per node (default: the node's share of the CPUs, i.e.
               CPUs / 2, at least 1, because both nodes run on this one machine; 0 = one per CPU,
-              the product's default on a machine of its own)
+              the product's default on a machine of its own); in the latency section the
+              tunmesh-share row (the tunmesh row keeps the product's default, workers: 0)
   --mtu       tunnel MTU of the tunmesh scenarios (tunmesh.networking.mtu, 576..9000; default 1500)
   --footprint RSS/PSS of nodes' main process and workers (idle, after 1 GiB, 1/7/15 peers), start-up
               time to /health/live and /health/ready, a bare node process; one worker per node,
@@ -103,10 +132,19 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
               minutes at 1000 nodes; writes bench/results/<date>-simulate.json`;
 
 /** Flags that mean nothing to --footprint. */
-const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings'];
+const SCENARIO_FLAGS = ['--quick', '--only', '--mtu', '--pings', '--latency', '--no-latency'];
+
+/** --only NAMES: each name from either list; each list keeps its own order. */
+function onlyScenarios(o: Options, list: string): void {
+  const names = list.split(',');
+  const known = new Set<string>([...ALL, ...LATENCY_ALL]);
+  for (const n of names) if (!known.has(n)) throw new Error(`unknown scenario ${n}\n${USAGE}`);
+  o.scenarios = ALL.filter((s) => names.includes(s));
+  o.latencyScenarios = LATENCY_ALL.filter((s) => names.includes(s));
+}
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null, simulate: null };
+  const o: Options = { quick: false, scenarios: [...ALL], latencyScenarios: [...LATENCY_ALL], latency: 'also', workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null, simulate: null };
   let sizes: number[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -116,11 +154,10 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === '--quick') o.quick = true;
-    else if (a === '--only') {
-      const names = next().split(',');
-      for (const n of names) if (!ALL.includes(n as ScenarioName)) throw new Error(`unknown scenario ${n}\n${USAGE}`);
-      o.scenarios = ALL.filter((s) => names.includes(s));
-    } else if (a === '--workers') o.workers = Number(next());
+    else if (a === '--only') onlyScenarios(o, next());
+    else if (a === '--latency') o.latency = 'only';
+    else if (a === '--no-latency') o.latency = 'off';
+    else if (a === '--workers') o.workers = Number(next());
     else if (a === '--mtu') o.mtu = Number(next());
     else if (a === '--pings') o.pings = Math.max(50, Number(next()));
     else if (a === '--no-json') o.out = null;
@@ -172,7 +209,8 @@ function footprintOptions(o: Options, argv: string[]): Options {
 function haveTools(tools: Record<string, string>): boolean {
   const missing = Object.keys(tools).filter((c) => !onPath(c));
   if (missing.length === 0) return true;
-  console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install ${missing.map((c) => tools[c]).join(' ')}`);
+  const packages = [...new Set(missing.map((c) => tools[c]))];
+  console.error(`bench: missing ${missing.join(', ')}; install with: apt-get install ${packages.join(' ')}`);
   return false;
 }
 
@@ -193,24 +231,7 @@ function progress(msg: string): void {
   console.log(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${msg}`);
 }
 
-const IPERF_PORT = 5201;
-
-async function iperf(pair: VethPair, server: string, args: string[], seconds: number): Promise<string> {
-  const srv = new ProcessOutput(pair.spawn(1, 'iperf3', ['-s', '-1', '--forceflush', '-B', server, '-p', String(IPERF_PORT)], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  try {
-    await srv.waitForLine(/listening/i, { timeoutMs: 10_000, what: 'iperf3 server' });
-    const r = await pair.exec(0, 'iperf3', ['-c', server, '-p', String(IPERF_PORT), '-J', '--connect-timeout', '5000', '-t', String(seconds), ...args], (seconds + 30) * 1000, false);
-    return r.stdout;
-  } finally {
-    if (srv.child.pid !== undefined && !srv.exited) {
-      await srv.waitForExit(3000).catch(() => {
-        if (srv.child.pid !== undefined) process.kill(srv.child.pid, 'SIGKILL');
-      });
-    }
-  }
-}
-
-async function measure(pair: VethPair, target: string, target6: string, tunnel: Tunnel | null, o: Options, name: ScenarioName): Promise<ScenarioResult> {
+async function measure(pair: VethPair, target: string, target6: string | null, tunnel: Tunnel | null, o: Options, name: ScenarioName): Promise<ScenarioResult> {
   const res: ScenarioResult = { name };
   const cpu = (): number | null => (tunnel === null ? null : cpuSeconds(tunnel.pids()));
 
@@ -242,6 +263,7 @@ async function measure(pair: VethPair, target: string, target6: string, tunnel: 
   }
 
   for (const streams of [1, 4] as const) {
+    if (target6 === null) break; // an IPv4-only tunnel (nebula)
     progress(`${name}: iperf3 TCP over IPv6, ${streams} stream(s), ${o.tcpSeconds} s`);
     const tcp = parseIperfTcp(await iperf(pair, target6, ['-P', String(streams)], o.tcpSeconds));
     if (streams === 1) res.tcp6x1 = tcp;
@@ -297,7 +319,7 @@ export function resultTable(results: readonly ScenarioResult[]): string {
     { label: 'RSS main per node (MB)', get: (r) => (r.rssBytes ? r.rssBytes.main / 2 ** 20 : null), digits: 1 },
     { label: 'RSS workers per node (MB)', get: (r) => (r.rssBytes && r.rssBytes.processes > 1 ? r.rssBytes.workers / 2 ** 20 : null), digits: 1 },
   ];
-  const head = ['metric', ...cols, 'offload/wg', 'offload/veth', 'fast/wg', 'fast/veth', 'legacy/wg'];
+  const head = ['metric', ...cols, 'offload/wg', 'offload/veth', 'fast/wg', 'fast/veth', 'legacy/wg', 'offload/nebula', 'fast/nebula'];
   const body = rows.map((row) => {
     const v = (n: ScenarioName): number | null => {
       const r = by(n);
@@ -314,6 +336,8 @@ export function resultTable(results: readonly ScenarioResult[]): string {
       fmt(ratio(fast, v('wireguard-go')), 2),
       row.overVeth === true ? '' : fmt(ratio(fast, v('veth')), 2),
       fmt(ratio(v('tunmesh-legacy'), v('wireguard-go')), 2),
+      fmt(ratio(offload, v('nebula')), 2),
+      fmt(ratio(fast, v('nebula')), 2),
     ];
   });
   return renderTable([head, ...body]);
@@ -329,20 +353,97 @@ async function main(): Promise<number> {
   }
   if (o.footprint) return footprintMain(o);
   if (o.scale) return scaleMain(o, o.scale);
-  if (!haveTools({ ip: 'iproute2', ping: 'iputils-ping', iperf3: 'iperf3' })) {
-    if (!onPath('iperf3')) console.error('bench: for the wireguard-go comparison too: apt-get install wireguard-go wireguard-tools iperf3');
-    return 1;
-  }
+  if (!haveTools({ ip: 'iproute2', ping: 'iputils-ping', iperf3: 'iperf3' })) return 1;
   if (!haveCli()) return 1;
-  const haveWg = onPath('wireguard-go') && onPath('wg');
-  if (!haveWg && o.scenarios.includes('wireguard-go')) {
-    console.log('bench: wireguard-go/wg not installed, skipping that comparison; to include it: apt-get install wireguard-go wireguard-tools iperf3');
-  }
+  return benchMain(o, missingPeers(o));
+}
 
+/** Peers this run wants but cannot have, with why; says what to install. */
+function missingPeers(o: Options): Map<Peer, string> {
+  const missing = new Map<Peer, string>();
+  for (const peer of Object.keys(PEER_TOOLS) as Peer[]) {
+    const wanted = (o.latency !== 'only' && o.scenarios.includes(peer)) || (o.latency !== 'off' && o.latencyScenarios.includes(peer));
+    if (!wanted || haveTools(PEER_TOOLS[peer])) continue;
+    console.error(`bench: skipping the ${peer} scenario`);
+    missing.set(peer, `${Object.keys(PEER_TOOLS[peer]).join('/')} not installed`);
+  }
+  return missing;
+}
+
+async function startScenarioTunnel(name: ScenarioName, pair: VethPair, dir: string, creds: LabCredentials, o: Options): Promise<Tunnel | null> {
+  const suffix = randomBytes(2).toString('hex');
+  if (name === 'tunmesh-offload' || name === 'tunmesh-fast' || name === 'tunmesh-legacy') {
+    const offload = name === 'tunmesh-offload' ? 'on' : 'off';
+    return startTunmesh(pair, dir, creds, { fastPath: name !== 'tunmesh-legacy', offload, workers: o.workers, tag: name, timeoutMs: 30_000, ...(o.mtu ? { mtu: o.mtu } : {}) });
+  }
+  if (name === 'wireguard-go') return startWireguard(pair, dir, suffix, 15_000);
+  if (name === 'nebula') return startNebula(pair, dir, suffix, 15_000);
+  return null;
+}
+
+/** The main scenarios, one after another on `pair`. */
+async function runScenarios(pair: VethPair, dir: string, creds: LabCredentials, o: Options, missing: ReadonlyMap<Peer, string>): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  for (const name of o.scenarios) {
+    const skipped = missing.get(name as Peer);
+    if (skipped !== undefined) {
+      results.push({ name, skipped });
+      continue;
+    }
+    progress(`${name}: setting up`);
+    let tunnel: Tunnel | null = null;
+    try {
+      tunnel = await startScenarioTunnel(name, pair, dir, creds, o);
+      const target = tunnel === null ? UNDERLAY[1] : tunnel.addresses[1];
+      const target6 = tunnel === null ? UNDERLAY6[1] : (tunnel.addresses6?.[1] ?? null);
+      results.push(await measure(pair, target, target6, tunnel, o, name));
+    } catch (err) {
+      const msg = errorMessage(err);
+      progress(`${name}: FAILED: ${msg}`);
+      results.push({ name, error: msg });
+    } finally {
+      await tunnel?.stop();
+    }
+  }
+  return results;
+}
+
+function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>): LatencyOptions {
+  const defaultWorkers = defaultWorkerCount().count;
+  return {
+    scenarios: o.latencyScenarios,
+    seconds: 5,
+    pings: o.pings,
+    size: 64,
+    shareWorkers: o.workers === 0 ? defaultWorkers : o.workers,
+    defaultWorkers,
+    unavailable: new Map<LatencyScenario, string>(missing),
+  };
+}
+
+/** Whether the latency section runs; says why not when it was wanted. */
+function latencyWanted(o: Options): boolean {
+  if (o.latency === 'off' || o.latencyScenarios.length === 0) return false;
+  if (haveTools({ sockperf: 'sockperf' })) return true;
+  console.error('bench: skipping the latency section (it needs sockperf)');
+  return false;
+}
+
+interface RunResults {
+  scenarios: ScenarioResult[];
+  latency: LatencyResult[] | null;
+  /** Load average (1 min) before and after, to say how busy the machine was. */
+  load: [number, number];
+}
+
+/** The scenarios and/or the latency section on one veth pair, cleaned up whatever happens. */
+async function benchMain(o: Options, missing: ReadonlyMap<Peer, string>): Promise<number> {
+  const withLatency = latencyWanted(o);
+  if (o.latency === 'only' && !withLatency) return 1;
   const prefix = uniquePrefix('bench');
   const dir = mkdtempSync(join(tmpdir(), 'tunmesh-bench-'));
   let pair: VethPair | undefined;
-  const abort = (sig: NodeJS.Signals): void => {
+  const abort = (sig: NodeJS.Signals | 'watchdog'): void => {
     console.error(`\nbench: ${sig}, cleaning up`);
     pair?.killAll();
     rmSync(dir, { recursive: true, force: true });
@@ -351,59 +452,53 @@ async function main(): Promise<number> {
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
   // A hard bound on the whole run, whatever hangs.
-  const watchdog = setTimeout(() => abort('SIGALRM'), 12 * 60_000);
+  const watchdog = setTimeout(() => abort('watchdog'), ((o.latency === 'only' ? 0 : 12) + (withLatency ? 10 : 0)) * 60_000);
   watchdog.unref();
 
-  const results: ScenarioResult[] = [];
   const m = machine();
-  progress(`machine: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}; namespaces ${prefix}-a/-b`);
+  const run: RunResults = { scenarios: [], latency: null, load: [loadavg()[0] ?? 0, 0] };
+  progress(`machine: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}; namespaces ${prefix}-a/-b; load ${run.load[0].toFixed(2)}`);
   try {
     pair = await VethPair.create(prefix);
     const creds = await makeLabCredentials(dir);
-    for (const name of o.scenarios) {
-      if (name === 'wireguard-go' && !haveWg) {
-        results.push({ name, skipped: 'wireguard-go/wireguard-tools not installed' });
-        continue;
-      }
-      progress(`${name}: setting up`);
-      let tunnel: Tunnel | null = null;
-      try {
-        if (name === 'tunmesh-offload' || name === 'tunmesh-fast' || name === 'tunmesh-legacy') {
-          const offload = name === 'tunmesh-offload' ? 'on' : 'off';
-          tunnel = await startTunmesh(pair, dir, creds, { fastPath: name !== 'tunmesh-legacy', offload, workers: o.workers, tag: name, timeoutMs: 30_000, ...(o.mtu ? { mtu: o.mtu } : {}) });
-        } else if (name === 'wireguard-go') {
-          tunnel = await startWireguard(pair, dir, randomBytes(2).toString('hex'), 15_000);
-        }
-        const target = tunnel === null ? UNDERLAY[1] : tunnel.addresses[1];
-        const target6 = tunnel === null ? UNDERLAY6[1] : tunnel.addresses6[1];
-        results.push(await measure(pair, target, target6, tunnel, o, name));
-      } catch (err) {
-        const msg = errorMessage(err);
-        progress(`${name}: FAILED: ${msg}`);
-        results.push({ name, error: msg });
-      } finally {
-        await tunnel?.stop();
-      }
-    }
+    if (o.latency !== 'only') run.scenarios = await runScenarios(pair, dir, creds, o, missing);
+    if (withLatency) run.latency = await runLatencySection(pair, dir, creds, latencyOptions(o, missing), progress);
   } finally {
     progress('cleaning up');
+    clearTimeout(watchdog);
     await pair?.cleanup();
     rmSync(dir, { recursive: true, force: true });
     process.off('SIGINT', abort);
     process.off('SIGTERM', abort);
   }
+  run.load[1] = loadavg()[0] ?? 0;
+  report(o, m, run);
+  progress('done');
+  const failed = run.scenarios.some((r) => r.error !== undefined) || (run.latency ?? []).some((r) => r.errors.length > 0);
+  return failed ? 2 : 0;
+}
 
-  const table = resultTable(results);
-  console.log('');
-  console.log(table);
-  for (const r of results) {
+/** Prints the tables and writes them with every figure to bench/results/. */
+function report(o: Options, m: ReturnType<typeof machine>, run: RunResults): void {
+  const date = new Date().toISOString();
+  const table = run.scenarios.length > 0 ? resultTable(run.scenarios) : null;
+  if (table !== null) console.log(`\n${table}`);
+  for (const r of run.scenarios) {
     if (r.skipped !== undefined) console.log(`${r.name}: skipped (${r.skipped})`);
     if (r.error !== undefined) console.log(`${r.name}: error (${r.error})`);
   }
-  const report = { date: new Date().toISOString(), machine: m, options: o, results, table };
-  if (o.out !== null) writeReport(report, '');
-  progress('done');
-  return results.some((r) => r.error !== undefined) ? 2 : 0;
+  const latency = run.latency === null ? null : { table: latencyTable(run.latency), targets: targetsTable(run.latency) };
+  if (run.latency !== null && latency !== null) {
+    console.log(`\nLatency, ${date} (load average ${run.load[0].toFixed(2)} -> ${run.load[1].toFixed(2)}); every figure a round trip, ms; pp = sockperf ping-pong, 64 B, --full-rtt; RR/s = 64 B request / 64 B response per second:\n`);
+    console.log(latency.table);
+    console.log(`\nTargets (issue 20), ratios within this run:\n\n${latency.targets}`);
+    for (const r of run.latency) {
+      if (r.skipped !== undefined) console.log(`latency ${r.name}: skipped (${r.skipped})`);
+      for (const e of r.errors) console.log(`latency ${r.name}: error (${e})`);
+    }
+  }
+  const saved = { date, machine: m, load: run.load, options: o, results: run.scenarios, table, latency: run.latency, latencyTable: latency?.table ?? null, latencyTargets: latency?.targets ?? null };
+  if (o.out !== null) writeReport(saved, o.latency === 'only' ? '-latency' : '');
 }
 
 function haveCli(): boolean {

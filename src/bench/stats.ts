@@ -93,14 +93,17 @@ export function fmt(v: number | null | undefined, digits = 1): string {
   return v.toFixed(digits);
 }
 
-/** A plain-text table: first row is the header, columns padded; first column left-aligned. */
-export function renderTable(rows: readonly (readonly string[])[]): string {
+/**
+ * A plain-text (markdown) table: first row is the header, columns padded; the first `textColumns`
+ * columns (default 1) left-aligned, the others right-aligned.
+ */
+export function renderTable(rows: readonly (readonly string[])[], textColumns = 1): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   const line = (row: readonly string[]): string =>
-    '| ' + row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ') + ' |';
+    '| ' + row.map((cell, i) => (i < textColumns ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ') + ' |';
   const [head, ...body] = rows;
   if (head === undefined) return '';
-  const sep = '|' + widths.map((w, i) => (i === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  const sep = '|' + widths.map((w, i) => (i < textColumns ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [line(head), sep, ...body.map(line)].join('\n');
 }

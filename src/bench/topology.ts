@@ -1,7 +1,8 @@
 // The benchmark's network: two namespaces joined by one veth pair (no bridge), underlay
 // 198.18.1.1/24 <-> 198.18.1.2/24 and 2001:2::1/64 <-> 2001:2::2/64, no default route; and the
 // tunnels run over it, one at a time: two `tunmesh run` processes (mesh 198.19.1.x and
-// 2001:2:0:100::x), or two wireguard-go processes (198.19.2.x and 2001:2:0:200::x).
+// 2001:2:0:100::x), two wireguard-go processes (198.19.2.x and 2001:2:0:200::x), or two nebula
+// processes (198.19.3.x, IPv4 only: src/bench/nebula.ts).
 import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -110,12 +111,14 @@ function isZombie(pid: number): boolean {
 export interface Tunnel {
   /** Mesh address of each side. */
   addresses: readonly [string, string];
-  /** IPv6 mesh address of each side. */
-  addresses6: readonly [string, string];
+  /** IPv6 mesh address of each side; null: the tunnel carries IPv4 only (nebula). */
+  addresses6: readonly [string, string] | null;
   /** The tunnel's root PIDs (their descendants count too). */
   pids(): number[];
   /** Main and worker PIDs of each side, for the memory figures. */
   memoryPids(): { side: Side; role: 'main' | 'worker'; pid: number }[];
+  /** What runs, for the tables: version, workers, offloads, MTU. */
+  describe(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -197,6 +200,7 @@ export async function startTunmesh(
     addresses: TUNMESH_MESH,
     addresses6: TUNMESH_MESH6,
     pids: roots,
+    describe: () => describeTunmesh(sockets[0] as string, opts.mtu ?? 1500),
     memoryPids: () =>
       mains.flatMap((c, side) => {
         if (c.pid === undefined) return [];
@@ -205,6 +209,23 @@ export async function startTunmesh(
       }),
     stop,
   };
+}
+
+/** "workers 2, offloads on (csum,tso4,...; v2 frames with the peer), MTU 1500", from node A's status. */
+async function describeTunmesh(socket: string, mtu: number): Promise<string> {
+  const s = await fetchStatus(socket);
+  const peerOffload = s.peers.some((p) => p.offload === true);
+  const offloads = s.offloads && s.offloads.length > 0 ? `offloads on (${s.offloads.join(',')}${peerOffload ? '; v2 frames with the peer' : '; peer without'})` : 'offloads off';
+  return `tunmesh ${s.version}, workers ${s.workers}, ${offloads}, MTU ${mtu}${s.channelPort ? `, channel port ${s.channelPort}` : ''}`;
+}
+
+/** `wireguard-go --version` -> "v0.0.20220316". */
+function wireguardVersion(): string {
+  try {
+    return /v[0-9][^\s]*/.exec(execFileSync('wireguard-go', ['--version'], { encoding: 'utf8', timeout: 5000 }))?.[0] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** wg genkey / wg pubkey. */
@@ -255,6 +276,7 @@ export async function startWireguard(pair: VethPair, dir: string, suffix: string
     addresses6: WG_MESH6,
     pids: () => procs.map((c) => c.pid).filter((p): p is number => p !== undefined),
     memoryPids: () => procs.flatMap((c, side) => (c.pid === undefined ? [] : [{ side: side as Side, role: 'main' as const, pid: c.pid }])),
+    describe: () => Promise.resolve(`wireguard-go ${wireguardVersion()}, MTU 1420`),
     stop,
   };
 }

@@ -69,17 +69,18 @@ describe('bench helpers', () => {
     expect(rssBytes(process.pid)).to.be.greaterThan(1 << 20);
   });
 
-  it('the result table has ratios to wireguard-go and veth, n/a where missing', () => {
+  it('the result table has ratios to wireguard-go, nebula and veth, n/a where missing', () => {
     const r = (name: ScenarioResult['name'], mbit: number, rtt: number): ScenarioResult => ({
       name,
       pingMs: { median: rtt, p99: rtt * 2, count: 100, lost: 0 },
       tcp1: { bitsPerSecond: mbit * 1e6, bytes: 1e9, seconds: 10, retransmits: 0, cpuSeconds: null, cpuSecondsPerGB: null },
     });
-    const table = resultTable([r('veth', 10000, 0.05), r('tunmesh-fast', 500, 0.5), r('wireguard-go', 400, 0.45), { name: 'tunmesh-legacy', error: 'x' }]);
+    const table = resultTable([r('veth', 10000, 0.05), r('tunmesh-fast', 500, 0.5), r('wireguard-go', 400, 0.45), r('nebula', 1000, 0.3), { name: 'tunmesh-legacy', error: 'x' }]);
     const row = table.split('\n').find((l) => l.startsWith('| TCP 1 stream'));
-    expect(row).to.match(/\|\s+10000 \|\s+n\/a \|\s+500 \|\s+n\/a \|\s+400 \|\s+n\/a \|\s+n\/a \|\s+1\.25 \|\s+0\.05 \|\s+n\/a \|/);
+    // veth, offload, fast, legacy, wg, nebula | offload/wg, offload/veth, fast/wg, fast/veth, legacy/wg, offload/nebula, fast/nebula
+    expect(row).to.match(/\|\s+10000 \|\s+n\/a \|\s+500 \|\s+n\/a \|\s+400 \|\s+1000 \|\s+n\/a \|\s+n\/a \|\s+1\.25 \|\s+0\.05 \|\s+n\/a \|\s+n\/a \|\s+0\.50 \|$/);
     const over = table.split('\n').find((l) => l.startsWith('| RTT warm median over veth'));
-    expect(over).to.match(/0\.450 \|\s+n\/a \|\s+0\.400 \|\s+n\/a \|\s+\|\s+1\.13 \|/);
+    expect(over).to.match(/0\.450 \|\s+n\/a \|\s+0\.400 \|\s+0\.250 \|\s+n\/a \|\s+\|\s+1\.13 \|\s+\|\s+n\/a \|\s+n\/a \|\s+1\.80 \|$/);
   });
 
   it('reads kB fields of /proc status and smaps_rollup text', () => {
