@@ -3,10 +3,14 @@
 //       config path, tunmesh/firewall/inbound/2) or because no rule matched (rule="default")
 //   tunmesh_firewall_allowed_flows_total{direction, rule}  new flows an allow rule let through
 //       (replies and later packets pass by connection tracking and are not counted again)
+//   tunmesh_firewall_conntrack_entries / _max   the kernel's connection table (the namespace's)
+//   tunmesh_firewall_conntrack_evicted_total / _refused_total   flows evicted for room / refused
+//       when the table was full (firewall/conntrack-stats.ts)
 //   tunmesh_firewall_rules{hash}   rules in force, labelled with their hash: nodes whose hashes
 //       differ run different rules (the alert in deploy/prometheus/alerts.yml)
 // The kernel counts (nft counters); the node adds what changed since it last looked.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { conntrackStats } from '../firewall/conntrack-stats.js';
 
 export type FirewallDirection = 'inbound' | 'outbound';
 
@@ -22,6 +26,18 @@ export class FirewallMetrics {
     this.allowed = new Counter({ name: 'tunmesh_firewall_allowed_flows_total', help: 'New flows an allow rule let through, by direction and rule', labelNames, registers });
     this.rules = new Gauge({ name: 'tunmesh_firewall_rules', help: 'Firewall rules in force; hash identifies them (none: no firewall, all allowed)', labelNames: ['hash'], registers });
     this.inForce('none', 0);
+    this.conntrack(registers);
+  }
+
+  /** Read at scrape time; absent until conntrack is in use in the namespace. */
+  private conntrack(registers: Registry[]): void {
+    let last = conntrackStats();
+    const fresh = (): ReturnType<typeof conntrackStats> => (last = conntrackStats());
+    new Gauge({ name: 'tunmesh_firewall_conntrack_entries', help: "Flows in the kernel's connection table (the whole network namespace)", registers, collect() { const s = fresh(); if (s) this.set(s.entries); } });
+    new Gauge({ name: 'tunmesh_firewall_conntrack_max', help: "Size of the kernel's connection table (nf_conntrack_max)", registers, collect() { if (last) this.set(last.max); } });
+    // The kernel keeps the totals: each scrape copies them (reset + inc keeps the counter type).
+    new Counter({ name: 'tunmesh_firewall_conntrack_evicted_total', help: 'Flows the kernel evicted to make room in a full connection table (early_drop)', registers, collect() { if (last) { this.reset(); this.inc(last.evicted); } } });
+    new Counter({ name: 'tunmesh_firewall_conntrack_refused_total', help: 'New flows the kernel refused with a full connection table', registers, collect() { if (last) { this.reset(); this.inc(last.refused); } } });
   }
 
   droppedBy(direction: FirewallDirection, rule: string, packets: number): void {

@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import { MeshLab, meshAddress } from '../../src/lab/mesh-lab.js';
 import { makeLabPki } from '../../src/lab/pki.js';
 import { killPid, pingFrom, uniquePrefix, waitFor } from '../helpers/netns.js';
-import { sampleValue } from '../helpers/metrics.js';
+import { counterValue, sampleValue } from '../helpers/metrics.js';
 import { probe, probeAllowed, startEcho, type EchoServer } from '../helpers/probe.js';
 import { formatStatus } from '../../src/cli/status-command.js';
 
@@ -107,6 +107,8 @@ describe('firewall by certificate groups, enforced by the kernel on the mesh dev
     expect(db).to.match(/^[0-9a-f]{12}$/);
     expect(web).to.match(/^[0-9a-f]{12}$/).and.not.equal(db);
     expect(other).to.equal('none');
+    // The kernel's connection table the rules rely on is visible too (the namespace's flows).
+    expect(counterValue(await scrape(DB), 'tunmesh_firewall_conntrack_entries')).to.be.greaterThan(0);
     const status = await mesh.status(DB);
     expect(status.firewall).to.deep.equal({ rules: 8, hash: db });
     expect(formatStatus(status)).to.contain(`firewall: 8 rules in force (hash ${db})`);
