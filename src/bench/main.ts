@@ -24,6 +24,7 @@ import { iperf } from './iperf.js';
 import { startNebula } from './nebula.js';
 import { LATENCY_ALL, runLatencySection, type LatencyOptions, type LatencyResult, type LatencyScenario } from './latency.js';
 import { latencyTable, targetsTable } from './latency-table.js';
+import { FIREWALL_VARIANTS, firewallTable, runFirewallBench, type FirewallSample } from './firewall.js';
 import { defaultWorkerCount } from '../workers/count.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
@@ -65,6 +66,8 @@ interface Options {
   scale: ScaleOptions | null;
   /** --simulate: node counts for the in-memory simulation of the control plane. */
   simulate: number[] | null;
+  /** --firewall: rounds of the firewall cost comparison (src/bench/firewall.ts); 0: not this mode. */
+  firewallRounds: number;
 }
 
 interface PingStats {
@@ -104,6 +107,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
        npm run bench -- --footprint [--workers N] [--no-json]
        npm run bench -- --segment [--no-json]
        npm run bench -- --scale [--sizes 16,32,64] [--idle SECONDS] [--no-json]
+       npm run bench -- --firewall [--rounds N] [--quick] [--pings N] [--no-json]
        npm run bench -- --simulate [--sizes 100,300,1000] [--no-json]
   --quick     3 s TCP runs, 2 s UDP run (default 10 s and 5 s)
   --only      scenarios to run, comma-separated: the main ones (veth, tunmesh-offload, tunmesh-fast,
@@ -127,6 +131,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
               Takes about 4 minutes; writes bench/results/<date>-footprint.json
   --segment   software segmentation (src/offload) of 64 KB super-packets into 1400-byte packets
               on one core, no root needed; about 10 s; writes bench/results/<date>-segment.json
+  --firewall  tunmesh (default config) with no firewall, 1 rule and 100 rules (tunmesh.firewall),
+              alternated over --rounds (default 3): single-stream TCP, ping-pong p50/p99, idle
+              ping, the cost per round trip and packet; ~40 s per run; writes <date>-firewall.json
   --simulate  the real membership code of N nodes over an in-memory transport and a virtual clock
               (src/bench/simulate): cold start, steady traffic, 10% churn; no root needed; a few
               minutes at 1000 nodes; writes bench/results/<date>-simulate.json`;
@@ -144,7 +151,7 @@ function onlyScenarios(o: Options, list: string): void {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, scenarios: [...ALL], latencyScenarios: [...LATENCY_ALL], latency: 'also', workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null, simulate: null };
+  const o: Options = { quick: false, scenarios: [...ALL], latencyScenarios: [...LATENCY_ALL], latency: 'also', workers: workersPerNode(), pings: 100, tcpSeconds: 10, udpSeconds: 5, out: '', footprint: false, segment: false, scale: null, simulate: null, firewallRounds: 0 };
   let sizes: number[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -163,6 +170,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-json') o.out = null;
     else if (a === '--footprint') o.footprint = true;
     else if (a === '--segment') o.segment = true;
+    else if (a === '--firewall') o.firewallRounds = o.firewallRounds || 3;
+    else if (a === '--rounds') o.firewallRounds = Number(next());
     else if (a === '--scale') o.scale = { ...DEFAULT_SCALE };
     else if (a === '--simulate') o.simulate = o.simulate ?? [...DEFAULT_SIMULATION];
     else if (a === '--sizes') sizes = next().split(',').map(Number);
@@ -353,6 +362,7 @@ async function main(): Promise<number> {
   }
   if (o.footprint) return footprintMain(o);
   if (o.scale) return scaleMain(o, o.scale);
+  if (o.firewallRounds > 0) return firewallMain(o);
   if (!haveTools({ ip: 'iproute2', ping: 'iputils-ping', iperf3: 'iperf3' })) return 1;
   if (!haveCli()) return 1;
   return benchMain(o, missingPeers(o));
@@ -518,6 +528,30 @@ function writeReport(report: { date: string }, suffix: string): void {
   const file = join(resultsDir, `${report.date.replace(/:/g, '-')}${suffix}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   console.log(`\nwrote ${file}`);
+}
+
+/** `--firewall`: tunmesh with no firewall, 1 rule and 100 rules, alternated over rounds (src/bench/firewall.ts). */
+async function firewallMain(o: Options): Promise<number> {
+  if (!Number.isInteger(o.firewallRounds) || o.firewallRounds < 1 || o.firewallRounds > 20) throw new Error('--rounds takes 1..20');
+  if (!haveTools({ ip: 'iproute2', iperf3: 'iperf3', sockperf: 'sockperf', nft: 'nftables' }) || !haveCli()) return 1;
+  const m = machine();
+  const dir = mkdtempSync(join(tmpdir(), 'tunmesh-bench-'));
+  const pair = await VethPair.create(uniquePrefix('benchfw'));
+  const opts = { rounds: o.firewallRounds, tcpSeconds: o.quick ? 3 : 10, pingPongSeconds: 5, pings: o.pings };
+  progress(`firewall: ${m.nproc} CPUs, kernel ${m.kernel}; ${opts.rounds} rounds of none / 1 / 100 rules, default config (workers by CPU quota, offloads auto)`);
+  let samples: FirewallSample[];
+  try {
+    samples = await runFirewallBench(pair, dir, await makeLabCredentials(dir), opts, progress);
+  } finally {
+    await pair.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const table = firewallTable(samples);
+  const date = new Date().toISOString();
+  console.log(`\nFirewall cost, ${date}; config: ${samples[0]?.config ?? 'n/a'}; medians over rounds; pp = sockperf TCP ping-pong, 64 B, round trips:\n\n${table}`);
+  const saved = { date, machine: m, options: opts, samples, table };
+  if (o.out !== null) writeReport(saved, '-firewall');
+  return samples.length === opts.rounds * FIREWALL_VARIANTS.length ? 0 : 2;
 }
 
 /** `--segment`: software segmentation of GSO super-packets on one core. */

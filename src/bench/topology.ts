@@ -130,7 +130,7 @@ export async function startTunmesh(
   dir: string,
   creds: LabCredentials,
   /** offload: both nodes', or [node A's, node B's]. */
-  opts: { fastPath: boolean; offload?: Offload | readonly [Offload, Offload]; workers: number; tag: string; timeoutMs: number; mtu?: number },
+  opts: { fastPath: boolean; offload?: Offload | readonly [Offload, Offload]; workers: number; tag: string; timeoutMs: number; mtu?: number; firewall?: Record<string, unknown> },
 ): Promise<Tunnel> {
   const mains: ChildProcess[] = [];
   const sockets: string[] = [];
@@ -165,6 +165,7 @@ export async function startTunmesh(
           ...(opts.mtu ? { mtu: opts.mtu } : {}),
           ipv6: { nodeAddressCidr: `${TUNMESH_MESH6[side]}/64`, networkCidr: '2001:2:0:100::/56' },
           ...(opts.offload ? { offload: typeof opts.offload === 'string' ? opts.offload : opts.offload[side] } : {}),
+          ...(opts.firewall ? { firewall: opts.firewall } : {}),
         }),
         { mode: 0o600 },
       );
