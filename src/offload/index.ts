@@ -2,7 +2,7 @@
 // software segmentation of GSO super-packets for paths that need MTU-sized packets.
 
 export * from './vnet-header.js';
-export { segmentSuperPacket, completeChecksum, newSegmentTarget, resetSegmentTarget, MAX_SUPER_PACKET } from './segment.js';
+export { segmentSuperPacket, completeChecksum, newSegmentTarget, resetSegmentTarget } from './segment.js';
 export type { SegmentTarget, SegmentFailure } from './segment.js';
 export { readPacketLayout, newPacketLayout, IPPROTO_TCP, IPPROTO_UDP } from './layout.js';
 export type { PacketLayout } from './layout.js';

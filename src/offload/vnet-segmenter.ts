@@ -8,7 +8,8 @@
 // range before it returns (a transport's append() copies it).
 
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, newVnetHeader, readVnetHeader } from './vnet-header.js';
-import { MAX_SUPER_PACKET, completeChecksum, newSegmentTarget, resetSegmentTarget, segmentSuperPacket, type SegmentFailure } from './segment.js';
+import { MAX_IP_PACKET } from '../tun/vnet.js';
+import { completeChecksum, newSegmentTarget, resetSegmentTarget, segmentSuperPacket, type SegmentFailure } from './segment.js';
 
 /** Receives each packet the segmenter emits; the range is valid only during the call. */
 export interface VnetSegmentSink {
@@ -25,7 +26,7 @@ const MAX_HEADERS = 256;
 
 export class VnetSegmenter {
   private readonly hdr = newVnetHeader();
-  private readonly target = newSegmentTarget(MAX_SUPER_PACKET + MAX_SEGMENTS * MAX_HEADERS, MAX_SEGMENTS);
+  private readonly target = newSegmentTarget(MAX_IP_PACKET + MAX_SEGMENTS * MAX_HEADERS, MAX_SEGMENTS);
   /** Why the last segment() call returned -1 (for a log line or a drop reason). */
   lastFailure: SegmentFailure | 'short' | null = null;
 

@@ -11,6 +11,7 @@
 // building the whole header belongs to the software segmentation (src/offload/).
 import { loadAddon } from './addon.js';
 import { TunError } from './errors.js';
+import { IPV6_HEADER_LENGTH } from './ipv6.js';
 import { errorMessage } from '../log/error-message.js';
 
 /** sizeof(struct virtio_net_hdr): what TUNSETVNETHDRSZ is set to (no num_buffers). */
@@ -39,8 +40,17 @@ export const OFFLOAD_CHOICES: readonly number[] = [
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
 ];
 
-/** The largest packet a read can return in offload mode: a 64 KB IPv6 super-packet plus its header. */
-export const MAX_SUPER_PACKET = 65535 + 40;
+// The size limits of offload mode, defined here once for the TUN queue, the fast-path frames and
+// src/offload/. Two packet bounds because IPv4 and IPv6 count differently: IPv4's 16-bit length
+// covers the whole packet, IPv6's only the payload behind the 40-byte header.
+
+/** The largest IP packet a 16-bit total length allows (IPv4); the limit segmentation and GRO keep to. */
+export const MAX_IP_PACKET = 65535;
+/**
+ * The largest IP packet a read can return in offload mode: an IPv6 super-packet, its 40-byte
+ * header plus a full 16-bit payload length. The virtio_net_hdr in front is not counted.
+ */
+export const MAX_SUPER_PACKET = IPV6_HEADER_LENGTH + 65535;
 
 /** Names of the TUN_F_* bits, for logs and status. */
 export function offloadNames(flags: number): string[] {
