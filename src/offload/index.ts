@@ -7,5 +7,5 @@ export type { SegmentTarget, SegmentFailure } from './segment.js';
 export { readPacketLayout, newPacketLayout, IPPROTO_TCP, IPPROTO_UDP } from './layout.js';
 export type { PacketLayout } from './layout.js';
 export { onesSum, fold, checksumOf } from './checksum.js';
-export { VnetSegmenter, MAX_SEGMENTS } from './vnet-segmenter.js';
+export { VnetSegmenter } from './vnet-segmenter.js';
 export type { VnetSegmentSink } from './vnet-segmenter.js';

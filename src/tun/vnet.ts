@@ -51,6 +51,13 @@ export const MAX_IP_PACKET = 65535;
  * header plus a full 16-bit payload length. The virtio_net_hdr in front is not counted.
  */
 export const MAX_SUPER_PACKET = IPV6_HEADER_LENGTH + 65535;
+/** Segments software GRO merges into one super-packet at most (the kernel's GRO stops at 64 too). */
+export const MAX_GRO_SEGMENTS = 64;
+/**
+ * Segments per super-packet the software segmenter's slab has room for: a 64 KB packet cut for
+ * an MTU of 576 (the smallest tunmesh accepts) with 120 bytes of headers makes 144.
+ */
+export const MAX_GSO_SEGMENTS = 256;
 
 /** Names of the TUN_F_* bits, for logs and status. */
 export function offloadNames(flags: number): string[] {
