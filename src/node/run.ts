@@ -194,7 +194,7 @@ async function startServices(s: Started): Promise<RunningNode> {
     vnetHeader: s.tun.vnetHeader,
   });
   s.cleanup.push(() => rx.close());
-  const views = new NodeViews(config, self, s.startedAt, cp, metrics, now, s.security.peerCerts);
+  const views = new NodeViews({ config, self, startedAt: s.startedAt, cp, metrics, now, tunUp: () => s.tun.isUp(), peerCerts: s.security.peerCerts });
   const server = await startApi({ config, log, tls: s.tls, self, cp, rx, views, metrics, security: s.security });
   // Upgraded fast channels are not the server's to close: end them first, or close() waits.
   s.cleanup.push(() => {

@@ -18,6 +18,7 @@
 
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { loadAddon } from './addon.js';
 import { TunError, tunOpenError } from './errors.js';
 import { ipv4ToString, parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
@@ -62,6 +63,11 @@ export interface TunDevice {
   readonly offloads: number;
   /** Why offloads are off although asked for ('auto' fell back), for the log. */
   readonly offloadFallback?: string;
+  /**
+   * Whether the device still works as opened: up, running (a queue attached) and carrying its
+   * IPv4 address in this network namespace; false once closed. For /health's router.tun.
+   */
+  isUp(): boolean;
   /**
    * Closes this process's queue fds. The device (not persistent) disappears once every copy of
    * every queue fd is closed, including copies held by workers. Idempotent.
@@ -147,8 +153,19 @@ export async function openTunDevice(opts: TunDeviceOptions): Promise<TunDevice> 
     vnetHeader,
     offloads,
     ...(fallback !== undefined ? { offloadFallback: fallback } : {}),
+    isUp: () => fds.length > 0 && carriesAddress(opts.name, ipv4ToString(address.address)),
     close: closeAll,
   };
+}
+
+/**
+ * Whether interface `name` is up and running with IPv4 address `addr`. os.networkInterfaces()
+ * (getifaddrs over netlink, in this process's namespace, no privileges needed) lists only
+ * interfaces that are both IFF_UP and IFF_RUNNING, so a device set down, without carrier or
+ * deleted is absent: a cheap, synchronous check that needs no `ip` process.
+ */
+function carriesAddress(name: string, addr: string): boolean {
+  return (networkInterfaces()[name] ?? []).some((a) => a.family === 'IPv4' && a.address === addr);
 }
 
 /** Header size and the best offloads on freshly opened vnet queues; closes them on failure. */
