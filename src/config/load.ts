@@ -254,7 +254,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
   const timing = t.process.timing;
   return {
     source,
-    configVersion: 1.1,
     clustering: {
       controlApiAdvertiseUrl: t.clustering.control_api_advertise_url,
       auth: {
@@ -283,7 +282,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     monitoring: {
       method: t.monitoring.method as MonitoringMethod,
       enableNodePacketMetrics: t.monitoring.enable_node_packet_metrics,
-      metricTtl: seconds(t.monitoring.metric_ttl),
       prometheus: { baseLabels: labels },
     },
     networking: {
@@ -296,13 +294,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
       uid: t.process.uid,
       gid: x.process.gid ?? t.process.uid,
       ...workers(x.process.workers),
-      ipc: {
-        group: {
-          maxInitAttempts: t.process.ipc.group.max_init_attempts,
-          keyRangeMin: t.process.ipc.group.key_range_min,
-          keyRangeMax: t.process.ipc.group.key_range_max,
-        },
-      },
       timing: {
         requestTimeout: seconds(timing.request_timeout),
         auth: {
@@ -327,7 +318,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
           local: { packetExpiration: seconds(timing.network.local.packet_expiration) },
           mesh: { packetExpiration: seconds(timing.network.mesh.packet_expiration) },
         },
-        tunHandler: { heartbeatInterval: seconds(timing.tun_handler.heartbeat_interval), faultDelay: seconds(timing.tun_handler.fault_delay) },
       },
     },
     dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit, offload: x.data_plane.offload, channelPort: x.data_plane.channel_port, channelIdleTimeout: seconds(x.data_plane.channel_idle_timeout) },
