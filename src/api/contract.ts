@@ -1,8 +1,6 @@
 // What the API needs from the rest of the node. The API owns HTTP (statuses, bodies,
 // content types); `src/auth` checks tokens and `src/mesh` owns membership and sessions.
 // Route handlers only translate between the two.
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { Capabilities } from '../mesh/capabilities.js';
 import type { ClientCert } from '../security/client-cert.js';
 
@@ -67,8 +65,6 @@ export interface PacketHandlers {
   /** The original's JSON packet route; `payloads` are Packet objects (already parsed). */
   receiveLegacy(senderId: string, payloads: unknown[]): void;
 }
-
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ApiDeps {
   auth: Authenticator;

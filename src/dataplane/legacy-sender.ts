@@ -23,7 +23,7 @@ import { peerTlsOptions } from './tls-options.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
 import { errorMessage } from '../log/error-message.js';
 
-export const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
+const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
 
 interface Queued {
   data: Buffer;

@@ -61,7 +61,7 @@ const MAX_WRITE_BATCH = 2048;
  * two nodes' clocks differ by more than the original's 0.1 s expiration. Only very stale packets
  * (a stuck queue, a replay) are refused.
  */
-export const RECEIVE_CLOCK_TOLERANCE_S = 5;
+const RECEIVE_CLOCK_TOLERANCE_S = 5;
 /** Largest packet we accept before the first state says the MTU. */
 const DEFAULT_MTU = 1500;
 /** How often open channels are checked against the session keys they were opened with. */

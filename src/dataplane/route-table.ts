@@ -124,7 +124,3 @@ export class RouteTable<T extends object> {
   }
 }
 
-/** The reason a lookup answer is a drop, or undefined when it names a destination. */
-export function isDrop<T>(d: Destination<T>): d is DropReason {
-  return typeof d === 'string' && d !== BROADCAST;
-}

@@ -702,7 +702,7 @@ function hostPort(url: string): string {
   return `${urlHost(url)}:${urlPort(url)}`;
 }
 
-export function sameUrl(a: string, b: string): boolean {
+function sameUrl(a: string, b: string): boolean {
   try {
     return new URL(a).href === new URL(b).href;
   } catch {

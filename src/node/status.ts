@@ -63,7 +63,7 @@ export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['st
   return hasSession && node.lastSent > 0 ? 'up' : 'connecting';
 }
 
-export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number, cert?: ClientCert): PeerStatus {
+function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number, cert?: ClientCert): PeerStatus {
   const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, channelsUp: 0 };
   const age = sessions.outbound.ageSeconds(node.info.id, now);
   return {

@@ -191,7 +191,7 @@ export class Coalescer {
  * Step 1: the offset of the TCP header when buf[off, off+len) may be merged (IPv4 without options
  * or fragments, IPv6 without extension headers, ACK or ACK|PSH only, a payload); else 0.
  */
-export function tcpCandidate(buf: Buffer, off: number, len: number): number {
+function tcpCandidate(buf: Buffer, off: number, len: number): number {
   const version = buf[off]! >>> 4;
   let tcp: number;
   if (version === 4) {

@@ -4,7 +4,7 @@
 export * from './vnet-header.js';
 export { segmentSuperPacket, completeChecksum, newSegmentTarget, resetSegmentTarget } from './segment.js';
 export type { SegmentTarget, SegmentFailure } from './segment.js';
-export { readPacketLayout, newPacketLayout, IPPROTO_TCP, IPPROTO_UDP } from './layout.js';
+export { readPacketLayout, newPacketLayout, IPPROTO_TCP } from './layout.js';
 export type { PacketLayout } from './layout.js';
 export { onesSum, fold, checksumOf } from './checksum.js';
 export { VnetSegmenter } from './vnet-segmenter.js';

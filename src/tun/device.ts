@@ -76,17 +76,17 @@ export interface TunDevice {
 }
 
 /** The kernel's limit on queues per TUN device (MAX_TAP_QUEUES). */
-export const MAX_QUEUES = 256;
+const MAX_QUEUES = 256;
 /** `ip` talks to netlink and returns in milliseconds; seconds means something is stuck. */
-export const IP_COMMAND_TIMEOUT_MS = 5000;
+const IP_COMMAND_TIMEOUT_MS = 5000;
 /** IPv4 minimum MTU (RFC 791) and the TUN driver's maximum. */
-export const MIN_MTU = 68;
-export const MAX_MTU = 65535;
+const MIN_MTU = 68;
+const MAX_MTU = 65535;
 
 const IFNAMSIZ = 16;
 
 /** Why a name is not a valid interface name (mirrors the kernel's dev_valid_name), or undefined. */
-export function invalidDeviceNameReason(name: string): string | undefined {
+function invalidDeviceNameReason(name: string): string | undefined {
   const bytes = Buffer.byteLength(name);
   if (bytes === 0) return 'it is empty';
   if (bytes >= IFNAMSIZ) return `it is ${bytes} bytes long; Linux allows at most ${IFNAMSIZ - 1}`;

@@ -31,11 +31,11 @@ export const VNET_GSO_ECN = 0x80;
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
-export const TUN_F_USO4 = 0x20;
-export const TUN_F_USO6 = 0x40;
+const TUN_F_USO4 = 0x20;
+const TUN_F_USO6 = 0x40;
 
 /** What we ask for, best first: the kernel refuses unknown bits with EINVAL, so we try less. */
-export const OFFLOAD_CHOICES: readonly number[] = [
+const OFFLOAD_CHOICES: readonly number[] = [
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
 ];
