@@ -6,7 +6,7 @@
  * a key that already has one are dropped (a broken section is reported once, not once per child).
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { defaultWorkerCount } from '../workers/count.js';
+import { defaultWorkerCount } from './worker-count.js';
 import { isAbsolute } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
@@ -346,7 +346,7 @@ function ipv6Of(v6: RawDocument['tunmesh']['networking']['ipv6']): TunmeshConfig
   return { networkCidr: v6.network_cidr, nodeAddressCidr: v6.node_address_cidr };
 }
 
-/** 0 in the file: as many as the container may use (workers/count.ts); else as configured. */
+/** 0 in the file: as many as the container may use (worker-count.ts); else as configured. */
 function workers(configured: number): { workers: number; workersReason: string } {
   if (configured > 0) return { workers: configured, workersReason: 'tunmesh.process.workers' };
   const auto = defaultWorkerCount();
