@@ -41,7 +41,8 @@
 //            to the new one in a fresh slab (the old socket may still hold the old slabs).
 import { connect, type TLSSocket } from 'node:tls';
 import type { PeerCounters } from '../metrics/dataplane.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DropReason, type PeerRoute } from './contract.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type PeerRoute } from './contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import { ChannelError } from './errors.js';
 import { FRAME_HEADER_V2, frameHeaderBytes, writeFrame, writeFrameV2 } from './frames.js';
 import { peerTlsOptions } from './tls-options.js';
