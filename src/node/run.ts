@@ -12,7 +12,7 @@
 // stop() undoes it in reverse, each step bounded.
 import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { TlsMaterial } from '../api/server.js';
+import type { TlsMaterial } from '../security/tls-bundle.js';
 import { serverContextOptions } from '../api/server.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
