@@ -3,8 +3,7 @@
 import type { Registry, RemoteNode } from '../mesh/registry.js';
 import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
-import type { PeerTrafficView } from '../metrics/node.js';
-import type { PeerRate } from './rates.js';
+import type { PeerRate, PeerTraffic } from './rates.js';
 import type { ClientCert } from '../security/client-cert.js';
 
 export interface PeerStatus {
@@ -55,8 +54,6 @@ export interface StatusReport {
   channelPort?: number;
   peers: PeerStatus[];
 }
-
-export type PeerTraffic = Map<string, PeerTrafficView>;
 
 export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['state'] {
   if (node.faults.consecutiveFailures > 0) return 'failing';

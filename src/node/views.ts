@@ -10,9 +10,9 @@ import { framesOf, pathOf } from './data-plane.js';
 import { offloadNames } from '../tun/vnet.js';
 import { OFFLOAD_VERSION } from '../mesh/capabilities.js';
 import { healthReport } from './health.js';
-import { peerState, statusReport, type PeerTraffic, type StatusReport } from './status.js';
+import { peerState, statusReport, type StatusReport } from './status.js';
 import { VERSION } from '../version.js';
-import { RateWindow } from './rates.js';
+import { RateWindow, type PeerTraffic } from './rates.js';
 import type { PeerCertBook } from '../security/peer-certs.js';
 
 export interface NodeViewsOptions {
