@@ -1,43 +1,13 @@
 // What the API needs from the rest of the node. The API owns HTTP (statuses, bodies,
 // content types); `src/auth` checks tokens and `src/mesh` owns membership and sessions.
 // Route handlers only translate between the two.
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { Capabilities } from '../mesh/capabilities.js';
+import type { Authenticator, RequestAuth } from '../mesh/authenticator.js';
 import type { ClientCert } from '../security/client-cert.js';
-
-export type AuthMode = 'cluster' | 'session';
-
-/** Who sent a request, as proven by its token. */
-export interface RequestAuth {
-  mode: AuthMode;
-  peerId: string;
-  keyId: string;
-  /** The sender's signed capability claim; null: an original node. */
-  capabilities: Capabilities | null;
-  /** The verified client certificate of the connection (mutual TLS); null/absent: none. */
-  clientCert?: ClientCert | null;
-}
 
 /** Mutual TLS on the /tunmesh/ routes (src/security). */
 export interface ClientCertChecks {
   /** The connection's verified client certificate, or null; throws CertRefusal. */
   inspect(socket: unknown): ClientCert | null;
-}
-
-export interface Authenticator {
-  /**
-   * Verify the Authorization header over the exact body; throws AuthError on any failure (or
-   * CertRefusal when `clientCert` does not name the issuer's registered URL).
-   */
-  authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string, clientCert?: ClientCert | null): Promise<RequestAuth>;
-  /**
-   * Make sure an answer to this request can be signed (for a session request: our outbound
-   * session toward the requester), before the handler changes any state.
-   */
-  prepareAnswer(auth: RequestAuth): Promise<void>;
-  /** The Authorization header value that signs a response body for the requester. */
-  signResponse(auth: RequestAuth, body: string): Promise<string>;
 }
 
 export interface HealthReport {
@@ -67,8 +37,6 @@ export interface PacketHandlers {
   /** The original's JSON packet route; `payloads` are Packet objects (already parsed). */
   receiveLegacy(senderId: string, payloads: unknown[]): void;
 }
-
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ApiDeps {
   auth: Authenticator;

@@ -1,57 +1,11 @@
 // The HTTPS listener: TLS >= 1.2 with forward-secret AEAD suites only (src/tls/policy.ts), cert
-// and key from config, checked to be a pair before we listen so a misconfiguration is a clear
-// startup error, not a failed handshake.
-import { readFileSync } from 'node:fs';
+// and key from config, checked to be a pair before we listen (security/tls-bundle.ts) so a
+// misconfiguration is a clear startup error, not a failed handshake.
 import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type Koa from 'koa';
 import { serverTlsPolicy } from '../tls/policy.js';
-
-/** A problem with the API's listener or its TLS material, found at start-up. */
-export class TlsConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TlsConfigError';
-  }
-}
-
-export interface TlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  /** Seconds since epoch when the certificate expires (exported as a metric). */
-  notAfter: number;
-}
-
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new TlsConfigError(`cannot read TLS ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code}`);
-  }
-}
-
-export function loadTlsMaterial(certPath: string, keyPath: string): TlsMaterial {
-  const cert = readPem(certPath, 'certificate');
-  const key = readPem(keyPath, 'key');
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(cert);
-  } catch {
-    throw new TlsConfigError(`TLS certificate ${certPath} is not a PEM certificate`);
-  }
-  let privateKey;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch {
-    throw new TlsConfigError(`TLS key ${keyPath} is not a PEM private key`);
-  }
-  if (!x509.checkPrivateKey(privateKey)) {
-    throw new TlsConfigError(`TLS key ${keyPath} does not match certificate ${certPath}`);
-  }
-  return { cert, key, notAfter: Math.floor(new Date(x509.validTo).getTime() / 1000) };
-}
+import { TlsConfigError, type TlsMaterial } from '../security/tls-bundle.js';
 
 /** Client certificates: asked for when `request`, never enforced by the handshake (per route instead, see security/client-cert.ts). */
 export interface ClientCertRequest {

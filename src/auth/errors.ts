@@ -38,7 +38,3 @@ export class AuthError extends Error {
     super(`${reason}: ${message}`, options);
   }
 }
-
-export function isAuthError(err: unknown): err is AuthError {
-  return err instanceof AuthError;
-}

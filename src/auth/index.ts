@@ -3,13 +3,12 @@
  * session keys, the replay cache, RSA wrapping of session secrets and per-direction session state.
  * No HTTP here: src/api wires these into Koa middleware and the node-to-node client.
  */
-export { AuthError, isAuthError, type AuthErrorReason } from './errors.js';
+export { AuthError, type AuthErrorReason } from './errors.js';
 export { formatAuthHeader, parseAuthHeader } from './header.js';
 export {
   clusterKey,
   sessionKey,
   CLUSTER_KEY_ID,
-  MIN_CLUSTER_SECRET_LENGTH,
   SESSION_SECRET_BYTES,
   type AuthKey,
 } from './keys.js';
@@ -17,9 +16,6 @@ export {
   bodySignature,
   signToken,
   verifyToken,
-  MAX_CLOCK_SKEW_SECONDS,
-  MAX_TOKEN_LENGTH,
-  TOKEN_ALGORITHM,
   type KeyLookup,
   type LookedUpKey,
   type SignTokenOptions,
@@ -27,13 +23,12 @@ export {
   type VerifiedToken,
   type VerifyTokenOptions,
 } from './tokens.js';
-export { ReplayCache, DEFAULT_REPLAY_CACHE_ENTRIES, type ReplayCacheOptions } from './replay.js';
+export { ReplayCache, type ReplayCacheOptions } from './replay.js';
 export {
   generateNodeKeyPair,
   parsePeerPublicKey,
   unwrapSecret,
   wrapSecret,
-  MAX_RSA_BITS,
   MIN_RSA_BITS,
   type NodeKeyPair,
   type WrapScheme,
@@ -41,8 +36,6 @@ export {
 export {
   InboundSessions,
   OutboundSessions,
-  DEFAULT_SESSION_MAX_AGE,
-  DEFAULT_VALIDITY_WINDOW,
   type InboundKey,
   type InboundSessionsOptions,
   type IssuedSession,

@@ -15,7 +15,7 @@ export const CLUSTER_KEY_ID = 'Cluster Auth';
 export const SESSION_SECRET_BYTES = 64;
 
 /** The original's config refuses shorter cluster secrets; so do we, whoever builds the key. */
-export const MIN_CLUSTER_SECRET_LENGTH = 32;
+const MIN_CLUSTER_SECRET_LENGTH = 32;
 
 /** A signing key and the id that goes into (and selects it from) a token's `sub` claim. */
 export interface AuthKey {

@@ -15,7 +15,7 @@
  */
 import { nowSeconds } from './clock.js';
 
-export const DEFAULT_REPLAY_CACHE_ENTRIES = 10_000;
+const DEFAULT_REPLAY_CACHE_ENTRIES = 10_000;
 
 export interface ReplayCacheOptions {
   /** Most tokens remembered at once; the oldest are evicted beyond it. */

@@ -23,7 +23,7 @@ export type WrapScheme = 'oaep-sha256' | 'pkcs1';
 /** The original's config minimum for `pub_key_size`; smaller peer keys are refused. */
 export const MIN_RSA_BITS = 2048;
 /** Refuse absurd peer keys rather than spend time on them. */
-export const MAX_RSA_BITS = 16384;
+const MAX_RSA_BITS = 16384;
 
 /** PKCS#1 v1.5 type 2: 0x00 0x02, at least 8 non-zero padding bytes, 0x00, message. */
 const PKCS1_MIN_PADDING = 8;

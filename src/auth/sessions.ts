@@ -17,11 +17,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { nowSeconds } from './clock.js';
 import { sessionKey, SESSION_SECRET_BYTES, type AuthKey } from './keys.js';
 
-/** `process.timing.auth.session_max_age` default: the hourly rotation. */
-export const DEFAULT_SESSION_MAX_AGE = 3600;
-/** `process.timing.auth.validity_window` default. */
-export const DEFAULT_VALIDITY_WINDOW = 30;
-
 /** A session as it travels: the key id and the raw secret (wrapped with RSA on the wire). */
 export interface IssuedSession {
   id: string;

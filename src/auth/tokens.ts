@@ -37,16 +37,16 @@ import { AuthError } from './errors.js';
 import { CLUSTER_KEY_ID, type AuthKey } from './keys.js';
 import type { ReplayCache } from './replay.js';
 
-export const TOKEN_ALGORITHM = 'HS256';
+const TOKEN_ALGORITHM = 'HS256';
 
 /**
  * The original checks exp and nbf with no leeway. We allow a little for clocks that drift, and cap
  * it so a configuration mistake cannot stretch a 30-second token into a long-lived one.
  */
-export const MAX_CLOCK_SKEW_SECONDS = 60;
+const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** Far above any real token (~400 bytes); stops us from parsing megabytes of attacker JSON. */
-export const MAX_TOKEN_LENGTH = 8192;
+const MAX_TOKEN_LENGTH = 8192;
 
 /** The only body signature the original's verifier accepts for an HTTP body. */
 const BODY_SIG_PREFIX = '0/';

@@ -15,7 +15,7 @@ function ticksPerSecond(): number {
 }
 
 /** The fields of /proc/<pid>/stat after the command name (field 3 onwards, 0-based here). */
-export function statFields(stat: string): string[] {
+function statFields(stat: string): string[] {
   const close = stat.lastIndexOf(')');
   return stat.slice(close + 2).trim().split(/\s+/);
 }

@@ -15,11 +15,11 @@ import type { LabCredentials } from '../lab/certs.js';
 import { processTree } from './proc.js';
 
 export const UNDERLAY = ['198.18.1.1', '198.18.1.2'] as const;
-export const TUNMESH_MESH = ['198.19.1.1', '198.19.1.2'] as const;
-export const WG_MESH = ['198.19.2.1', '198.19.2.2'] as const;
+const TUNMESH_MESH = ['198.19.1.1', '198.19.1.2'] as const;
+const WG_MESH = ['198.19.2.1', '198.19.2.2'] as const;
 export const UNDERLAY6 = ['2001:2::1', '2001:2::2'] as const;
-export const TUNMESH_MESH6 = ['2001:2:0:100::1', '2001:2:0:100::2'] as const;
-export const WG_MESH6 = ['2001:2:0:200::1', '2001:2:0:200::2'] as const;
+const TUNMESH_MESH6 = ['2001:2:0:100::1', '2001:2:0:100::2'] as const;
+const WG_MESH6 = ['2001:2:0:200::1', '2001:2:0:200::2'] as const;
 const WG_PORT = 51820;
 const TUNMESH_PORT = 4567;
 
@@ -93,7 +93,7 @@ export function alive(pid: number): boolean {
 }
 
 /** SIGTERM a process, wait (bounded), then SIGKILL it and whatever it left behind. */
-export async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
+async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
   const tree = processTree([pid]);
   killPid(pid, 'SIGTERM');
   await waitFor(() => !alive(pid) || isZombie(pid), { timeoutMs, intervalMs: 50, what: `process ${pid} to exit` }).catch(() => undefined);

@@ -7,7 +7,7 @@ import { GROUP_NAME } from '../security/groups.js';
 /** Key algorithms we generate. ECDSA P-256 is the default: small, fast, accepted everywhere. */
 export const KEY_ALGORITHMS = ['ecdsa-p256', 'rsa-3072', 'rsa-4096'] as const;
 export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
-export const DEFAULT_KEY_ALGORITHM: KeyAlgorithm = 'ecdsa-p256';
+const DEFAULT_KEY_ALGORITHM: KeyAlgorithm = 'ecdsa-p256';
 
 /** Validity limits in days. Node certificates stay short (browsers' 397-day ceiling). */
 export const VALIDITY = {
@@ -57,7 +57,7 @@ export interface SubjectAltNames {
   groups: string[];
 }
 
-export function parseIps(values: readonly string[]): string[] {
+function parseIps(values: readonly string[]): string[] {
   return values.map((v) => {
     // net.isIP takes no zone ids or brackets in the certificate sense either way.
     if (isIP(v) === 0) throw new CertsError(`--ip ${JSON.stringify(v)}: not an IPv4 or IPv6 address`);
@@ -67,7 +67,7 @@ export function parseIps(values: readonly string[]): string[] {
 
 const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
-export function parseDnsNames(values: readonly string[]): string[] {
+function parseDnsNames(values: readonly string[]): string[] {
   return values.map((v) => {
     const name = v.endsWith('.') ? v.slice(0, -1) : v;
     // A wildcard is allowed only as the whole left-most label.
@@ -78,7 +78,7 @@ export function parseDnsNames(values: readonly string[]): string[] {
   });
 }
 
-export function parseGroups(values: readonly string[]): string[] {
+function parseGroups(values: readonly string[]): string[] {
   for (const v of values) {
     if (!GROUP_NAME.test(v)) throw new CertsError(`--group ${JSON.stringify(v)}: not a group name (lowercase letters, digits, '.', '_', '-'; 1-63 characters)`);
   }

@@ -57,7 +57,7 @@ export function summarize(cert: X509Certificate, now = Date.now()): CertificateS
   };
 }
 
-export function formatSummary(s: CertificateSummary): string {
+function formatSummary(s: CertificateSummary): string {
   const expiry = s.daysToExpiry < 0 ? `EXPIRED ${-s.daysToExpiry} days ago` : `${s.daysToExpiry} days left`;
   const lines: Array<[string, string]> = [
     ['subject', s.subject],

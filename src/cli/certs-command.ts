@@ -17,8 +17,8 @@ import { describePem, parsePemCertificates, summarize } from '../certs/show.js';
 import { errorMessage } from '../log/error-message.js';
 import { EXIT_INVALID, EXIT_OK, EXIT_UNEXPECTED, type CommandIo } from './config-command.js';
 
-export const CA_CERT_FILE = 'ca.pem';
-export const CA_KEY_FILE = 'ca-key.pem';
+const CA_CERT_FILE = 'ca.pem';
+const CA_KEY_FILE = 'ca-key.pem';
 
 const USAGE = `usage: tunmesh certs ca create --out DIR [--name CN] [--key ALG] [--days N] [--force]
          writes DIR/${CA_CERT_FILE} and DIR/${CA_KEY_FILE} (0600); default ${VALIDITY.ca.default} days, at most ${VALIDITY.ca.max}

@@ -120,7 +120,7 @@ export function configReferenceMarkdown(): string {
 }
 
 /** Replaces the text between the markers of `doc` with the current reference. */
-export function withReference(doc: string): string {
+function withReference(doc: string): string {
   const start = doc.indexOf(REFERENCE_START);
   const end = doc.indexOf(REFERENCE_END);
   if (start < 0 || end < start) throw new Error(`markers ${REFERENCE_START} ... ${REFERENCE_END} not found`);

@@ -14,7 +14,7 @@ const DEFAULT_CONFIG_PATH = '/etc/tunmesh/config.yaml';
 /** A stop that hangs must not keep an orchestrator waiting for its kill timeout. */
 const STOP_TIMEOUT_MS = 10_000;
 
-export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): { configPath: string } | { error: string } {
+function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): { configPath: string } | { error: string } {
   let configPath = env.TUNMESH_CONFIG_PATH || DEFAULT_CONFIG_PATH;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -82,7 +82,7 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
 }
 
 /** Exit code of a node whose allocated address was found taken after start-up (EX_TEMPFAIL: restart me). */
-export const EXIT_ADDRESS_LOST = 75;
+const EXIT_ADDRESS_LOST = 75;
 /** Moves in one start-up at most (each takes a claim window); more means the range is crowded. */
 const MAX_ADDRESS_MOVES = 16;
 

@@ -45,7 +45,7 @@ tun_mesh:
   monitoring:
     method: none                               # none | prometheus (serves /metrics)
     enable_node_packet_metrics: false          # per-peer counters and latency histogram
-    metric_ttl: 3600                           # seconds a labelled series lives without updates
+    metric_ttl: 3600                           # the original's; accepted, unused (a peer's series go when it does)
     prometheus:
       base_labels: {}                          # extra labels on every metric, e.g. {cluster: prod}
 
@@ -58,7 +58,7 @@ tun_mesh:
 
   process:
     uid: 1000                                  # required, >= 1: the non-root uid to drop to
-    ipc:
+    ipc:                                       # the original's SysV IPC queues; accepted, unused
       group:
         max_init_attempts: 3
         key_range_min: 0x80000000
@@ -84,7 +84,7 @@ tun_mesh:
           packet_expiration: 0.1               # min 0.01; older packets are dropped before sending
         mesh:
           packet_expiration: 0.1
-      tun_handler:
+      tun_handler:                             # the original's TUN process; accepted, unused
         heartbeat_interval: 1.0
         fault_delay: 1.0
 

@@ -22,7 +22,7 @@ interface BoundedEntry {
 }
 
 /** Message used for a required key that is missing or null. */
-export const REQUIRED = 'is required';
+const REQUIRED = 'is required';
 
 function entryBounds(entry: unknown): BoundedEntry {
   return typeof entry === 'object' && entry !== null ? (entry as BoundedEntry) : {};

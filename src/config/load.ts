@@ -6,7 +6,7 @@
  * a key that already has one are dropped (a broken section is reported once, not once per child).
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { defaultWorkerCount } from '../workers/count.js';
+import { defaultWorkerCount } from './worker-count.js';
 import { isAbsolute } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
@@ -270,7 +270,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
   const timing = t.process.timing;
   return {
     source,
-    configVersion: 1.1,
     clustering: {
       controlApiAdvertiseUrl: t.clustering.control_api_advertise_url,
       auth: {
@@ -299,7 +298,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     monitoring: {
       method: t.monitoring.method as MonitoringMethod,
       enableNodePacketMetrics: t.monitoring.enable_node_packet_metrics,
-      metricTtl: seconds(t.monitoring.metric_ttl),
       prometheus: { baseLabels: labels },
     },
     networking: {
@@ -312,13 +310,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
       uid: t.process.uid,
       gid: x.process.gid ?? t.process.uid,
       ...workers(x.process.workers),
-      ipc: {
-        group: {
-          maxInitAttempts: t.process.ipc.group.max_init_attempts,
-          keyRangeMin: t.process.ipc.group.key_range_min,
-          keyRangeMax: t.process.ipc.group.key_range_max,
-        },
-      },
       timing: {
         requestTimeout: seconds(timing.request_timeout),
         auth: {
@@ -343,7 +334,6 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
           local: { packetExpiration: seconds(timing.network.local.packet_expiration) },
           mesh: { packetExpiration: seconds(timing.network.mesh.packet_expiration) },
         },
-        tunHandler: { heartbeatInterval: seconds(timing.tun_handler.heartbeat_interval), faultDelay: seconds(timing.tun_handler.fault_delay) },
       },
     },
     dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit, offload: x.data_plane.offload, channelPort: x.data_plane.channel_port, channelIdleTimeout: seconds(x.data_plane.channel_idle_timeout) },
@@ -372,7 +362,7 @@ function ipv6Of(v6: RawDocument['tunmesh']['networking']['ipv6']): TunmeshConfig
   return { networkCidr: v6.network_cidr, nodeAddressCidr: v6.node_address_cidr };
 }
 
-/** 0 in the file: as many as the container may use (workers/count.ts); else as configured. */
+/** 0 in the file: as many as the container may use (worker-count.ts); else as configured. */
 function workers(configured: number): { workers: number; workersReason: string } {
   if (configured > 0) return { workers: configured, workersReason: 'tunmesh.process.workers' };
   const auto = defaultWorkerCount();

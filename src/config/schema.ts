@@ -148,6 +148,7 @@ function configVersion(value: unknown): void {
 /** The convict schema. Sections are plain objects; leaves have a `default`. */
 export const schema: convict.Schema<RawDocument> = {
   tun_mesh: {
+    // Checked, not kept: 1.1 is the only format there is, so nothing reads it after loading.
     config_version: { doc: 'Config format version; must be exactly 1.1', format: configVersion, default: null },
     clustering: {
       control_api_advertise_url: {
@@ -186,7 +187,9 @@ export const schema: convict.Schema<RawDocument> = {
     monitoring: {
       method: { doc: 'none, or prometheus (serves /metrics)', format: ['none', 'prometheus'], default: 'none', env: 'TUNMESH_MONITORING_METHOD' },
       enable_node_packet_metrics: bool('Per-peer packet counters and latency histogram', false),
-      metric_ttl: timing('Seconds a labelled series lives without updates', 3600),
+      // The original expires per-peer series after this; tunmesh removes a peer's series when the
+      // peer leaves the registry, so none outlive their peer. Accepted, unused.
+      metric_ttl: timing("The original's series lifetime without updates; accepted, unused (tunmesh drops a peer's series when it leaves)", 3600),
       prometheus: {
         base_labels: { doc: 'Extra labels on every metric (name -> value)', format: Object, default: {} },
       },
@@ -206,11 +209,13 @@ export const schema: convict.Schema<RawDocument> = {
     },
     process: {
       uid: int('Non-root uid to drop to', null, 1, 0xfffffffe, 'TUNMESH_UID'),
+      // The original's SysV message queues between its processes; tunmesh's workers talk over
+      // the fork's IPC channel. Validated as the original does, then unused.
       ipc: {
         group: {
-          max_init_attempts: int('Attempts to create the IPC queues', 3, 1, 1000),
-          key_range_min: int('Lowest SysV IPC key', 0x80000000, 1, IPC_KEY_MAX),
-          key_range_max: int('Highest SysV IPC key', 0x8ffffff0, 1, IPC_KEY_MAX),
+          max_init_attempts: int("The original's attempts to create its SysV IPC queues; accepted, unused", 3, 1, 1000),
+          key_range_min: int("The original's lowest SysV IPC key; accepted, unused", 0x80000000, 1, IPC_KEY_MAX),
+          key_range_max: int("The original's highest SysV IPC key; accepted, unused", 0x8ffffff0, 1, IPC_KEY_MAX),
         },
       },
       timing: {
@@ -231,9 +236,12 @@ export const schema: convict.Schema<RawDocument> = {
           local: { packet_expiration: timing('Drop packets to local peers older than this', 0.1, { min: 0.01 }) },
           mesh: { packet_expiration: timing('Drop packets to mesh peers older than this', 0.1, { min: 0.01 }) },
         },
+        // The original's TUN process: its heartbeat period and pause after a fault. tunmesh's
+        // workers are watched as processes (the supervisor restarts one that dies, /health reads
+        // the device itself), so neither applies. Accepted, unused.
         tun_handler: {
-          heartbeat_interval: timing('TUN handler heartbeat period', 1.0),
-          fault_delay: timing('Pause after a TUN fault', 1.0),
+          heartbeat_interval: timing("The original's TUN handler heartbeat period; accepted, unused", 1.0),
+          fault_delay: timing("The original's pause after a TUN fault; accepted, unused", 1.0),
         },
       },
     },

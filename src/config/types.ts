@@ -4,6 +4,11 @@
  * Keys mirror the YAML tree in camelCase. Timings are plain numbers of seconds (ranges already
  * drawn). tunmesh's own extensions (the YAML's `tunmesh:` block) are folded into the section they
  * concern and marked "extension" so a reader knows the original has no such setting.
+ *
+ * Settings of the original that mean nothing to tunmesh are validated and accepted in the YAML
+ * (an original config must load unchanged) but left out of this type, so that no code can seem
+ * to honour them (schema.ts says why each is unused): config_version (always 1.1),
+ * monitoring/metric_ttl, process/ipc and process/timing/tun_handler.
  */
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -26,7 +31,6 @@ export interface RegistrationTiming {
 export interface TunmeshConfig {
   /** Where the config came from: a file path, or "(object)" for configFromObject. */
   readonly source: string;
-  readonly configVersion: 1.1;
   readonly clustering: {
     readonly controlApiAdvertiseUrl: string;
     readonly auth: {
@@ -65,7 +69,6 @@ export interface TunmeshConfig {
   readonly monitoring: {
     readonly method: MonitoringMethod;
     readonly enableNodePacketMetrics: boolean;
-    readonly metricTtl: number;
     readonly prometheus: { readonly baseLabels: Readonly<Record<string, string>> };
   };
   readonly networking: {
@@ -94,9 +97,6 @@ export interface TunmeshConfig {
     readonly workers: number;
     /** Where `workers` came from, for the start-up log (the config, or the CPU quota and affinity). */
     readonly workersReason: string;
-    readonly ipc: {
-      readonly group: { readonly maxInitAttempts: number; readonly keyRangeMin: number; readonly keyRangeMax: number };
-    };
     readonly timing: {
       readonly requestTimeout: number;
       readonly auth: { readonly sessionMaxAge: number; readonly earlyValidityWindow: number; readonly validityWindow: number };
@@ -108,7 +108,6 @@ export interface TunmeshConfig {
         readonly mesh: RegistrationTiming;
       };
       readonly network: { readonly local: { readonly packetExpiration: number }; readonly mesh: { readonly packetExpiration: number } };
-      readonly tunHandler: { readonly heartbeatInterval: number; readonly faultDelay: number };
     };
   };
   /** extension: data-plane tuning. */

@@ -107,31 +107,6 @@ export type WorkerToMain =
   /** A peer refused requests signed with our session `sessionId`. */
   | { type: 'session_rejected'; worker: number; peerId: string; sessionId: string };
 
-/** Why a packet was dropped: the original's reasons plus tunmesh's own. */
-export const DROP_REASONS = [
-  'node_close',
-  'expired',
-  'exception',
-  'unsupported',
-  'loopback',
-  'config_prohibited',
-  'outside_configured_network',
-  'no_route',
-  'no_return_route',
-  'misrouted',
-  'route_conflict',
-  'tun_issue',
-  'queue_full',
-  'oversized',
-  'malformed',
-  'no_session',
-  // IPv6 (tunmesh only): link-scoped traffic (fe80::/10, ff02::/16: NDP, MLD, router
-  // solicitations) is never carried; an original node never gets an IPv6 packet.
-  'link_local',
-  'ipv6_to_original',
-] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
-
 /** Fast-path upgrade: `GET /tunmesh/fastpath/v1/<sender id>` with this Upgrade token. */
 export const FAST_PATH_UPGRADE = 'tunmesh-fastpath/1';
 /** The same route with v2 frames (offloads), asked only of a peer that announced `offload`. */

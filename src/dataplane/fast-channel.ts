@@ -41,24 +41,25 @@
 //            to the new one in a fresh slab (the old socket may still hold the old slabs).
 import { connect, type TLSSocket } from 'node:tls';
 import type { PeerCounters } from '../metrics/dataplane.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DropReason, type PeerRoute } from './contract.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type PeerRoute } from './contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import { ChannelError } from './errors.js';
 import { FRAME_HEADER_V2, frameHeaderBytes, writeFrame, writeFrameV2 } from './frames.js';
 import { peerTlsOptions } from './tls-options.js';
 import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../tun/vnet.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
 
-export const SLAB_BYTES = 256 * 1024;
-export const BACKOFF_MIN_MS = 100;
-export const BACKOFF_MAX_MS = 5000;
+const SLAB_BYTES = 256 * 1024;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
 /** Retired slabs kept for reuse under backpressure (bounded memory: queueLimit * MTU is ~6 slabs). */
-export const MAX_RETIRED = 6;
+const MAX_RETIRED = 6;
 /** Retired slabs kept once the socket has drained: the steady state needs one besides the current. */
 const RETIRED_IDLE = 1;
 /** Frames held while the channel opens: a few dozen packets, a small fraction of a slab. */
-export const CONNECTING_LIMIT_BYTES = 64 * 1024;
+const CONNECTING_LIMIT_BYTES = 64 * 1024;
 /** A renewal that failed (the old channel still works) is tried again after this. */
-export const RENEW_RETRY_MS = 500;
+const RENEW_RETRY_MS = 500;
 /** A channel that fell back to the API port tries the peer's channel port again this often (make before break). */
 export const CHANNEL_PORT_RETRY_MS = 15_000;
 /** The least a v2 channel may hold unsent: four 64 KB super-packets. */
@@ -216,10 +217,6 @@ export class FastChannel implements PeerTransport {
     this.socket?.destroy();
     this.socket = null;
     this.open = false;
-  }
-
-  get isOpen(): boolean {
-    return this.open;
   }
 
   /**

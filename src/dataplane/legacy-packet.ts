@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { DataPlaneError } from './errors.js';
 
-export const PACKET_VERSION = 3;
+const PACKET_VERSION = 3;
 export const ETHERTYPE_IPV4 = 2048;
 /** IPv6 (0x86dd): only between tunmesh nodes on the JSON path; an original never gets one. */
 export const ETHERTYPE_IPV6 = 34525;
@@ -44,7 +44,7 @@ export function rubyBase64(data: Buffer): string {
   return out;
 }
 
-export function packetMd5(data: Buffer, ethertype: number, stamp: number, sourceNodeId: string): string {
+function packetMd5(data: Buffer, ethertype: number, stamp: number, sourceNodeId: string): string {
   return createHash('md5')
     .update(data)
     .update(`${ethertype}${stampDigits(stamp)}${sourceNodeId}`)

@@ -17,13 +17,14 @@
 //             failure drops the batch `exception`.
 import { Agent, request } from 'node:https';
 import type { PeerCounters } from '../metrics/dataplane.js';
-import type { DropReason, PeerRoute } from './contract.js';
+import type { PeerRoute } from './contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import { encodeLegacyPacket, internalStamp, stampSeconds } from './legacy-packet.js';
 import { peerTlsOptions } from './tls-options.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
 import { errorMessage } from '../log/error-message.js';
 
-export const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
+const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
 
 interface Queued {
   data: Buffer;

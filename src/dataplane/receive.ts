@@ -44,7 +44,8 @@ import type { LevelLogger } from '../log/logger.js';
 import type { DataPlaneMetrics, PeerCounters } from '../metrics/dataplane.js';
 import type { TunQueue } from '../tun/queue.js';
 import { checkInbound } from './checks.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DataPlaneState, type DropReason, type PeerRoute } from './contract.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type DataPlaneState, type PeerRoute } from './contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import { DataPlaneError } from './errors.js';
 import { FrameReader, MAX_FRAME, MAX_FRAME_V2, type FrameSink, type FrameVersion } from './frames.js';
 import { VNET_HDR_LEN, vnetGsoType, VNET_GSO_NONE } from '../tun/vnet.js';
@@ -61,7 +62,7 @@ const MAX_WRITE_BATCH = 2048;
  * two nodes' clocks differ by more than the original's 0.1 s expiration. Only very stale packets
  * (a stuck queue, a replay) are refused.
  */
-export const RECEIVE_CLOCK_TOLERANCE_S = 5;
+const RECEIVE_CLOCK_TOLERANCE_S = 5;
 /** Largest packet we accept before the first state says the MTU. */
 const DEFAULT_MTU = 1500;
 /** How often open channels are checked against the session keys they were opened with. */

@@ -15,7 +15,8 @@ import {
   parseIpv6Cidr,
   type Ipv6Cidr,
 } from '../tun/ipv6.js';
-import type { DataPlaneState, DropReason, PeerRoute } from './contract.js';
+import type { DataPlaneState, PeerRoute } from './contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import { Ipv6Index } from './ipv6-index.js';
 
 /** The lookup answer for a broadcast destination that is allowed: deliver to every peer. */
@@ -124,7 +125,3 @@ export class RouteTable<T extends object> {
   }
 }
 
-/** The reason a lookup answer is a drop, or undefined when it names a destination. */
-export function isDrop<T>(d: Destination<T>): d is DropReason {
-  return typeof d === 'string' && d !== BROADCAST;
-}

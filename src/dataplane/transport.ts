@@ -2,7 +2,8 @@
 // JSON POSTs), as the worker's send path sees them: append packets of one TUN batch, then flush.
 import type { LevelLogger } from '../log/logger.js';
 import type { DataPlaneMetrics } from '../metrics/dataplane.js';
-import type { DataPlaneSettings, DropReason, PeerRoute } from './contract.js';
+import type { DataPlaneSettings, PeerRoute } from './contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import type { SessionSigner } from './session-token.js';
 
 export interface PeerTransport {

@@ -160,9 +160,9 @@ export interface TransferResult {
 
 export const meshAddress = (i: number): string => `198.19.0.${i + 1}`;
 /** IPv6 mesh: node i is 2001:2:0:100::(i+1)/64 in the mesh network 2001:2:0:100::/56. */
-export const meshAddress6 = (i: number): string => `2001:2:0:100::${(i + 1).toString(16)}`;
-export const MESH6_NETWORK = '2001:2:0:100::/56';
-export const MESH6_PREFIX = 64;
+const meshAddress6 = (i: number): string => `2001:2:0:100::${(i + 1).toString(16)}`;
+const MESH6_NETWORK = '2001:2:0:100::/56';
+const MESH6_PREFIX = 64;
 
 export class MeshLab {
   /** Next default transfer port. */

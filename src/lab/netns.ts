@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { errorMessage } from '../log/error-message.js';
 
-export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 
 /** Namespaces the caller means to leave behind on purpose (demo --keep): not deleted on exit. */
 export function keepNamespaces(names: readonly string[]): void {
@@ -65,7 +65,7 @@ export interface ExecOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export class CommandError extends Error {
+class CommandError extends Error {
   constructor(
     readonly command: string,
     readonly result: ExecResult,
@@ -299,14 +299,14 @@ export interface Lab {
   cleanup(): Promise<void>;
 }
 
-export const UNDERLAY_PREFIX = 24;
+const UNDERLAY_PREFIX = 24;
 export function underlayAddress(i: number): string {
   return `198.18.0.${10 + i}`;
 }
 
-export const UNDERLAY6_PREFIX = 64;
+const UNDERLAY6_PREFIX = 64;
 /** The IPv6 underlay address of node i: 2001:2::a for node 0 (RFC 5180 benchmarking range). */
-export function underlayAddress6(i: number): string {
+function underlayAddress6(i: number): string {
   return `2001:2::${(10 + i).toString(16)}`;
 }
 
@@ -398,7 +398,7 @@ export async function createBridgeLab(prefix: string, n: number, families: Under
  * available": connections hang in SYN-SENT), which looks exactly like an overloaded mesh.
  * The limits are raised, never lowered, and only as far as this lab needs with room for others.
  */
-export const NEIGHBOUR_ROOM_PER_PAIR = 4;
+const NEIGHBOUR_ROOM_PER_PAIR = 4;
 
 function ensureNeighbourRoom(n: number): void {
   const want = Math.max(1024, NEIGHBOUR_ROOM_PER_PAIR * n * n);
@@ -414,7 +414,7 @@ function ensureNeighbourRoom(n: number): void {
   }
 }
 
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

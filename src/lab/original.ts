@@ -133,7 +133,7 @@ const liveGroups = new Set<number>();
 const installExitHook = cleanupOnExit(liveGroups, (pgid) => signalGroup(pgid, 'SIGKILL'));
 
 /** Live (non-zombie) members of a process group, from /proc (a zombie would fool kill(-pgid, 0)). */
-export function groupMembers(pgid: number): number[] {
+function groupMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

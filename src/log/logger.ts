@@ -77,8 +77,3 @@ export function lazyLogger(level: LogLevel, format: LogFormat = 'auto', meta?: R
     };
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }
-
-/** A logger for code that runs before config is loaded, and for tests. */
-export function defaultLogger(): Logger {
-  return createLogger((process.env.TUNMESH_LOG_LEVEL as LogLevel | undefined) ?? 'info', 'auto');
-}

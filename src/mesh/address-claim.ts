@@ -29,7 +29,7 @@ export interface Claimant {
 }
 
 /** The peer that keeps our address over us, if one holds it. */
-export function addressKeeper(self: Claimant, peers: readonly RemoteNode[]): RemoteNode | undefined {
+function addressKeeper(self: Claimant, peers: readonly RemoteNode[]): RemoteNode | undefined {
   return peers.find((p) => addressOf(p.info) === self.address && keepsOver(p, self));
 }
 

@@ -69,11 +69,6 @@ export class AnswerTimes {
   forget(key: string): void {
     this.peers.delete(key);
   }
-
-  /** Smoothed answer time of a peer (ms), if it has answered. */
-  smoothedMs(key: string): number | undefined {
-    return this.peers.get(key)?.srtt;
-  }
 }
 
 function smooth(e: Estimate, ms: number): void {

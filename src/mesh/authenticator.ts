@@ -11,12 +11,42 @@ import { formatAuthHeader } from '../auth/header.js';
 import { ReplayCache } from '../auth/replay.js';
 import { AuthError } from '../auth/errors.js';
 import type { AuthKey } from '../auth/keys.js';
-import type { AuthMode, Authenticator, RequestAuth } from '../api/contract.js';
 import type { SessionManager } from './session-manager.js';
 import type { Registry } from './registry.js';
 import type { MeshTiming } from './timing.js';
-import { capabilitiesOf } from './capabilities.js';
+import { capabilitiesOf, type Capabilities } from './capabilities.js';
 import type { ClientCert } from '../security/client-cert.js';
+
+// The request authentication the API calls (api/contract.ts ApiDeps.auth), defined here by the
+// one that implements it.
+
+export type AuthMode = 'cluster' | 'session';
+
+/** Who sent a request, as proven by its token. */
+export interface RequestAuth {
+  mode: AuthMode;
+  peerId: string;
+  keyId: string;
+  /** The sender's signed capability claim; null: an original node. */
+  capabilities: Capabilities | null;
+  /** The verified client certificate of the connection (mutual TLS); null/absent: none. */
+  clientCert?: ClientCert | null;
+}
+
+export interface Authenticator {
+  /**
+   * Verify the Authorization header over the exact body; throws AuthError on any failure (or
+   * CertRefusal when `clientCert` does not name the issuer's registered URL).
+   */
+  authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string, clientCert?: ClientCert | null): Promise<RequestAuth>;
+  /**
+   * Make sure an answer to this request can be signed (for a session request: our outbound
+   * session toward the requester), before the handler changes any state.
+   */
+  prepareAnswer(auth: RequestAuth): Promise<void>;
+  /** The Authorization header value that signs a response body for the requester. */
+  signResponse(auth: RequestAuth, body: string): Promise<string>;
+}
 
 /** Mutual TLS identity: binds a certificate to a URL, remembers what each peer presented. */
 export interface PeerIdentity {

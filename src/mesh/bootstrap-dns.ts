@@ -18,7 +18,7 @@ export interface Candidate {
 }
 
 /** A bootstrap name that did not resolve: logged and retried, never fatal. */
-export class ResolveFailed extends Error {
+class ResolveFailed extends Error {
   constructor(
     readonly host: string,
     cause: string,

@@ -23,7 +23,7 @@ export const OAEP: WrapScheme = 'oaep-sha256';
 export const LEGACY: WrapScheme = 'pkcs1';
 
 /** Fast-path protocol version this build speaks. */
-export const FAST_PATH_VERSION = 1;
+const FAST_PATH_VERSION = 1;
 /**
  * Offload version this build speaks: the fast path also accepts v2 frames (a virtio_net_hdr and a
  * GSO super-packet of up to 64 KB, dataplane/frames.ts), written to a TUN with offloads. Announced

@@ -87,6 +87,11 @@ const REAL_TIMERS: Timers = {
 
 /** The keep loop's period at most (seconds): due re-registrations go out within this of their time. */
 const MAX_TICK_SECONDS = 1;
+/**
+ * A loop that has not ticked for this long (ten ticks at least) has stopped or is stuck: /health
+ * reports it. Generous, so that event-loop lag on a loaded machine is not taken for it.
+ */
+const LOOP_STALE_SECONDS = 10;
 /** A re-registration is due after its interval times a factor drawn in [JITTER_MIN, 1]. */
 const JITTER_MIN = 0.8;
 /**
@@ -165,6 +170,8 @@ export class Membership {
   private bootstrapping = false;
   private following = false;
   private stopped = false;
+  /** When the loop last ran (seconds); undefined before start(). */
+  private lastTick: number | undefined;
   readonly startedAt: number;
 
   constructor(o: MembershipOptions) {
@@ -220,6 +227,11 @@ export class Membership {
   start(): void {
     this.stopped = false;
     this.tick();
+  }
+
+  /** Whether the loop runs: started, not stopped, and ticked within LOOP_STALE_SECONDS (/health's registrations worker). */
+  loopAlive(now: number): boolean {
+    return !this.stopped && this.lastTick !== undefined && now - this.lastTick <= LOOP_STALE_SECONDS;
   }
 
   stop(): void {
@@ -610,6 +622,7 @@ export class Membership {
   private tick(): void {
     if (this.stopped) return;
     const now = this.now();
+    this.lastTick = now;
     try {
       this.keep(now);
       if (this.discovered.size > 0) this.contactDiscovered();
@@ -689,7 +702,7 @@ function hostPort(url: string): string {
   return `${urlHost(url)}:${urlPort(url)}`;
 }
 
-export function sameUrl(a: string, b: string): boolean {
+function sameUrl(a: string, b: string): boolean {
   try {
     return new URL(a).href === new URL(b).href;
   } catch {

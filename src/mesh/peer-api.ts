@@ -80,7 +80,7 @@ export interface PeerApi {
  * one; the grow lane is bounded (pacer.ts), so waiting holds one slot, not the node. A peer
  * that is down refuses at once and is not waited for.
  */
-export const FIRST_CONTACT_MS = 5000;
+const FIRST_CONTACT_MS = 5000;
 
 const CONTROL = '/tunmesh/control/v0';
 const AUTH = '/tunmesh/auth/v0';

@@ -47,10 +47,6 @@ function str(v: unknown, what: string, pattern?: RegExp, maxLength = 2048): stri
   return v;
 }
 
-export function isUuid(v: string): boolean {
-  return UUID.test(v);
-}
-
 /** The parser the route table uses: a CIDR that passes here cannot throw in a worker later. */
 function cidr(v: unknown, what: string): string {
   const s = str(v, what);
@@ -88,7 +84,7 @@ export function parseNodeIdentity(v: unknown): { id: string; listen_url: string 
   return { id: str(o.id, 'node_info.id', UUID).toLowerCase(), listen_url: httpsUrl(o.listen_url, 'node_info.listen_url') };
 }
 
-export const MAX_REMOTE_NODES = 4096;
+const MAX_REMOTE_NODES = 4096;
 /** Base64 of a DER RSA public key of up to 16384 bits, with room to spare. */
 export const MAX_PUBLIC_KEY_CHARS = 4096;
 

@@ -2,7 +2,7 @@
 // process's receive path) and summed in the main process at scrape time (aggregate.ts).
 // Hot-path callers count per batch, through per-peer handles fetched once, never per packet.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { DROP_REASONS, type DropReason } from '../dataplane/contract.js';
+import { DROP_REASONS, type DropReason } from './drop-reasons.js';
 
 export interface PeerCounters {
   txPackets: { inc(n: number): void };

@@ -29,7 +29,7 @@ export class StartAborted extends Error {
  * finds nobody waits two bootstrap retries (at least 5 s, at most 30) and then holds its
  * address alone, as a first node must.
  */
-export function claimWindow(timing: MeshTiming): { afterBootstrap: number; alone: number } {
+function claimWindow(timing: MeshTiming): { afterBootstrap: number; alone: number } {
   return {
     afterBootstrap: Math.max(2, 2 * timing.groomInterval),
     alone: Math.min(30, Math.max(5, 2 * timing.bootstrapRetryInterval)),

@@ -128,7 +128,7 @@ export const CONTROL_REQUESTS_IN_FLIGHT = 8;
 export const NEW_LINK_REQUESTS_IN_FLIGHT = 4;
 
 /** The longest wait for an answer: half the shortest stale threshold (at most 30 s), never below request_timeout. */
-export function answerCeilingSeconds(timing: MeshTiming): number {
+function answerCeilingSeconds(timing: MeshTiming): number {
   return Math.max(timing.requestTimeout, Math.min(30, Math.min(timing.local.staleThreshold, timing.mesh.staleThreshold) / 2));
 }
 

@@ -1,6 +1,7 @@
 // The control routes' handlers: validate the payload into its typed shape, then hand it to
 // membership or the session manager. No HTTP here (src/api owns that).
-import type { ControlHandlers, RequestAuth } from '../api/contract.js';
+import type { ControlHandlers } from '../api/contract.js';
+import type { RequestAuth } from '../mesh/authenticator.js';
 import type { Membership } from '../mesh/membership.js';
 import { addressOf, type Registry } from '../mesh/registry.js';
 import type { SessionManager } from '../mesh/session-manager.js';

@@ -2,6 +2,9 @@
 //   /health        the original's meaning and JSON: every component true, else 503
 //   /health/live   this process works (never depends on peers: a partition must not restart pods)
 //   /health/ready  bootstrapped and registered with a peer, or configured as the first node
+// The original's components map onto tunmesh's parts: its registrations worker and heartbeat
+// thread onto the membership loop (registering, re-registering, grooming), its TUN monitor and
+// read-pipe thread onto the data-plane workers that read the TUN, its `tun` onto the device.
 import type { HealthReport } from '../api/contract.js';
 
 export interface HealthInputs {
@@ -11,9 +14,11 @@ export interface HealthInputs {
   firstNode: boolean;
   knownPeers: number;
   bootstrapped: boolean;
+  /** The membership loop ticks (Membership.loopAlive). */
   groomLoopAlive: boolean;
   workersAlive: number;
-  tunOpen: boolean;
+  /** The TUN device is up, running and carries our address (TunDevice.isUp). */
+  tunUp: boolean;
 }
 
 export function healthReport(h: HealthInputs): HealthReport {
@@ -22,10 +27,10 @@ export function healthReport(h: HealthInputs): HealthReport {
   const components = {
     monitoring: { tun_monitor_worker: h.workersAlive > 0 },
     registrations: { registered, worker: h.groomLoopAlive },
-    router: { read_pipe_thread: h.workersAlive > 0, heartbeat_thread: h.groomLoopAlive, tun: h.tunOpen },
+    router: { read_pipe_thread: h.workersAlive > 0, heartbeat_thread: h.groomLoopAlive, tun: h.tunUp },
   };
   const healthy = Object.values(components).every((c) => Object.values(c).every(Boolean));
-  const live = h.groomLoopAlive && h.tunOpen && h.workersAlive > 0;
+  const live = h.groomLoopAlive && h.tunUp && h.workersAlive > 0;
   const ready = live && (h.firstNode || (h.bootstrapped && h.knownPeers > 0));
   return { healthy, live, ready, components };
 }

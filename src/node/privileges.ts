@@ -2,7 +2,7 @@
 // opened and configured, key files read, port bound), as the original does.
 import { errorMessage } from '../log/error-message.js';
 
-export class PrivilegeError extends Error {
+class PrivilegeError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'PrivilegeError';

@@ -1,6 +1,9 @@
 // Per-peer byte rates for `tunmesh status`, over a sliding window of traffic samples. Workers
 // report every 2 s, so a rate between two adjacent samples would jump between 0 and bursts.
-import type { PeerTraffic } from './status.js';
+import type { PeerTrafficView } from '../metrics/node.js';
+
+/** Traffic per peer id, summed over the processes: what a sample holds and `tunmesh status` shows. */
+export type PeerTraffic = Map<string, PeerTrafficView>;
 
 export interface PeerRate {
   txBytesPerSecond: number;

@@ -13,7 +13,7 @@
 // stop() undoes it in reverse, each step bounded.
 import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { TlsMaterial } from '../api/server.js';
+import type { TlsMaterial } from '../security/tls-bundle.js';
 import { serverContextOptions } from '../api/server.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
@@ -209,7 +209,7 @@ async function startServices(s: Started): Promise<RunningNode> {
     vnetHeader: s.tun.vnetHeader,
   });
   s.cleanup.push(() => rx.close());
-  const views = new NodeViews(config, self, s.startedAt, cp, metrics, now, s.security.peerCerts);
+  const views = new NodeViews({ config, self, startedAt: s.startedAt, cp, metrics, now, tunUp: () => s.tun.isUp(), peerCerts: s.security.peerCerts });
   const server = await startApi({ config, log, tls: s.tls, self, cp, rx, views, metrics, security: s.security });
   // Upgraded fast channels are not the server's to close: end them first, or close() waits.
   s.cleanup.push(() => {

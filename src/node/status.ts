@@ -3,8 +3,7 @@
 import type { Registry, RemoteNode } from '../mesh/registry.js';
 import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
-import type { PeerTrafficView } from '../metrics/node.js';
-import type { PeerRate } from './rates.js';
+import type { PeerRate, PeerTraffic } from './rates.js';
 import type { ClientCert } from '../security/client-cert.js';
 
 export interface PeerStatus {
@@ -58,14 +57,12 @@ export interface StatusReport {
   peers: PeerStatus[];
 }
 
-export type PeerTraffic = Map<string, PeerTrafficView>;
-
 export function peerState(node: RemoteNode, hasSession: boolean): PeerStatus['state'] {
   if (node.faults.consecutiveFailures > 0) return 'failing';
   return hasSession && node.lastSent > 0 ? 'up' : 'connecting';
 }
 
-export function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number, cert?: ClientCert): PeerStatus {
+function peerStatus(node: RemoteNode, sessions: SessionManager, path: 'fast' | 'legacy', traffic: PeerTraffic, rate: PeerRate, now: number, cert?: ClientCert): PeerStatus {
   const t = traffic.get(node.info.id) ?? { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, channelsUp: 0 };
   const age = sessions.outbound.ageSeconds(node.info.id, now);
   return {

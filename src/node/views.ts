@@ -10,10 +10,22 @@ import { framesOf, pathOf } from './data-plane.js';
 import { offloadNames } from '../tun/vnet.js';
 import { OFFLOAD_VERSION } from '../mesh/capabilities.js';
 import { healthReport } from './health.js';
-import { peerState, statusReport, type PeerTraffic, type StatusReport } from './status.js';
+import { peerState, statusReport, type StatusReport } from './status.js';
 import { VERSION } from '../version.js';
-import { RateWindow } from './rates.js';
+import { RateWindow, type PeerTraffic } from './rates.js';
 import type { PeerCertBook } from '../security/peer-certs.js';
+
+export interface NodeViewsOptions {
+  config: TunmeshConfig;
+  self: LocalIdentity;
+  startedAt: number;
+  cp: ControlPlane;
+  metrics: NodeMetrics;
+  now: () => number;
+  /** Whether the TUN device is up, running and carries our address (TunDevice.isUp). */
+  tunUp: () => boolean;
+  peerCerts?: PeerCertBook;
+}
 
 export class NodeViews {
   supervisor: Supervisor | undefined;
@@ -23,32 +35,42 @@ export class NodeViews {
   firewall: { readonly rules: number; readonly hash: string } | undefined;
   private traffic: PeerTraffic = new Map();
   private readonly rates = new RateWindow();
+  private readonly config: TunmeshConfig;
+  private readonly self: LocalIdentity;
+  private readonly startedAt: number;
+  private readonly cp: ControlPlane;
+  private readonly metrics: NodeMetrics;
+  private readonly now: () => number;
+  private readonly tunUp: () => boolean;
+  private readonly peerCerts: PeerCertBook | undefined;
 
-  constructor(
-    private readonly config: TunmeshConfig,
-    private readonly self: LocalIdentity,
-    private readonly startedAt: number,
-    private readonly cp: ControlPlane,
-    private readonly metrics: NodeMetrics,
-    private readonly now: () => number,
-    private readonly peerCerts?: PeerCertBook,
-  ) {}
+  constructor(o: NodeViewsOptions) {
+    this.config = o.config;
+    this.self = o.self;
+    this.startedAt = o.startedAt;
+    this.cp = o.cp;
+    this.metrics = o.metrics;
+    this.now = o.now;
+    this.tunUp = o.tunUp;
+    this.peerCerts = o.peerCerts;
+  }
 
   workerSnapshots(): unknown[] {
     return this.supervisor?.collectMetrics() ?? [];
   }
 
   health(): HealthReport {
+    const now = this.now();
     return healthReport({
-      now: this.now(),
+      now,
       startedAt: this.startedAt,
       startupGrace: this.config.process.timing.registrations.startupGrace,
       firstNode: this.config.health.firstNode,
       knownPeers: this.cp.registry.size,
       bootstrapped: this.cp.membership.bootstrapped,
-      groomLoopAlive: true,
+      groomLoopAlive: this.cp.membership.loopAlive(now),
       workersAlive: this.supervisor?.alive() ?? 0,
-      tunOpen: true,
+      tunUp: this.tunUp(),
     });
   }
 

@@ -10,7 +10,7 @@
 //                 window; IPv4: same TOS, TTL and DF, id = the previous id + 1; IPv6: same
 //                 traffic class, flow label and hop limit. Its seq continues the group's, the
 //                 previous segment was full-sized (the group's first) without PSH, it is no
-//                 larger, and the group stays within MAX_SEGMENTS and 64 KB of IP packet.
+//                 larger, and the group stays within MAX_GRO_SEGMENTS and MAX_IP_PACKET.
 //   3. merge      its payload is appended behind the group's (the only copy).
 //   4. close      a group of one is written as it came, behind an empty virtio_net_hdr. A group
 //                 of more gets its IP length (and IPv4 header checksum) updated, the last
@@ -22,15 +22,11 @@
 // merged checksum is the kernel's to finish. Every candidate is copied once into the output arena
 // (a super-packet needs one contiguous buffer); nothing is allocated per packet.
 import { ipv4FixChecksum } from '../tun/ipv4.js';
-import { VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN } from '../tun/vnet.js';
+import { MAX_GRO_SEGMENTS, MAX_IP_PACKET, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN } from '../tun/vnet.js';
 import { fold, pseudoSumV4, pseudoSumV6 } from './checksum.js';
 import { IPPROTO_TCP } from './layout.js';
 import { newVnetHeader, writeVnetHeader } from './vnet-header.js';
 
-/** Segments per super-packet at most (the kernel's GRO stops at 64 too). */
-export const MAX_SEGMENTS = 64;
-/** The IP length limit of one super-packet (IPv4 total length, IPv6 payload length + 40). */
-const MAX_IP_LEN = 65535;
 /** Output arena: a few super-packets and the plain packets between them, written per chunk. */
 const ARENA_BYTES = 512 * 1024;
 const IPV4_HEADER = 20;
@@ -122,7 +118,7 @@ export class Coalescer {
     const thl = (buf[off + tcp + 12]! >>> 4) << 2;
     const payload = len - tcp - thl;
     if (g.closed || tcp !== g.ipHeader || thl !== g.tcpHeader || payload > g.gsoSize) return false;
-    if (g.segments >= MAX_SEGMENTS || g.ipLen + payload > MAX_IP_LEN) return false;
+    if (g.segments >= MAX_GRO_SEGMENTS || g.ipLen + payload > MAX_IP_PACKET) return false;
     if (this.cursor + payload > ARENA_BYTES) return false;
     if (buf.readUInt32BE(off + tcp + 4) !== g.nextSeq) return false;
     const first = g.start + VNET_HDR_LEN;
@@ -195,7 +191,7 @@ export class Coalescer {
  * Step 1: the offset of the TCP header when buf[off, off+len) may be merged (IPv4 without options
  * or fragments, IPv6 without extension headers, ACK or ACK|PSH only, a payload); else 0.
  */
-export function tcpCandidate(buf: Buffer, off: number, len: number): number {
+function tcpCandidate(buf: Buffer, off: number, len: number): number {
   const version = buf[off]! >>> 4;
   let tcp: number;
   if (version === 4) {

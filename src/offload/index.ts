@@ -2,10 +2,10 @@
 // software segmentation of GSO super-packets for paths that need MTU-sized packets.
 
 export * from './vnet-header.js';
-export { segmentSuperPacket, completeChecksum, newSegmentTarget, resetSegmentTarget, MAX_SUPER_PACKET } from './segment.js';
+export { segmentSuperPacket, completeChecksum, newSegmentTarget, resetSegmentTarget } from './segment.js';
 export type { SegmentTarget, SegmentFailure } from './segment.js';
-export { readPacketLayout, newPacketLayout, IPPROTO_TCP, IPPROTO_UDP } from './layout.js';
+export { readPacketLayout, newPacketLayout, IPPROTO_TCP } from './layout.js';
 export type { PacketLayout } from './layout.js';
 export { onesSum, fold, checksumOf } from './checksum.js';
-export { VnetSegmenter, MAX_SEGMENTS } from './vnet-segmenter.js';
+export { VnetSegmenter } from './vnet-segmenter.js';
 export type { VnetSegmentSink } from './vnet-segmenter.js';

@@ -4,7 +4,7 @@
 // IPv6 reads stay here, local to src/offload.
 
 export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
+const IPPROTO_UDP = 17;
 
 const IPV4_MIN_HEADER = 20;
 const IPV6_HEADER = 40;

@@ -26,6 +26,7 @@
 // DataViews (src/offload/checksum.ts) are made once and reused.
 
 import { ipv4FixChecksum } from '../tun/ipv4.js';
+import { MAX_IP_PACKET } from '../tun/vnet.js';
 import { checksumOf, onesSum, pseudoSumV4, pseudoSumV6 } from './checksum.js';
 import { IPPROTO_TCP, newPacketLayout, readPacketLayout, type PacketLayout } from './layout.js';
 import {
@@ -65,9 +66,6 @@ export type SegmentFailure =
   /** The target has too few bytes or packet slots left; flush it and try again. */
   | 'no_room';
 
-/** The largest IP packet a 16-bit length allows: the default maxPacketLen (no limit beyond gsoSize). */
-export const MAX_SUPER_PACKET = 65535;
-
 /** A target slab of `bytes` bytes for up to `maxPackets` packets; allocate once, reuse with resetSegmentTarget(). */
 export function newSegmentTarget(bytes: number, maxPackets: number, headroom = 0): SegmentTarget {
   return { buffer: Buffer.alloc(bytes), offsets: new Uint32Array(maxPackets), lengths: new Uint32Array(maxPackets), count: 0, cursor: 0, headroom };
@@ -88,9 +86,9 @@ const layout = newPacketLayout();
 /**
  * Appends the packets the super-packet buf[off, off+len) (its virtio header already parsed into
  * `hdr`) cuts into to `out`: returns how many, or why none. No packet exceeds `maxPacketLen`
- * (default: no limit beyond gsoSize).
+ * (default MAX_IP_PACKET: no limit beyond gsoSize).
  */
-export function segmentSuperPacket(hdr: VnetHeader, buf: Buffer, off: number, len: number, out: SegmentTarget, maxPacketLen = MAX_SUPER_PACKET): number | SegmentFailure {
+export function segmentSuperPacket(hdr: VnetHeader, buf: Buffer, off: number, len: number, out: SegmentTarget, maxPacketLen = MAX_IP_PACKET): number | SegmentFailure {
   const kind = gsoKind(hdr);
   if (kind === VIRTIO_NET_HDR_GSO_NONE) return copyWhole(hdr, buf, off, len, out, maxPacketLen);
   if (kind !== VIRTIO_NET_HDR_GSO_TCPV4 && kind !== VIRTIO_NET_HDR_GSO_TCPV6 && kind !== VIRTIO_NET_HDR_GSO_UDP_L4) return 'unsupported';

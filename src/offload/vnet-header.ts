@@ -13,7 +13,8 @@
 // The wire constants are defined once, with the TUN device that reads and writes the header
 // (tun/vnet.ts); here they carry linux/virtio_net.h's names:
 //   flags    NEEDS_CSUM: the L4 checksum is partial; finish it from csumStart to the end and
-//            store it at csumStart + csumOffset. DATA_VALID: already verified (receive side).
+//            store it at csumStart + csumOffset. (DATA_VALID, already verified, is a receive-side
+//            flag the TUN never needs from us.)
 //   gsoType  NONE: not a super-packet; TCPV4/TCPV6: TSO; UDP_L4: USO, each segment a datagram of
 //            its own; UDP: UFO, long gone from Linux, refused here; ECN bit: the TCP stream uses
 //            ECN (CWR stays on the first segment only, as always).
@@ -38,8 +39,6 @@ export {
   VIRTIO_NET_HDR_GSO_UDP_L4,
   VIRTIO_NET_HDR_GSO_ECN,
 };
-/** flags: the checksum was already verified (receive side only; the TUN never needs it from us). */
-export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 
 export interface VnetHeader {
   flags: number;

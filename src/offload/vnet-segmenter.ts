@@ -3,29 +3,25 @@
 // sink one by one: the `Segmenter` of src/offload/software-gso.ts, which the send path calls.
 //
 // One object per worker: it owns the reusable header object and one target slab (a 64 KB
-// super-packet's payload plus the headers of up to MAX_SEGMENTS segments), so nothing is
+// super-packet's payload plus the headers of up to MAX_GSO_SEGMENTS segments), so nothing is
 // allocated per packet. JavaScript runs one call at a time, and the sink must be done with each
 // range before it returns (a transport's append() copies it).
 
 import { VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, newVnetHeader, readVnetHeader } from './vnet-header.js';
-import { MAX_SUPER_PACKET, completeChecksum, newSegmentTarget, resetSegmentTarget, segmentSuperPacket, type SegmentFailure } from './segment.js';
+import { MAX_GSO_SEGMENTS, MAX_IP_PACKET } from '../tun/vnet.js';
+import { completeChecksum, newSegmentTarget, resetSegmentTarget, segmentSuperPacket, type SegmentFailure } from './segment.js';
 
 /** Receives each packet the segmenter emits; the range is valid only during the call. */
 export interface VnetSegmentSink {
   packet(buf: Buffer, off: number, len: number): void;
 }
 
-/**
- * Segments per super-packet the slab has room for: a 64 KB packet cut for an MTU of 576 (the
- * smallest tunmesh accepts) with 120 bytes of headers makes 144.
- */
-export const MAX_SEGMENTS = 256;
 /** IPv6 + extension headers + TCP with options, generously. */
 const MAX_HEADERS = 256;
 
 export class VnetSegmenter {
   private readonly hdr = newVnetHeader();
-  private readonly target = newSegmentTarget(MAX_SUPER_PACKET + MAX_SEGMENTS * MAX_HEADERS, MAX_SEGMENTS);
+  private readonly target = newSegmentTarget(MAX_IP_PACKET + MAX_GSO_SEGMENTS * MAX_HEADERS, MAX_GSO_SEGMENTS);
   /** Why the last segment() call returned -1 (for a log line or a drop reason). */
   lastFailure: SegmentFailure | 'short' | null = null;
 

@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { normalizeFingerprint } from './client-cert.js';
 import { errorMessage } from '../log/error-message.js';
 
-export class DenyFileError extends Error {
+class DenyFileError extends Error {
   override readonly name = 'DenyFileError';
 }
 

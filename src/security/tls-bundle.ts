@@ -2,9 +2,53 @@
 // and client certificates alike). Loaded whole and checked whole (the key matches the
 // certificate, the CA parses), so a reload either swaps all three or none.
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
-import { loadTlsMaterial, TlsConfigError, type TlsMaterial } from '../api/server.js';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { normalizeFingerprint } from './client-cert.js';
+
+/** A problem with the TLS material or the API's listener (api/server.ts), found at start-up. */
+export class TlsConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TlsConfigError';
+  }
+}
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  /** Seconds since epoch when the certificate expires (exported as a metric). */
+  notAfter: number;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new TlsConfigError(`cannot read TLS ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code}`);
+  }
+}
+
+export function loadTlsMaterial(certPath: string, keyPath: string): TlsMaterial {
+  const cert = readPem(certPath, 'certificate');
+  const key = readPem(keyPath, 'key');
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new TlsConfigError(`TLS certificate ${certPath} is not a PEM certificate`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new TlsConfigError(`TLS key ${keyPath} is not a PEM private key`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new TlsConfigError(`TLS key ${keyPath} does not match certificate ${certPath}`);
+  }
+  return { cert, key, notAfter: Math.floor(new Date(x509.validTo).getTime() / 1000) };
+}
 
 export interface TlsFiles {
   certPath: string;

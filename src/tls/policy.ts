@@ -6,10 +6,10 @@
 // these suites (docs/security.md, "TLS suites").
 import type { SecureVersion } from 'node:tls';
 
-export const TLS_MIN_VERSION: SecureVersion = 'TLSv1.2';
+const TLS_MIN_VERSION: SecureVersion = 'TLSv1.2';
 
 /** TLS 1.3 suites, node's defaults, named so that setting `ciphers` does not switch 1.3 off. */
-export const TLS13_SUITES = ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256'] as const;
+const TLS13_SUITES = ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256'] as const;
 
 /** TLS 1.2 suites (OpenSSL names) in the intermediate profile's order, which the server enforces. */
 export const TLS12_SUITES = [
@@ -22,10 +22,10 @@ export const TLS12_SUITES = [
 ] as const;
 
 /** The `ciphers` string node's TLS takes: TLS 1.3 names and TLS 1.2 names in one list. */
-export const TLS_CIPHERS = [...TLS13_SUITES, ...TLS12_SUITES].join(':');
+const TLS_CIPHERS = [...TLS13_SUITES, ...TLS12_SUITES].join(':');
 
 /** Key-exchange groups, X25519 first; all that OpenSSL 1.1+ and 3 (the original's Ruby) offer. */
-export const TLS_ECDH_CURVES = 'X25519:prime256v1:secp384r1';
+const TLS_ECDH_CURVES = 'X25519:prime256v1:secp384r1';
 
 /** Options for a TLS server (the API listener). */
 export function serverTlsPolicy(): { minVersion: SecureVersion; ciphers: string; ecdhCurve: string; honorCipherOrder: boolean } {

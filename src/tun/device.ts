@@ -18,6 +18,7 @@
 
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { loadAddon } from './addon.js';
 import { TunError, tunOpenError } from './errors.js';
 import { ipv4ToString, parseIpv4Cidr, type Ipv4Cidr } from './ipv4.js';
@@ -63,6 +64,11 @@ export interface TunDevice {
   /** Why offloads are off although asked for ('auto' fell back), for the log. */
   readonly offloadFallback?: string;
   /**
+   * Whether the device still works as opened: up, running (a queue attached) and carrying its
+   * IPv4 address in this network namespace; false once closed. For /health's router.tun.
+   */
+  isUp(): boolean;
+  /**
    * Closes this process's queue fds. The device (not persistent) disappears once every copy of
    * every queue fd is closed, including copies held by workers. Idempotent.
    */
@@ -70,17 +76,17 @@ export interface TunDevice {
 }
 
 /** The kernel's limit on queues per TUN device (MAX_TAP_QUEUES). */
-export const MAX_QUEUES = 256;
+const MAX_QUEUES = 256;
 /** `ip` talks to netlink and returns in milliseconds; seconds means something is stuck. */
-export const IP_COMMAND_TIMEOUT_MS = 5000;
+const IP_COMMAND_TIMEOUT_MS = 5000;
 /** IPv4 minimum MTU (RFC 791) and the TUN driver's maximum. */
-export const MIN_MTU = 68;
-export const MAX_MTU = 65535;
+const MIN_MTU = 68;
+const MAX_MTU = 65535;
 
 const IFNAMSIZ = 16;
 
 /** Why a name is not a valid interface name (mirrors the kernel's dev_valid_name), or undefined. */
-export function invalidDeviceNameReason(name: string): string | undefined {
+function invalidDeviceNameReason(name: string): string | undefined {
   const bytes = Buffer.byteLength(name);
   if (bytes === 0) return 'it is empty';
   if (bytes >= IFNAMSIZ) return `it is ${bytes} bytes long; Linux allows at most ${IFNAMSIZ - 1}`;
@@ -147,8 +153,19 @@ export async function openTunDevice(opts: TunDeviceOptions): Promise<TunDevice> 
     vnetHeader,
     offloads,
     ...(fallback !== undefined ? { offloadFallback: fallback } : {}),
+    isUp: () => fds.length > 0 && carriesAddress(opts.name, ipv4ToString(address.address)),
     close: closeAll,
   };
+}
+
+/**
+ * Whether interface `name` is up and running with IPv4 address `addr`. os.networkInterfaces()
+ * (getifaddrs over netlink, in this process's namespace, no privileges needed) lists only
+ * interfaces that are both IFF_UP and IFF_RUNNING, so a device set down, without carrier or
+ * deleted is absent: a cheap, synchronous check that needs no `ip` process.
+ */
+function carriesAddress(name: string, addr: string): boolean {
+  return (networkInterfaces()[name] ?? []).some((a) => a.family === 'IPv4' && a.address === addr);
 }
 
 /** Header size and the best offloads on freshly opened vnet queues; closes them on failure. */

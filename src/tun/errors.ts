@@ -35,7 +35,7 @@ export class TunError extends Error {
 }
 
 // Linux errno values the TUN layer tells apart (asm-generic/errno-base.h).
-export const ERRNO = {
+const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
   EIO: 5,
@@ -48,9 +48,9 @@ export const ERRNO = {
   EBADFD: 77,
 } as const;
 
-export const HINT_DEVICE_MISSING =
+const HINT_DEVICE_MISSING =
   'create it: mkdir -p /dev/net && mknod /dev/net/tun c 10 200, or in Docker/Kubernetes pass --device /dev/net/tun';
-export const HINT_CAP_NET_ADMIN =
+const HINT_CAP_NET_ADMIN =
   'needs CAP_NET_ADMIN: run as root or add --cap-add NET_ADMIN / securityContext.capabilities.add: [NET_ADMIN]';
 
 /** The shape of errors thrown by the native addon (see ErrnoError in native/tun.cc). */

@@ -1,11 +1,11 @@
 // The TUN contract for the rest of tunmesh: open and configure a device (main process), then
 // read and write packet batches on one queue fd (worker). The addon itself stays private.
 
-export { openTunDevice, deviceExists, runIp, MAX_QUEUES, IP_COMMAND_TIMEOUT_MS } from './device.js';
+export { openTunDevice, deviceExists, runIp } from './device.js';
 export type { TunDevice, TunDeviceOptions } from './device.js';
-export { TunQueue, packetOffset, DEFAULT_BATCH_SIZE, SLOT_SLACK } from './queue.js';
+export { TunQueue, packetOffset, DEFAULT_BATCH_SIZE } from './queue.js';
 export type { PacketBatch, PacketHandler, QueueErrorHandler, TunQueueOptions, WriteResult } from './queue.js';
-export { TunError, HINT_CAP_NET_ADMIN, HINT_DEVICE_MISSING } from './errors.js';
+export { TunError } from './errors.js';
 export type { TunErrorCode } from './errors.js';
 export {
   ipVersion,

@@ -145,7 +145,7 @@ export function ipv6At(buf: Buffer, addrOff: number): Ipv6Address {
 }
 
 /** Per-word masks of a prefix length 0..128. */
-export function ipv6PrefixMask(prefix: number): Ipv6Address {
+function ipv6PrefixMask(prefix: number): Ipv6Address {
   const word = (i: number): number => {
     const bits = Math.max(0, Math.min(32, prefix - 32 * i));
     return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
@@ -187,7 +187,7 @@ export function ipv6Equal(a: Ipv6Address, b: Ipv6Address): boolean {
 }
 
 /** Whether address `a` lies in `c`. */
-export function ipv6CidrContains(c: Ipv6Cidr, a: Ipv6Address): boolean {
+function ipv6CidrContains(c: Ipv6Cidr, a: Ipv6Address): boolean {
   return ipv6Equal(masked(a, c.mask), c.network);
 }
 

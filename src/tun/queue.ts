@@ -70,13 +70,13 @@ export const DEFAULT_BATCH_SIZE = 64;
  * a read that fills a slot means the packet was longer (the MTU was raised under us; the kernel
  * truncates silently): the reader drops it and counts it in truncated().
  */
-export const SLOT_SLACK = 64;
+const SLOT_SLACK = 64;
 
 /**
  * Read arena of a queue on an offload device: room for 15 super-packets, or a full batch of
  * packets up to 16 KB. Memory per worker instead of 64 fixed 64 KB slots (4 MB).
  */
-export const OFFLOAD_ARENA_BYTES = 1024 * 1024;
+const OFFLOAD_ARENA_BYTES = 1024 * 1024;
 
 export type PacketHandler = (batch: PacketBatch) => void;
 export type QueueErrorHandler = (err: TunError) => void;
@@ -199,10 +199,6 @@ export class TunQueue {
     this.reader = undefined;
     this.handler = undefined;
     if (this.closeFd) this.addon.close(this.fd);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   private onBatch(n: number): void {

@@ -11,6 +11,7 @@
 // building the whole header belongs to the software segmentation (src/offload/).
 import { loadAddon } from './addon.js';
 import { TunError } from './errors.js';
+import { IPV6_HEADER_LENGTH } from './ipv6.js';
 import { errorMessage } from '../log/error-message.js';
 
 /** sizeof(struct virtio_net_hdr): what TUNSETVNETHDRSZ is set to (no num_buffers). */
@@ -30,17 +31,33 @@ export const VNET_GSO_ECN = 0x80;
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
-export const TUN_F_USO4 = 0x20;
-export const TUN_F_USO6 = 0x40;
+const TUN_F_USO4 = 0x20;
+const TUN_F_USO6 = 0x40;
 
 /** What we ask for, best first: the kernel refuses unknown bits with EINVAL, so we try less. */
-export const OFFLOAD_CHOICES: readonly number[] = [
+const OFFLOAD_CHOICES: readonly number[] = [
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
 ];
 
-/** The largest packet a read can return in offload mode: a 64 KB IPv6 super-packet plus its header. */
-export const MAX_SUPER_PACKET = 65535 + 40;
+// The size limits of offload mode, defined here once for the TUN queue, the fast-path frames and
+// src/offload/. Two packet bounds because IPv4 and IPv6 count differently: IPv4's 16-bit length
+// covers the whole packet, IPv6's only the payload behind the 40-byte header.
+
+/** The largest IP packet a 16-bit total length allows (IPv4); the limit segmentation and GRO keep to. */
+export const MAX_IP_PACKET = 65535;
+/**
+ * The largest IP packet a read can return in offload mode: an IPv6 super-packet, its 40-byte
+ * header plus a full 16-bit payload length. The virtio_net_hdr in front is not counted.
+ */
+export const MAX_SUPER_PACKET = IPV6_HEADER_LENGTH + 65535;
+/** Segments software GRO merges into one super-packet at most (the kernel's GRO stops at 64 too). */
+export const MAX_GRO_SEGMENTS = 64;
+/**
+ * Segments per super-packet the software segmenter's slab has room for: a 64 KB packet cut for
+ * an MTU of 576 (the smallest tunmesh accepts) with 120 bytes of headers makes 144.
+ */
+export const MAX_GSO_SEGMENTS = 256;
 
 /** Names of the TUN_F_* bits, for logs and status. */
 export function offloadNames(flags: number): string[] {

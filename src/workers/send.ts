@@ -22,7 +22,8 @@
 import { packetOffset, type PacketBatch, type TunQueue } from '../tun/queue.js';
 import { ipv4Dst } from '../tun/ipv4.js';
 import { IPV6_HEADER_LENGTH } from '../tun/ipv6.js';
-import type { DataPlaneState, DropReason, PeerRoute } from '../dataplane/contract.js';
+import type { DataPlaneState, PeerRoute } from '../dataplane/contract.js';
+import type { DropReason } from '../metrics/drop-reasons.js';
 import { FastChannel } from '../dataplane/fast-channel.js';
 import { LegacySender } from '../dataplane/legacy-sender.js';
 import { BROADCAST, RouteTable, type Destination } from '../dataplane/route-table.js';

@@ -8,7 +8,7 @@ import type { DataPlaneSettings, DataPlaneState, MainToWorker, WorkerToMain } fr
 import type { Logger } from '../log/logger.js';
 
 export const MAX_RESTARTS = 5;
-export const RESTART_WINDOW_MS = 60_000;
+const RESTART_WINDOW_MS = 60_000;
 const RESTART_DELAY_MS = 100;
 /**
  * Connections to the channel port wait this long, at most MAX_WAITING of them, for a worker

@@ -17,7 +17,7 @@ import { SendPath } from './send.js';
 import { UpgradeChecks } from './upgrade-checks.js';
 
 /** stdio[4] of the fork: 0-2 inherited, 3 the IPC channel. */
-export const WORKER_QUEUE_FD = 4;
+const WORKER_QUEUE_FD = 4;
 
 const index = Number(process.argv[2] ?? 0);
 const registry = new Registry();

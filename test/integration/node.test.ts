@@ -5,11 +5,12 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createNetns, deleteNetns, execInNetns, spawnInNetns, uniquePrefix, waitFor, ProcessOutput, killPid } from '../helpers/netns.js';
 import { makeLabCredentials } from '../../src/lab/certs.js';
 import { FIXTURE_DIR, makeTlsDir, materialize } from '../fixtures/configs/fixtures.js';
+import { MAX_RESTARTS } from '../../src/workers/supervisor.js';
 
 const CLI = 'dist/cli/main.js';
 const run = promisify(execFile);
@@ -86,6 +87,46 @@ describe('a node started from a config in the original format', function () {
       const ok = await handshake(flag);
       expect(ok.stdout + ok.stderr, flag).to.match(/Protocol version: TLSv1\.[23]/);
     }
+  });
+
+  const health = async (path: string): Promise<{ status: string; components: Record<string, Record<string, boolean>> }> => {
+    const r = await execInNetns(ns, 'curl', ['-sk', '--max-time', '5', '-w', '\n%{http_code}', `https://198.18.1.1:4567${path}`], { check: false });
+    const [body, status] = r.stdout.split('\n');
+    return { status: status ?? '', components: path === '/health' ? (JSON.parse(body as string) as Record<string, Record<string, boolean>>) : {} };
+  };
+
+  it('reports router.tun false and is not live while its TUN device is down, and recovers once it is up', async () => {
+    await execInNetns(ns, 'ip', ['link', 'set', 'dev', 'tun1', 'down']);
+    try {
+      expect((await health('/health')).components.router?.tun).to.equal(false);
+      expect((await health('/health/live')).status).to.equal('503');
+    } finally {
+      await execInNetns(ns, 'ip', ['link', 'set', 'dev', 'tun1', 'up']);
+    }
+    expect((await health('/health')).components.router?.tun).to.equal(true);
+    expect((await health('/health/live')).status).to.equal('200');
+  });
+
+  it('reports its TUN monitor and read-pipe thread false once a worker killed by PID is no longer restarted', async () => {
+    // One kill is masked within ~0.1 s (the supervisor restarts the worker); past MAX_RESTARTS
+    // in its window the supervisor leaves it down, and /health must say so.
+    const workers = (): number[] =>
+      execFileSync('pgrep', ['-P', String(node?.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    for (let i = 0; i <= MAX_RESTARTS; i++) {
+      const [victim] = workers();
+      expect(victim, `worker process before kill ${i + 1}`).to.be.a('number');
+      killPid(victim as number, 'SIGKILL');
+      if (i < MAX_RESTARTS) await waitFor(() => workers().some((p) => p !== victim) || undefined, { timeoutMs: 10_000, what: `restart ${i + 1}` });
+    }
+    await waitFor(async () => (await health('/health')).components.monitoring?.tun_monitor_worker === false || undefined, {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+      what: '/health to report the worker down',
+    });
+    const down = await health('/health');
+    expect(down.status).to.equal('503');
+    expect(down.components.router?.read_pipe_thread).to.equal(false);
+    expect((await health('/health/live')).status).to.equal('503');
   });
 
   it('exits 0 on SIGTERM and the TUN device is gone', async () => {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'n
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
-import { DEFAULT_MAX_WORKERS } from '../../src/workers/count.js';
+import { DEFAULT_MAX_WORKERS } from '../../src/config/worker-count.js';
 import { uniquePrefix, waitFor } from '../helpers/netns.js';
 
 /** A new cgroup limited to `cpus` CPUs, or undefined when this machine does not let us make one. */

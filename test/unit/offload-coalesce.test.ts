@@ -4,7 +4,8 @@
 // segments that went in, byte for byte; segment checksums are checked by a naive verifier. Then
 // what must not be merged: PSH in the middle, a gap, other options, another flow, non-TCP, caps.
 import { expect } from 'chai';
-import { Coalescer, MAX_SEGMENTS, type CoalesceSink } from '../../src/offload/coalesce.js';
+import { Coalescer, type CoalesceSink } from '../../src/offload/coalesce.js';
+import { MAX_GRO_SEGMENTS } from '../../src/tun/vnet.js';
 import { newSegmentTarget, newVnetHeader, readVnetHeader, segmentSuperPacket, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6 } from '../../src/offload/index.js';
 import { VNET_HDR_LEN } from '../../src/tun/vnet.js';
 import { naiveOnesSum } from '../helpers/checksum.js';
@@ -157,10 +158,10 @@ describe('software GRO: consecutive TCP segments merged before the TUN write', (
     }
   });
 
-  it(`stops at ${MAX_SEGMENTS} segments and at 64 KB of IP packet`, () => {
-    const small = coalesce(burst(MAX_SEGMENTS + 6, 100, 100));
+  it(`stops at ${MAX_GRO_SEGMENTS} segments and at 64 KB of IP packet`, () => {
+    const small = coalesce(burst(MAX_GRO_SEGMENTS + 6, 100, 100));
     expect(small.out.length).to.equal(2);
-    expect(small.merged).to.equal(MAX_SEGMENTS + 6);
+    expect(small.merged).to.equal(MAX_GRO_SEGMENTS + 6);
     const big = coalesce(burst(60, 1448, 1448));
     for (const o of big.out) expect(o.pkt.length).to.be.at.most(65535);
     expect(big.out.length).to.equal(2);

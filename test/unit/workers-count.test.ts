@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cgroupCpuQuota, defaultWorkerCount, DEFAULT_MAX_WORKERS } from '../../src/workers/count.js';
+import { cgroupCpuQuota, defaultWorkerCount, DEFAULT_MAX_WORKERS } from '../../src/config/worker-count.js';
 
 let root: string;
 

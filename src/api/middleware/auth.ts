@@ -2,7 +2,7 @@
 // this middleware verifies it over the raw body, stores who sent it in ctx.state.auth, and
 // signs JSON responses over their exact bytes (the original's signed-response rule).
 import type Koa from 'koa';
-import type { AuthMode, Authenticator, RequestAuth } from '../contract.js';
+import type { AuthMode, Authenticator, RequestAuth } from '../../mesh/authenticator.js';
 import type { BodyState } from './body.js';
 import { HttpError } from '../errors.js';
 import { refusedError, type ClientCertState } from './client-cert.js';

@@ -3,13 +3,13 @@
 import type Koa from 'koa';
 import { HttpError } from '../errors.js';
 
-export const MAX_BODY_BYTES = 4 * 1024 * 1024; // a full legacy batch: 1024 packets of ~2 KB JSON
+const MAX_BODY_BYTES = 4 * 1024 * 1024; // a full legacy batch: 1024 packets of ~2 KB JSON
 
 export interface BodyState {
   rawBody: Buffer;
 }
 
-export function readRawBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
+function readRawBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || '0');
   if (declared > limit) return Promise.reject(new HttpError(413, `Body larger than ${limit} bytes`, 'body_too_large'));
   return new Promise((resolve, reject) => {
