@@ -25,7 +25,7 @@ import { startNebula } from './nebula.js';
 import { LATENCY_ALL, runLatencySection, type LatencyOptions, type LatencyResult, type LatencyScenario } from './latency.js';
 import { latencyTable, targetsTable } from './latency-table.js';
 import { FIREWALL_VARIANTS, firewallTable, runFirewallBench, type FirewallSample } from './firewall.js';
-import { defaultWorkerCount } from '../workers/count.js';
+import { defaultWorkerCount } from '../config/worker-count.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';

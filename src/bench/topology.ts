@@ -93,7 +93,7 @@ export function alive(pid: number): boolean {
 }
 
 /** SIGTERM a process, wait (bounded), then SIGKILL it and whatever it left behind. */
-async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
+export async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
   const tree = processTree([pid]);
   killPid(pid, 'SIGTERM');
   await waitFor(() => !alive(pid) || isZombie(pid), { timeoutMs, intervalMs: 50, what: `process ${pid} to exit` }).catch(() => undefined);
