@@ -5,13 +5,15 @@ import { IPV6_MIN_MTU, ipv6CidrWithin, tryParseIpv6Cidr, unusableNodeAddressReas
 import type { ConfigProblem } from './errors.js';
 import type { RawDocument } from './schema.js';
 import { showValue } from './shape.js';
+import { IPV6_DERIVE_MAX_PREFIX } from './allocate.js';
 
 const KEY = 'tunmesh/networking/ipv6';
 
 export function checkIpv6Rules(raw: RawDocument, problems: ConfigProblem[]): void {
-  const { network_cidr: networkText, node_address_cidr: nodeText } = raw.tunmesh.networking.ipv6;
+  const { network_cidr: networkText, node_address_cidr: nodeText, allocate } = raw.tunmesh.networking.ipv6;
   const hasNetwork = typeof networkText === 'string' && networkText !== '';
   const hasNode = typeof nodeText === 'string' && nodeText !== '';
+  if (allocate) return checkDerived(networkText, hasNetwork, hasNode, nodeText, raw, problems);
   if (hasNetwork !== hasNode) {
     const [missing, present] = hasNode ? ['network_cidr', 'node_address_cidr'] : ['node_address_cidr', 'network_cidr'];
     problems.push({ path: `${KEY}/${missing}`, message: `is required when ${KEY}/${present} is set (both or neither)` });
@@ -27,8 +29,23 @@ export function checkIpv6Rules(raw: RawDocument, problems: ConfigProblem[]): voi
   } else if (!ipv6CidrWithin(network, node)) {
     problems.push({ path: `${KEY}/node_address_cidr`, message: `must lie inside ${KEY}/network_cidr (${networkText}), got ${showValue(nodeText)}` });
   }
+  checkMtu(raw, problems);
+}
+
+function checkMtu(raw: RawDocument, problems: ConfigProblem[]): void {
   const mtu = raw.tunmesh.networking.mtu;
   if (typeof mtu === 'number' && mtu < IPV6_MIN_MTU) {
     problems.push({ path: 'tunmesh/networking/mtu', message: `must be at least ${IPV6_MIN_MTU} with IPv6 (RFC 8200 minimum link MTU), got ${mtu}` });
   }
+}
+
+/** allocate: a network with room for an IPv4 address, and no node address of its own. */
+function checkDerived(networkText: string | null, hasNetwork: boolean, hasNode: boolean, nodeText: string | null, raw: RawDocument, problems: ConfigProblem[]): void {
+  if (hasNode) problems.push({ path: `${KEY}/node_address_cidr`, message: `must be left out with ${KEY}/allocate (the address is derived from the IPv4 one), got ${showValue(nodeText)}` });
+  if (!hasNetwork) return void problems.push({ path: `${KEY}/network_cidr`, message: `is required with ${KEY}/allocate` });
+  const network = tryParseIpv6Cidr(networkText as string);
+  if (network !== null && network.prefix > IPV6_DERIVE_MAX_PREFIX) {
+    problems.push({ path: `${KEY}/network_cidr`, message: `must be a /${IPV6_DERIVE_MAX_PREFIX} or shorter with ${KEY}/allocate (32 bits for the IPv4 address), got ${showValue(networkText)}` });
+  }
+  checkMtu(raw, problems);
 }

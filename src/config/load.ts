@@ -12,7 +12,7 @@ import convict from 'convict';
 import YAML from 'yaml';
 import { cidrWithin, tryParseIpv4Cidr } from '../tun/ipv4.js';
 import { checkIpv6Rules } from './ipv6-rules.js';
-import { addressChoice, allocationSeed, hostCount } from './allocate.js';
+import { addressChoice, allocationSeed, derivedIpv6, hostCount } from './allocate.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { registerConfigFormats } from './formats.js';
 import { baseLabels, bootstrapGroups } from './maps.js';
@@ -268,6 +268,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
   const t = raw.tun_mesh;
   const x = raw.tunmesh;
   const timing = t.process.timing;
+  const v4 = ipv4Of(raw);
   return {
     source,
     clustering: {
@@ -303,8 +304,8 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
     networking: {
       tunDeviceId: t.networking.tun_device_id,
       mtu: x.networking.mtu,
-      ipv4: ipv4Of(raw),
-      ipv6: ipv6Of(x.networking.ipv6),
+      ipv4: v4,
+      ipv6: ipv6Of(x.networking.ipv6, v4),
     },
     process: {
       uid: t.process.uid,
@@ -356,10 +357,11 @@ function ipv4Of(raw: RawDocument): TunmeshConfig['networking']['ipv4'] {
   };
 }
 
-/** Both keys set (checked together by ipv6-rules.ts): the IPv6 overlay; else IPv4 only. */
-function ipv6Of(v6: RawDocument['tunmesh']['networking']['ipv6']): TunmeshConfig['networking']['ipv6'] {
+/** Both keys set, or the network with allocate (checked by ipv6-rules.ts): the IPv6 overlay; else IPv4 only. */
+function ipv6Of(v6: RawDocument['tunmesh']['networking']['ipv6'], ipv4: TunmeshConfig['networking']['ipv4']): TunmeshConfig['networking']['ipv6'] {
+  if (v6.allocate && v6.network_cidr) return { networkCidr: v6.network_cidr, nodeAddressCidr: derivedIpv6(v6.network_cidr, ipv4.nodeAddressCidr), derived: true };
   if (!v6.node_address_cidr || !v6.network_cidr) return null;
-  return { networkCidr: v6.network_cidr, nodeAddressCidr: v6.node_address_cidr };
+  return { networkCidr: v6.network_cidr, nodeAddressCidr: v6.node_address_cidr, derived: false };
 }
 
 /** 0 in the file: as many as the container may use (worker-count.ts); else as configured. */

@@ -105,7 +105,7 @@ export interface RawDocument {
   tunmesh: {
     logging: { format: string };
     process: { gid: number | null; workers: number };
-    networking: { mtu: number; ipv4: { allocate: boolean }; ipv6: { network_cidr: string | null; node_address_cidr: string | null } };
+    networking: { mtu: number; ipv4: { allocate: boolean }; ipv6: { network_cidr: string | null; node_address_cidr: string | null; allocate: boolean } };
     control_api: { listen_address: string };
     data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
@@ -271,6 +271,9 @@ export const schema: convict.Schema<RawDocument> = {
           doc: "This node's IPv6 address with prefix, announced to tunmesh peers only (signed claim); null = IPv4 only",
           format: 'ipv6_cidr', default: null, nullable: true, env: 'TUNMESH_IPV6_NODE_ADDRESS_CIDR',
         },
+        allocate: bool(
+          "Derive this node's IPv6 address (leave node_address_cidr out): network_cidr's prefix with the node's IPv4 address as the last 32 bits (a /96 or shorter network); unique wherever the IPv4 address is, so one config serves every pod",
+          false, 'TUNMESH_ALLOCATE_ADDRESS6'),
       },
     },
     control_api: {

@@ -87,6 +87,8 @@ export interface TunmeshConfig {
     readonly ipv6: {
       readonly networkCidr: string;
       readonly nodeAddressCidr: string;
+      /** tunmesh/networking/ipv6/allocate: the address is derived from the IPv4 one (config/allocate.ts). */
+      readonly derived: boolean;
     } | null;
   };
   readonly process: {

@@ -37,7 +37,7 @@ export interface MeshLabOptions {
   bootstrapOf?: (i: number) => number[];
   /** Per node: its bootstrap URLs as written (overrides both), e.g. a DNS name. */
   bootstrapUrlsOf?: (i: number) => string[];
-  /** tunmesh.networking.ipv4.allocate: nodes pick their mesh addresses (read back by refreshAddresses()). */
+  /** tunmesh.networking.ipv4.allocate: nodes pick their mesh addresses (read back by refreshAddresses()); with `ipv6`, ipv6.allocate too (derived). */
   allocate?: boolean;
   /** Mesh network of the nodes (default 198.19.0.0/16). */
   networkCidr?: string;
@@ -161,7 +161,7 @@ export interface TransferResult {
 export const meshAddress = (i: number): string => `198.19.0.${i + 1}`;
 /** IPv6 mesh: node i is 2001:2:0:100::(i+1)/64 in the mesh network 2001:2:0:100::/56. */
 const meshAddress6 = (i: number): string => `2001:2:0:100::${(i + 1).toString(16)}`;
-const MESH6_NETWORK = '2001:2:0:100::/56';
+export const MESH6_NETWORK = '2001:2:0:100::/56';
 const MESH6_PREFIX = 64;
 
 export class MeshLab {
@@ -234,7 +234,7 @@ export class MeshLab {
           ...(opts.offload ? { offload: opts.offload(i) } : {}),
           ...(opts.channelPort?.(i) !== undefined ? { channelPort: opts.channelPort(i) } : {}),
           ...(opts.baseLabels ? { baseLabels: opts.baseLabels(i) } : {}),
-          ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
+          ...(opts.ipv6?.(i) ? { ipv6: { nodeAddressCidr: opts.allocate ? null : `${meshAddress6(i)}/${MESH6_PREFIX}`, networkCidr: MESH6_NETWORK } } : {}),
           ...(opts.verifyHostname ? { verifyHostname: true } : {}),
           ...(opts.listenAddressOf?.(ln.address, i) ? { listenAddress: opts.listenAddressOf(ln.address, i) } : {}),
           ...ownTls[i],
@@ -453,7 +453,10 @@ export class MeshLab {
   /** Reads each running tunmesh node's mesh address back (allocate: the node picked it). */
   async refreshAddresses(): Promise<void> {
     for (const i of this.running()) {
-      if (this.node(i).kind === 'tunmesh') this.node(i).meshAddress = (await this.status(i)).address.split('/')[0] ?? '';
+      if (this.node(i).kind !== 'tunmesh') continue;
+      const status = await this.status(i);
+      this.node(i).meshAddress = status.address.split('/')[0] ?? '';
+      if (status.address6 !== null) this.node(i).meshAddress6 = status.address6.split('/')[0] ?? '';
     }
   }
 

@@ -41,7 +41,8 @@ export interface LabNodeSpec {
   /** tun_mesh.monitoring.prometheus.base_labels (omitted when unset). */
   baseLabels?: Record<string, string>;
   /** tunmesh.networking.ipv6: this node's IPv6 mesh address and the IPv6 mesh network. */
-  ipv6?: { nodeAddressCidr: string; networkCidr: string };
+  /** nodeAddressCidr null: tunmesh.networking.ipv6.allocate (derived from the IPv4 address). */
+  ipv6?: { nodeAddressCidr: string | null; networkCidr: string };
   /** tun_mesh.control_api.ssl.verify_hostname (default false). */
   verifyHostname?: boolean;
   /** tunmesh.control_api.listen_address (default: every address). */
@@ -133,7 +134,7 @@ export function labNodeConfigYaml(s: LabNodeSpec): string {
         networking: {
           ...(s.mtu ? { mtu: s.mtu } : {}),
           ...(s.meshAddressCidr === null ? { ipv4: { allocate: true } } : {}),
-          ...(s.ipv6 ? { ipv6: { network_cidr: s.ipv6.networkCidr, node_address_cidr: s.ipv6.nodeAddressCidr } } : {}),
+          ...(s.ipv6 ? { ipv6: s.ipv6.nodeAddressCidr === null ? { network_cidr: s.ipv6.networkCidr, allocate: true } : { network_cidr: s.ipv6.networkCidr, node_address_cidr: s.ipv6.nodeAddressCidr } } : {}),
         },
       } : {}),
       data_plane: { fast_path: s.fastPath, ...(s.offload ? { offload: s.offload } : {}), ...(s.channelPort !== undefined ? { channel_port: s.channelPort } : {}) },

@@ -5,13 +5,15 @@
 // addresses the nodes pick themselves (tunmesh.networking.ipv4.allocate).
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { MeshLab } from '../../src/lab/mesh-lab.js';
+import { MESH6_NETWORK, MeshLab } from '../../src/lab/mesh-lab.js';
 import { labNodeUrl } from '../../src/lab/node-config.js';
-import { addressChoice, allocationSeed } from '../../src/config/allocate.js';
+import { addressChoice, allocationSeed, derivedIpv6 } from '../../src/config/allocate.js';
 import { underlayAddress, uniquePrefix, waitFor } from '../helpers/netns.js';
 import { DnsServer } from '../helpers/dns.js';
 
 const NAME = 'mesh.tunmesh.test';
+/** What ipv6.allocate makes of an IPv4 address in the lab's IPv6 network. */
+const deriveFrom = (ipv4: string): string => (derivedIpv6(MESH6_NETWORK, ipv4).split('/')[0] ?? '');
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
 
 describe('bootstrap from a DNS name with a record per node (dnsmasq)', function () {
@@ -28,7 +30,7 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
   };
 
   before(async () => {
-    mesh = await MeshLab.create({ tag: uniquePrefix('tmd'), nodes: 10, bootstrapUrlsOf: () => [`https://${NAME}:4567`], allocate: true, sharedConfig: true });
+    mesh = await MeshLab.create({ tag: uniquePrefix('tmd'), nodes: 10, bootstrapUrlsOf: () => [`https://${NAME}:4567`], allocate: true, sharedConfig: true, ipv6: () => true });
     dns = await DnsServer.start(mesh.lab, { [NAME]: [] });
   });
   after(async () => {
@@ -49,6 +51,11 @@ describe('bootstrap from a DNS name with a record per node (dnsmasq)', function 
     for (const address of own) expect(address).to.match(/^198\.19\.\d+\.\d+$/);
     const pings = await mesh.pingMatrix(2, range(0, 6));
     expect(pings.filter((p) => p.lost > 0), 'pairs that lost pings').to.deep.equal([]);
+    // IPv6 addresses derived from the allocated IPv4 ones (tunmesh.networking.ipv6.allocate): distinct, and they carry pings.
+    const own6 = range(0, 6).map((i) => mesh.address6Of(i));
+    expect(own6.map((a, k) => a === deriveFrom(own[k] ?? ''))).to.deep.equal(own6.map(() => true));
+    const pings6 = await mesh.pingMatrix(2, range(0, 6), 6);
+    expect(pings6.filter((p) => p.lost > 0), 'pairs that lost IPv6 pings').to.deep.equal([]);
     expect(readFileSync(mesh.node(0).logPath, 'utf8')).to.match(new RegExp(`"url":"https://${NAME.replace(/\./g, '\\.')}:4567/? \\(198\\.18\\.0\\.\\d+\\)"`));
   });
 

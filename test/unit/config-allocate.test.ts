@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../src/config/errors.js';
 import { configFromObject } from '../../src/config/load.js';
-import { addressChoice, allocationSeed, hostCount } from '../../src/config/allocate.js';
+import { addressChoice, allocationSeed, derivedIpv6, hostCount, withNodeAddress } from '../../src/config/allocate.js';
 import { cidrContains } from '../../src/tun/ipv4.js';
 import { makeTlsDir, type TlsDir } from '../fixtures/configs/fixtures.js';
 
@@ -78,5 +78,31 @@ describe('address allocation (tunmesh.networking.ipv4.allocate)', () => {
     expect(addressChoice('198.19.0.0/29', seed, all)).to.equal('198.19.0.4/29');
     all.add('198.19.0.4');
     expect(() => addressChoice('198.19.0.0/29', seed, all)).to.throw(/no free address left in 198\.19\.0\.0\/29/);
+  });
+});
+
+describe('IPv6 address derived from the IPv4 one (tunmesh.networking.ipv6.allocate)', () => {
+  let tls: TlsDir;
+  before(() => { tls = makeTlsDir(); });
+  const withV6 = (ipv6: Record<string, unknown>, allocate4?: boolean): Record<string, unknown> => {
+    const d = doc(tls, allocate4 ? { network_cidr: '198.19.0.0/16' } : { network_cidr: '198.19.0.0/16', node_address_cidr: '198.19.7.9/24' }, allocate4);
+    const tunmesh = (d['tunmesh'] ?? {}) as { networking?: Record<string, unknown> };
+    return { ...d, tunmesh: { ...tunmesh, networking: { ...tunmesh.networking, ipv6 } } };
+  };
+
+  it('puts the IPv4 address in the last 32 bits of the network, and follows a move', () => {
+    expect(derivedIpv6('2001:2:0:100::/56', '198.19.7.9/24')).to.equal('2001:2:0:100::c613:709/56');
+    const c = configFromObject(withV6({ network_cidr: '2001:2:0:100::/56', allocate: true }));
+    expect(c.networking.ipv6).to.deep.equal({ networkCidr: '2001:2:0:100::/56', nodeAddressCidr: '2001:2:0:100::c613:709/56', derived: true });
+    const moved = withNodeAddress(configFromObject(withV6({ network_cidr: '2001:2:0:100::/56', allocate: true }, true)), '198.19.1.2/16');
+    expect(moved.networking.ipv6?.nodeAddressCidr).to.equal('2001:2:0:100::c613:102/56');
+    const fixed = withNodeAddress(configFromObject(withV6({ network_cidr: '2001:2:0:100::/56', node_address_cidr: '2001:2:0:100::1/64' })), '198.19.1.2/24');
+    expect(fixed.networking.ipv6?.nodeAddressCidr).to.equal('2001:2:0:100::1/64');
+  });
+
+  it('names the key when the network is missing or too long, or an address is given too', () => {
+    expect(problemsOf(() => configFromObject(withV6({ allocate: true })))).to.deep.equal(['tunmesh/networking/ipv6/network_cidr: is required with tunmesh/networking/ipv6/allocate']);
+    expect(problemsOf(() => configFromObject(withV6({ network_cidr: '2001:2::/112', allocate: true })))[0]).to.match(/^tunmesh\/networking\/ipv6\/network_cidr: must be a \/96 or shorter/);
+    expect(problemsOf(() => configFromObject(withV6({ network_cidr: '2001:2::/56', node_address_cidr: '2001:2::1/64', allocate: true })))[0]).to.match(/^tunmesh\/networking\/ipv6\/node_address_cidr: must be left out/);
   });
 });
