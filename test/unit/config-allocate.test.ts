@@ -1,6 +1,6 @@
 // tunmesh.networking.ipv4.allocate: one config for every pod, the address picked by the node.
 import { expect } from 'chai';
-import { ConfigError } from '../../src/config/errors.js';
+import { problemsOf } from '../helpers/config.js';
 import { configFromObject } from '../../src/config/load.js';
 import { addressChoice, allocationSeed, derivedIpv6, hostCount, withNodeAddress } from '../../src/config/allocate.js';
 import { cidrContains } from '../../src/tun/ipv4.js';
@@ -19,16 +19,6 @@ function doc(tls: TlsDir, ipv4: Record<string, unknown>, allocate?: boolean, url
     },
     ...(allocate === undefined ? {} : { tunmesh: { networking: { ipv4: { allocate } } } }),
   };
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return expect.fail('expected a ConfigError');
 }
 
 describe('address allocation (tunmesh.networking.ipv4.allocate)', () => {

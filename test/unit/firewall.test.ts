@@ -3,7 +3,7 @@
 // its own (`nft -c`: checked, not applied).
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { ConfigError } from '../../src/config/errors.js';
+import { problemsOf } from '../helpers/config.js';
 import { configFromObject } from '../../src/config/load.js';
 import type { FirewallConfig } from '../../src/config/types.js';
 import { checkRuleset, parseCounters, renderRemoval, renderSets, renderTable, RulesetError } from '../../src/firewall/nft.js';
@@ -25,16 +25,6 @@ function doc(tls: TlsDir, firewall: unknown): Record<string, unknown> {
     },
     tunmesh: { firewall },
   };
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return (err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  return expect.fail('expected a ConfigError');
 }
 
 const PEERS: FirewallPeer[] = [
