@@ -10,15 +10,18 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json binding.gyp tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json binding.gyp tsconfig.json tsconfig.build.json tsconfig.harness.json ./
 COPY native/ native/
 COPY src/ src/
 # `npm ci` runs the package's own `install` (node-gyp rebuild -> build/Release/tunmesh_tun.node)
-# and `prepare` (tsc -> dist/) scripts.
+# and `prepare` (tsc -> dist/) scripts. The image gets the product alone: dist/ is built again
+# without the test and bench harness (src/lab, src/bench, src/demo: tsconfig.harness.json).
 RUN npm ci \
+ && rm -rf dist && npm run build:product \
  && npm prune --omit=dev \
  && test -f build/Release/tunmesh_tun.node \
- && test -f dist/cli/main.js
+ && test -f dist/cli/main.js \
+ && test ! -e dist/lab && test ! -e dist/bench && test ! -e dist/demo
 
 # --- runtime: node + iproute2 (tunmesh configures the TUN device with `ip`) + nftables (tunmesh/firewall) ---
 FROM node:20-bookworm-slim AS runtime

@@ -3,7 +3,8 @@
 // capability, device and env vars tunmesh needs, and its config loads.
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
@@ -250,6 +251,20 @@ describe('docs and deploy examples', () => {
     expect(dockerfile).to.match(/^HEALTHCHECK .*\n.*\/health\/live/m);
     expect(dockerfile).to.contain(`ENTRYPOINT ${JSON.stringify(['node', ...MAIN_NODE_FLAGS, 'dist/cli/main.js']).replaceAll(',', ', ')}`);
     expect(dockerfile).to.contain('CMD ["run"]');
+  });
+
+  it('the product builds without the harness (lab, bench, demo), which stays out of the image', function () {
+    this.timeout(120_000);
+    const out = mkdtempSync(join(tmpdir(), 'tunmesh-product-'));
+    try {
+      execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], { stdio: 'pipe' });
+      expect(existsSync(join(out, 'cli/main.js'))).to.equal(true);
+      expect(existsSync(join(out, 'firewall/keeper.js'))).to.equal(true);
+      for (const harness of ['lab', 'bench', 'demo']) expect(existsSync(join(out, harness)), `${harness}/ compiled into the product`).to.equal(false);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+    expect(read('Dockerfile')).to.contain('npm run build:product').and.contain('test ! -e dist/lab');
   });
 
   it('the Kubernetes sidecars and the tunmesh bin start the main process with MAIN_NODE_FLAGS', () => {
