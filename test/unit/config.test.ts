@@ -325,7 +325,7 @@ describe('config loading', () => {
         networking: { ipv6: { network_cidr: '2001:2:0:100::/56', node_address_cidr: '2001:2:0:100::1/64' } },
         control_api: { listen_address: '2001:2::a' },
       }));
-      expect(fromFile.networking.ipv6).to.deep.equal({ networkCidr: '2001:2:0:100::/56', nodeAddressCidr: '2001:2:0:100::1/64' });
+      expect(fromFile.networking.ipv6).to.deep.equal({ networkCidr: '2001:2:0:100::/56', nodeAddressCidr: '2001:2:0:100::1/64', derived: false });
       expect(fromFile.controlApi.listenAddress).to.equal('2001:2::a');
       const fromEnv = configFromObject(minimal(tls), {
         TUNMESH_IPV6_NETWORK_CIDR: '2001:2:0:100::/56', TUNMESH_IPV6_NODE_ADDRESS_CIDR: '2001:2:0:100::7/64', TUNMESH_LISTEN_ADDRESS: '198.18.1.1',
