@@ -25,19 +25,15 @@ export function firewallPeers(config: TunmeshConfig, registry: Registry, certs: 
 
 /** SIGHUP or a change of the config file: the rules of tunmesh.firewall are re-read and swapped; nothing else in the file is applied. */
 export async function reloadFirewall(config: TunmeshConfig, firewall: Firewall | null, log: Logger, metrics: SecurityMetrics, why: string): Promise<void> {
+  if (firewall === null) return hintRestart(config, log, why);
   const component = 'firewall';
   let next: TunmeshConfig['firewall'];
   try {
-    // Read by the keeper where there is one: the file is often root's alone, and we are not root any more.
-    const text = firewall === null ? null : await firewall.readConfig();
-    next = (text === null ? loadConfig(config.source, process.env, { checkFiles: false }) : loadConfigText(text, config.source, process.env, { checkFiles: false })).firewall;
+    // Read by the keeper: the file is often root's alone, and we are not root any more.
+    next = loadConfigText(await firewall.readConfig(), config.source, process.env, { checkFiles: false }).firewall;
   } catch (err) {
     metrics.reloaded('firewall', 'refused');
     return void log.warn('firewall rules not reloaded: the config file does not load; the rules in force stay', { component, why, error: errorMessage(err) });
-  }
-  if (firewall === null) {
-    if (next !== null) log.warn('firewall rules were added to the config: they take effect at the next start (the node started without a firewall)', { component, why });
-    return;
   }
   try {
     metrics.reloaded('firewall', await firewall.reload(next));
@@ -45,4 +41,18 @@ export async function reloadFirewall(config: TunmeshConfig, firewall: Firewall |
     metrics.reloaded('firewall', 'refused');
     log.error('firewall rules not reloaded; the rules in force stay', { component, why, error: errorMessage(err) });
   }
+}
+
+/**
+ * No firewall at start: nothing stayed root to apply one. Rules added to the file since are named
+ * in a warning; a file we can no longer read (root's alone) is no reload failure, there is none.
+ */
+function hintRestart(config: TunmeshConfig, log: Logger, why: string): void {
+  let added: boolean;
+  try {
+    added = loadConfig(config.source, process.env, { checkFiles: false }).firewall !== null;
+  } catch (err) {
+    return void log.debug('config file not re-read for firewall rules', { component: 'firewall', why, error: errorMessage(err) });
+  }
+  if (added) log.warn('firewall rules were added to the config: they take effect at the next start (the node started without a firewall)', { component: 'firewall', why });
 }
