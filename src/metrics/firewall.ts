@@ -10,7 +10,7 @@
 //       differ run different rules (the alert in deploy/prometheus/alerts.yml)
 // The kernel counts (nft counters); the node adds what changed since it last looked.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { conntrackStats } from '../firewall/conntrack-stats.js';
+import { conntrackStats, type ConntrackStats } from '../firewall/conntrack-stats.js';
 
 export type FirewallDirection = 'inbound' | 'outbound';
 
@@ -31,13 +31,15 @@ export class FirewallMetrics {
 
   /** Read at scrape time; absent until conntrack is in use in the namespace. */
   private conntrack(registers: Registry[]): void {
-    let last = conntrackStats();
-    const fresh = (): ReturnType<typeof conntrackStats> => (last = conntrackStats());
-    new Gauge({ name: 'tunmesh_firewall_conntrack_entries', help: "Flows in the kernel's connection table (the whole network namespace)", registers, collect() { const s = fresh(); if (s) this.set(s.entries); } });
-    new Gauge({ name: 'tunmesh_firewall_conntrack_max', help: "Size of the kernel's connection table (nf_conntrack_max)", registers, collect() { if (last) this.set(last.max); } });
+    const gauge = (name: string, help: string, pick: (s: ConntrackStats) => number): void =>
+      void new Gauge({ name, help, registers, collect() { const s = conntrackStats(); if (s) this.set(pick(s)); } });
     // The kernel keeps the totals: each scrape copies them (reset + inc keeps the counter type).
-    new Counter({ name: 'tunmesh_firewall_conntrack_evicted_total', help: 'Flows the kernel evicted to make room in a full connection table (early_drop)', registers, collect() { if (last) { this.reset(); this.inc(last.evicted); } } });
-    new Counter({ name: 'tunmesh_firewall_conntrack_refused_total', help: 'New flows the kernel refused with a full connection table', registers, collect() { if (last) { this.reset(); this.inc(last.refused); } } });
+    const total = (name: string, help: string, pick: (s: ConntrackStats) => number): void =>
+      void new Counter({ name, help, registers, collect() { const s = conntrackStats(); if (s) { this.reset(); this.inc(pick(s)); } } });
+    gauge('tunmesh_firewall_conntrack_entries', "Flows in the kernel's connection table (the whole network namespace)", (s) => s.entries);
+    gauge('tunmesh_firewall_conntrack_max', "Size of the kernel's connection table (nf_conntrack_max)", (s) => s.max);
+    total('tunmesh_firewall_conntrack_evicted_total', 'Flows the kernel evicted to make room in a full connection table (early_drop)', (s) => s.evicted);
+    total('tunmesh_firewall_conntrack_refused_total', 'New flows the kernel refused with a full connection table', (s) => s.refused);
   }
 
   droppedBy(direction: FirewallDirection, rule: string, packets: number): void {
