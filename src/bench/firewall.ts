@@ -12,7 +12,8 @@ import { errorMessage } from '../log/error-message.js';
 import type { LabCredentials } from '../lab/certs.js';
 import { iperf } from './iperf.js';
 import { sockperfPingPong, startSockperfServers } from './sockperf.js';
-import { fmt, median, parseIperfTcp, parsePingTimes, renderTable } from './stats.js';
+import { idlePing, warmUp } from './latency.js';
+import { fmt, median, parseIperfTcp, renderTable } from './stats.js';
 import { startTunmesh, type Tunnel, type VethPair } from './topology.js';
 
 export type FirewallVariant = 'none' | '1' | '100';
@@ -45,7 +46,7 @@ export function firewallBlock(variant: FirewallVariant): Record<string, unknown>
 
 async function measureOne(pair: VethPair, tunnel: Tunnel, o: FirewallBenchOptions): Promise<Omit<FirewallSample, 'variant' | 'round' | 'config'>> {
   const target = tunnel.addresses[1];
-  await pair.exec(0, 'ping', ['-n', '-q', '-f', '-c', '5000', '-w', '3', target], 10_000, false); // warm
+  await warmUp(pair, target);
   const tcp = parseIperfTcp(await iperf(pair, target, [], o.tcpSeconds));
   const servers = await startSockperfServers(pair, target, 10_000);
   let pp;
@@ -54,9 +55,8 @@ async function measureOne(pair: VethPair, tunnel: Tunnel, o: FirewallBenchOption
   } finally {
     await servers.stop();
   }
-  const deadline = Math.ceil(o.pings * 0.05 + 5);
-  const ping = await pair.exec(0, 'ping', ['-n', '-c', String(o.pings), '-i', '0.05', '-W', '1', '-w', String(deadline), target], (deadline + 5) * 1000, false);
-  return { tcpMbps: tcp.bitsPerSecond / 1e6, ppP50Us: pp.p50Us, ppP99Us: pp.p99Us, pingMs: median(parsePingTimes(ping.stdout)) };
+  const ping = await idlePing(pair, target, o.pings);
+  return { tcpMbps: tcp.bitsPerSecond / 1e6, ppP50Us: pp.p50Us, ppP99Us: pp.p99Us, pingMs: ping.medianMs };
 }
 
 /** Every variant in every round; a variant that fails is reported and skipped in that round. */

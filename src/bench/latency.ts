@@ -69,13 +69,13 @@ type Progress = (msg: string) => void;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Flood-ping warm-up (bounded by -w), so every scenario is measured warm. */
-async function warmUp(pair: VethPair, target: string): Promise<void> {
+export async function warmUp(pair: VethPair, target: string): Promise<void> {
   await pair.exec(0, 'ping', ['-n', '-c', '5', '-i', '0.05', '-W', '1', target], 10_000, false);
   await pair.exec(0, 'ping', ['-n', '-q', '-f', '-c', '20000', '-w', '4', target], 15_000, false);
 }
 
 /** One echo every 50 ms. */
-async function idlePing(pair: VethPair, target: string, count: number): Promise<IdlePing> {
+export async function idlePing(pair: VethPair, target: string, count: number): Promise<IdlePing> {
   const deadline = Math.ceil(count * 0.05 + 5);
   const p = await pair.exec(0, 'ping', ['-n', '-c', String(count), '-i', '0.05', '-W', '1', '-w', String(deadline), target], (deadline + 5) * 1000, false);
   const times = parsePingTimes(p.stdout);
