@@ -35,80 +35,63 @@ export class NodeViews {
   firewall: { readonly rules: number; readonly hash: string } | undefined;
   private traffic: PeerTraffic = new Map();
   private readonly rates = new RateWindow();
-  private readonly config: TunmeshConfig;
-  private readonly self: LocalIdentity;
-  private readonly startedAt: number;
-  private readonly cp: ControlPlane;
-  private readonly metrics: NodeMetrics;
-  private readonly now: () => number;
-  private readonly tunUp: () => boolean;
-  private readonly peerCerts: PeerCertBook | undefined;
 
-  constructor(o: NodeViewsOptions) {
-    this.config = o.config;
-    this.self = o.self;
-    this.startedAt = o.startedAt;
-    this.cp = o.cp;
-    this.metrics = o.metrics;
-    this.now = o.now;
-    this.tunUp = o.tunUp;
-    this.peerCerts = o.peerCerts;
-  }
+  constructor(private readonly o: NodeViewsOptions) {}
 
   workerSnapshots(): unknown[] {
     return this.supervisor?.collectMetrics() ?? [];
   }
 
   health(): HealthReport {
-    const now = this.now();
+    const now = this.o.now();
     return healthReport({
       now,
-      startedAt: this.startedAt,
-      startupGrace: this.config.process.timing.registrations.startupGrace,
-      firstNode: this.config.health.firstNode,
-      knownPeers: this.cp.registry.size,
-      bootstrapped: this.cp.membership.bootstrapped,
-      groomLoopAlive: this.cp.membership.loopAlive(now),
+      startedAt: this.o.startedAt,
+      startupGrace: this.o.config.process.timing.registrations.startupGrace,
+      firstNode: this.o.config.health.firstNode,
+      knownPeers: this.o.cp.registry.size,
+      bootstrapped: this.o.cp.membership.bootstrapped,
+      groomLoopAlive: this.o.cp.membership.loopAlive(now),
       workersAlive: this.supervisor?.alive() ?? 0,
-      tunUp: this.tunUp(),
+      tunUp: this.o.tunUp(),
     });
   }
 
   status(): StatusReport {
     return statusReport({
-      self: this.self,
+      self: this.o.self,
       version: VERSION,
-      startedAt: this.startedAt,
-      now: this.now(),
-      bootstrapped: this.cp.membership.bootstrapped,
+      startedAt: this.o.startedAt,
+      now: this.o.now(),
+      bootstrapped: this.o.cp.membership.bootstrapped,
       ready: this.health().ready,
       workers: this.supervisor?.alive() ?? 0,
-      registry: this.cp.registry,
-      sessions: this.cp.sessions,
-      pathOf: (n) => pathOf(this.config, n),
-      framesOf: (n) => framesOf(this.config, n, this.self.capabilities.offload === OFFLOAD_VERSION),
+      registry: this.o.cp.registry,
+      sessions: this.o.cp.sessions,
+      pathOf: (n) => pathOf(this.o.config, n),
+      framesOf: (n) => framesOf(this.o.config, n, this.o.self.capabilities.offload === OFFLOAD_VERSION),
       ...(this.offloads !== 0 ? { offloads: offloadNames(this.offloads) } : {}),
       ...(this.firewall !== undefined ? { firewall: { rules: this.firewall.rules, hash: this.firewall.hash } } : {}),
       traffic: this.traffic,
       rateOf: (peerId) => this.rates.rate(peerId),
-      certOf: (peerId) => this.peerCerts?.get(peerId),
+      certOf: (peerId) => this.o.peerCerts?.get(peerId),
     });
   }
 
   /** Per-peer traffic for `tunmesh status`, summed over the processes (refreshed periodically). */
   async refreshTraffic(): Promise<void> {
-    this.traffic = await this.metrics.peerTraffic(this.workerSnapshots());
-    this.rates.add(this.now(), this.traffic);
+    this.traffic = await this.o.metrics.peerTraffic(this.workerSnapshots());
+    this.rates.add(this.o.now(), this.traffic);
   }
 
   /** tunmesh_peers: every state always has a series (0 included), so "no peers" is visible. */
   updatePeerGauge(): void {
     const counts: Record<string, number> = { up: 0, connecting: 0, failing: 0 };
-    const now = this.now();
-    for (const node of this.cp.registry.all()) {
-      const state = peerState(node, this.cp.sessions.outbound.ageSeconds(node.info.id, now) !== undefined);
+    const now = this.o.now();
+    for (const node of this.o.cp.registry.all()) {
+      const state = peerState(node, this.o.cp.sessions.outbound.ageSeconds(node.info.id, now) !== undefined);
       counts[state] = (counts[state] ?? 0) + 1;
     }
-    for (const [state, n] of Object.entries(counts)) this.metrics.peers.labels(state).set(n);
+    for (const [state, n] of Object.entries(counts)) this.o.metrics.peers.labels(state).set(n);
   }
 }
