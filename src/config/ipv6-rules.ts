@@ -13,7 +13,7 @@ export function checkIpv6Rules(raw: RawDocument, problems: ConfigProblem[]): voi
   const { network_cidr: networkText, node_address_cidr: nodeText, allocate } = raw.tunmesh.networking.ipv6;
   const hasNetwork = typeof networkText === 'string' && networkText !== '';
   const hasNode = typeof nodeText === 'string' && nodeText !== '';
-  if (allocate) return checkDerived(networkText, hasNetwork, hasNode, nodeText, raw, problems);
+  if (allocate) return checkDerived(raw, problems);
   if (hasNetwork !== hasNode) {
     const [missing, present] = hasNode ? ['network_cidr', 'node_address_cidr'] : ['node_address_cidr', 'network_cidr'];
     problems.push({ path: `${KEY}/${missing}`, message: `is required when ${KEY}/${present} is set (both or neither)` });
@@ -40,10 +40,11 @@ function checkMtu(raw: RawDocument, problems: ConfigProblem[]): void {
 }
 
 /** allocate: a network with room for an IPv4 address, and no node address of its own. */
-function checkDerived(networkText: string | null, hasNetwork: boolean, hasNode: boolean, nodeText: string | null, raw: RawDocument, problems: ConfigProblem[]): void {
-  if (hasNode) problems.push({ path: `${KEY}/node_address_cidr`, message: `must be left out with ${KEY}/allocate (the address is derived from the IPv4 one), got ${showValue(nodeText)}` });
-  if (!hasNetwork) return void problems.push({ path: `${KEY}/network_cidr`, message: `is required with ${KEY}/allocate` });
-  const network = tryParseIpv6Cidr(networkText as string);
+function checkDerived(raw: RawDocument, problems: ConfigProblem[]): void {
+  const { network_cidr: networkText, node_address_cidr: nodeText } = raw.tunmesh.networking.ipv6;
+  if (typeof nodeText === 'string' && nodeText !== '') problems.push({ path: `${KEY}/node_address_cidr`, message: `must be left out with ${KEY}/allocate (the address is derived from the IPv4 one), got ${showValue(nodeText)}` });
+  if (typeof networkText !== 'string' || networkText === '') return void problems.push({ path: `${KEY}/network_cidr`, message: `is required with ${KEY}/allocate` });
+  const network = tryParseIpv6Cidr(networkText);
   if (network !== null && network.prefix > IPV6_DERIVE_MAX_PREFIX) {
     problems.push({ path: `${KEY}/network_cidr`, message: `must be a /${IPV6_DERIVE_MAX_PREFIX} or shorter with ${KEY}/allocate (32 bits for the IPv4 address), got ${showValue(networkText)}` });
   }
