@@ -84,7 +84,7 @@ function sidecarConfig(example: Example): { config: TunmeshConfig; container: Ob
   if (example === 'statefulset') env.TUNMESH_NODE_ADDRESS_CIDR = '198.19.1.11/24'; // the shell in its command derives it
   for (const e of list(container.env).map(obj)) {
     if (typeof e.value === 'string' && String(e.name).startsWith('TUNMESH_')) {
-      env[String(e.name)] = e.value.replace(/\$\(POD_NAME\)/g, 'app-1').replace(/\$\(POD_NAMESPACE\)/g, 'default').replace(/\$\(POD_IP\)/g, '10.1.2.3');
+      env[String(e.name)] = e.value.replace(/\$\(POD_NAME\)/g, 'app-1').replace(/\$\(POD_NAMESPACE\)/g, 'default').replace(/\$\(POD_IP\)/g, '198.18.2.3');
     }
   }
   return { config: configFromObject(YAML.parse(text), env, { checkFiles: false }), container };
@@ -225,7 +225,7 @@ describe('docs and deploy examples', () => {
 
   it("the Deployment's one config needs nothing per pod: its address allocated, its peers from the Service's name", () => {
     const { config } = sidecarConfig('deployment');
-    expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://10.1.2.3:4567');
+    expect(config.clustering.controlApiAdvertiseUrl).to.equal('https://198.18.2.3:4567');
     expect(config.networking.ipv4.allocationSeed, 'allocate').to.not.equal(null);
     expect(cidrContains(config.networking.ipv4.networkCidr, config.networking.ipv4.nodeAddressCidr.split('/')[0]!)).to.equal(true);
     const service = obj(manifests('deployment').find((m) => m.kind === 'Service'));

@@ -69,7 +69,7 @@ describe('firewall rules (tunmesh.firewall)', () => {
 
   it('names each bad rule by its path', () => {
     expect(problemsOf(() => configFromObject(doc(tls, {
-      inbound: [{ proto: 'icmp', port: 22, host: 'any' }, { port: 70000, group: 'web' }, { proto: 'sctp', group: 'x' }, { group: 'Web' }, { cidr: '10.0.0.0/33' }, { host: 'all' }, { group: 'a', node: 'b' }, {}, 'tcp', { group: 'web', to: 'x' }],
+      inbound: [{ proto: 'icmp', port: 22, host: 'any' }, { port: 70000, group: 'web' }, { proto: 'sctp', group: 'x' }, { group: 'Web' }, { cidr: '198.19.0.0/33' }, { host: 'all' }, { group: 'a', node: 'b' }, {}, 'tcp', { group: 'web', to: 'x' }],
       outbound: 'all',
     })))).to.deep.equal([
       'tunmesh/firewall/outbound: must be a list of rules, or left out to allow everything, got "all"',
@@ -77,7 +77,7 @@ describe('firewall rules (tunmesh.firewall)', () => {
       'tunmesh/firewall/inbound/1/port: must be any, a port 1..65535 or a range like "8000-8100", got 70000',
       'tunmesh/firewall/inbound/2/proto: must be one of any, tcp, udp, icmp, icmpv6, got "sctp"',
       "tunmesh/firewall/inbound/3/group: group names are lowercase letters, digits, '.', '_' and '-' (as tunmesh certs node issue --group takes them), got \"Web\"",
-      'tunmesh/firewall/inbound/4/cidr: must be a CIDR of mesh addresses like 198.19.0.0/24 or 2001:2:0:1::/64, got "10.0.0.0/33"',
+      'tunmesh/firewall/inbound/4/cidr: must be a CIDR of mesh addresses like 198.19.0.0/24 or 2001:2:0:1::/64, got "198.19.0.0/33"',
       'tunmesh/firewall/inbound/5/host: must be any (name one node with node: <id>), got "all"',
       'tunmesh/firewall/inbound/6: names the peer 2 ways (group, node): give exactly one of host: any, group, groups, node, cidr',
       'tunmesh/firewall/inbound/7: names no peer: give exactly one of host: any, group, groups, node, cidr',
