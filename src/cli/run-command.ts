@@ -113,9 +113,11 @@ function waitForSignals(node: RunningNode, log: Logger, onStop: (stop: (why: str
       if (stopping) return;
       stopping = true;
       log.info('shutting down', { component: 'node', why });
+      // A stop that overruns still exits with what it stopped for (75: restart me, I must move),
+      // or 1 for an unclean end of a clean stop.
       const timer = setTimeout(() => {
-        log.error('shutdown timed out, exiting', { component: 'node', timeoutMs: STOP_TIMEOUT_MS });
-        process.exit(1);
+        log.error('shutdown timed out, exiting', { component: 'node', timeoutMs: STOP_TIMEOUT_MS, exitCode: code === 0 ? 1 : code });
+        process.exit(code === 0 ? 1 : code);
       }, STOP_TIMEOUT_MS);
       timer.unref();
       node.stop().then(
