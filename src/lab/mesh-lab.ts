@@ -164,6 +164,14 @@ const meshAddress6 = (i: number): string => `2001:2:0:100::${(i + 1).toString(16
 export const MESH6_NETWORK = '2001:2:0:100::/56';
 const MESH6_PREFIX = 64;
 
+/** Labs created and not yet cleaned up: a failing test's hook prints their logs (test/helpers/failure-logs.ts). */
+const liveLabs = new Set<MeshLab>();
+
+/** The labs alive now, oldest first. */
+export function openLabs(): MeshLab[] {
+  return [...liveLabs];
+}
+
 export class MeshLab {
   /** Next default transfer port. */
   private nextPort = 5201;
@@ -248,7 +256,9 @@ export class MeshLab {
         writeFileSync(node.originalConfigPath, originalConfigYaml(yaml), { mode: 0o600 });
         return node;
       });
-      return new MeshLab(lab, dir, creds, nodes, pki);
+      const mesh = new MeshLab(lab, dir, creds, nodes, pki);
+      liveLabs.add(mesh);
+      return mesh;
     } catch (err) {
       await lab.cleanup();
       throw err;
@@ -565,6 +575,7 @@ export class MeshLab {
   }
 
   async cleanup(keepDir = false): Promise<void> {
+    liveLabs.delete(this);
     await Promise.all(this.nodes.map((n) => this.stop(n.index, 'SIGTERM', 8000).catch(() => undefined)));
     // lab.cleanup() kills PIDs; an original must go as a whole group (its API process would
     // otherwise spin on), and stop() SIGKILLs the group after a bounded wait.
