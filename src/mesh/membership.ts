@@ -319,8 +319,10 @@ export class Membership {
     let fresh = false;
     const now = this.now();
     for (const info of remote) {
-      if (info.id === this.self.id || this.isSelf(info.listen_url) || this.registry.get(info.id) || this.registry.refuses(info.id)) continue;
-      if (this.discovered.has(info.id)) continue;
+      // The lookups first: most entries name nodes we know, and parsing a URL costs more than
+      // all of them (half a 300-node simulation's CPU went to isSelf before the lookups).
+      if (info.id === this.self.id || this.registry.get(info.id) || this.discovered.has(info.id) || this.registry.refuses(info.id)) continue;
+      if (this.isSelf(info.listen_url)) continue;
       fresh = true;
       // Its turn: at once when our id is the lower of the two, else after it had a groom interval to call us.
       const notBefore = this.self.id < info.id ? now : now + this.timing.groomInterval;

@@ -4,6 +4,7 @@ import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
 import { signToken, verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { HttpClient, PeerUnreachable, type HttpResponse } from './http-client.js';
 import { AnswerTimes, answerKey } from './answer-times.js';
 import type { Lane, Pacer } from './pacer.js';
@@ -116,13 +117,14 @@ export class HttpPeerApi implements PeerApi {
    * One request through the pacer, waiting as long as this peer's answers have lately taken
    * (answer-times.ts); a timeout makes the next wait longer rather than the next retry sooner.
    */
-  private async send(lane: Lane, opts: RequestOptions, method: 'GET' | 'POST', url: string, body: string | undefined, headers = {}): Promise<HttpResponse> {
+  private async send(lane: Lane, opts: RequestOptions, method: 'GET' | 'POST', url: string, body: string | undefined, headers: HeaderSource = NO_HEADERS): Promise<HttpResponse> {
     const key = answerKey(url);
     return this.pacer.run(lane, async () => {
+      const sentHeaders = await headers();
       const timeoutMs = opts.patient ? this.answerTimes.ceilingMs : Math.max(this.answerTimes.timeoutMs(key), lane === 'grow' ? FIRST_CONTACT_MS : 0);
       const started = performance.now();
       try {
-        const res = await this.http.request(method, url, body, headers, timeoutMs, opts.address);
+        const res = await this.http.request(method, url, body, sentHeaders, timeoutMs, opts.address);
         this.answerTimes.answered(key, performance.now() - started);
         return res;
       } catch (err) {
@@ -132,9 +134,8 @@ export class HttpPeerApi implements PeerApi {
     });
   }
 
-  private async signed(peer: PeerTarget, body: string, mode: TokenMode): Promise<{ header: string; keyId: string }> {
-    const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
-    const token = await signToken({
+  private sign(peer: PeerTarget, body: string, key: AuthKey): Promise<string> {
+    return signToken({
       key,
       issuer: this.keys.selfId,
       audience: peer.id,
@@ -143,16 +144,18 @@ export class HttpPeerApi implements PeerApi {
       validity: this.timing.validityWindow,
       extraClaims: this.keys.tokenClaims,
     });
-    return { header: formatAuthHeader(token), keyId: key.id };
   }
 
   private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode, opts: RequestOptions): Promise<{ body: unknown; capabilities: Capabilities | null }> {
-    // Signed before a slot is taken: opening a session to sign with takes a slot of its own.
-    const { header, keyId } = await this.signed(peer, body, mode);
+    // The key is found before a slot is taken (opening a session to sign with takes a slot of
+    // its own), but the token is signed in the slot, as the request leaves: signed earlier, it
+    // would age in the pacer's queue and, under overload, reach the peer expired
+    // (validity_window), a refusal that costs a retry and, before this, a good session.
+    const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
     const lane = opts.lane ?? (mode === 'session' ? 'keep' : 'grow');
-    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, { authorization: header });
+    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, async () => ({ authorization: formatAuthHeader(await this.sign(peer, body, key)) }));
     if (res.status !== 200) {
-      if (mode === 'session' && res.status >= 400 && res.status < 500) this.keys.outboundRejected(peer.id, keyId);
+      if (mode === 'session' && res.status >= 400 && res.status < 500 && !refusedForItsTimes(res)) this.keys.outboundRejected(peer.id, key.id);
       throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));
     }
     const verified = await this.verifyAnswer(peer, res, mode);
@@ -168,6 +171,23 @@ export class HttpPeerApi implements PeerApi {
     return verifyToken(token, { ...options, keys: this.keys.inboundKeys(peer.id) });
   }
 
+}
+
+type HeaderSource = () => OutgoingHttpHeaders | Promise<OutgoingHttpHeaders>;
+const NO_HEADERS: HeaderSource = () => ({});
+
+/**
+ * A refusal of the token's times (our answer body names `expired` or `not_yet_valid`) says the
+ * request was late or a clock is off, not that the session's key is bad: the session is kept.
+ * An original names no reason, so its refusals still drop the session, as it expects.
+ */
+function refusedForItsTimes(res: HttpResponse): boolean {
+  try {
+    const reason = (JSON.parse(res.body.toString('utf8')) as { reason?: unknown }).reason;
+    return reason === 'expired' || reason === 'not_yet_valid';
+  } catch {
+    return false;
+  }
 }
 
 function join(base: string, path: string): string {
