@@ -9,12 +9,12 @@ import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type DataPlaneState
 import { createReceivePath, type ReceivePath } from '../dataplane/receive.js';
 import { SessionSigner } from '../dataplane/session-token.js';
 import { lazyLogger, type LogFormat, type LogLevel } from '../log/logger.js';
-import { DataPlaneMetrics } from '../metrics/dataplane.js';
+import { DataPlaneMetrics } from '../dataplane/metrics.js';
 import { collectProcessMetrics } from '../metrics/process.js';
 import { DEFAULT_BATCH_SIZE, TunQueue } from '../tun/queue.js';
-import { ChannelServer } from './channel-server.js';
-import { SendPath } from './send.js';
-import { UpgradeChecks } from './upgrade-checks.js';
+import { ChannelServer } from '../dataplane/fast/channel-server.js';
+import { SendPath } from '../dataplane/send.js';
+import { UpgradeChecks } from '../dataplane/fast/upgrade-checks.js';
 
 /** stdio[4] of the fork: 0-2 inherited, 3 the IPC channel. */
 const WORKER_QUEUE_FD = 4;

@@ -40,14 +40,14 @@
 //            the pending batch goes out on the old one, which is ended gracefully, and frames go
 //            to the new one in a fresh slab (the old socket may still hold the old slabs).
 import { connect, type TLSSocket } from 'node:tls';
-import type { PeerCounters } from '../metrics/dataplane.js';
-import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type PeerRoute } from './contract.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
-import { ChannelError } from './errors.js';
+import type { PeerCounters } from '../metrics.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, type PeerRoute } from '../contract.js';
+import type { DropReason } from '../drop-reasons.js';
+import { ChannelError } from '../errors.js';
 import { FRAME_HEADER_V2, frameHeaderBytes, writeFrame, writeFrameV2 } from './frames.js';
-import { peerTlsOptions } from './tls-options.js';
-import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../tun/vnet.js';
-import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
+import { peerTlsOptions } from '../tls-options.js';
+import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../../tun/vnet.js';
+import { peerEndpoint, type PeerTransport, type TransportDeps } from '../transport.js';
 
 const SLAB_BYTES = 256 * 1024;
 const BACKOFF_MIN_MS = 100;

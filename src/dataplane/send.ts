@@ -22,15 +22,15 @@
 import { packetOffset, type PacketBatch, type TunQueue } from '../tun/queue.js';
 import { ipv4Dst } from '../tun/ipv4.js';
 import { IPV6_HEADER_LENGTH } from '../tun/ipv6.js';
-import type { DataPlaneState, PeerRoute } from '../dataplane/contract.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
-import { FastChannel } from '../dataplane/fast-channel.js';
-import { LegacySender } from '../dataplane/legacy-sender.js';
-import { BROADCAST, RouteTable, type Destination } from '../dataplane/route-table.js';
-import { PacketTooBig } from '../dataplane/packet-too-big.js';
-import { appendWithHeader, isSuperPacket } from '../dataplane/offload-append.js';
-import type { PeerTransport, TransportDeps } from '../dataplane/transport.js';
-import type { DataPlaneMetrics } from '../metrics/dataplane.js';
+import type { DataPlaneState, PeerRoute } from './contract.js';
+import type { DropReason } from './drop-reasons.js';
+import { FastChannel } from './fast/channel.js';
+import { LegacySender } from './legacy/sender.js';
+import { BROADCAST, RouteTable, type Destination } from './route-table.js';
+import { PacketTooBig } from './packet-too-big.js';
+import { appendWithHeader, isSuperPacket } from './offload-append.js';
+import type { PeerTransport, TransportDeps } from './transport.js';
+import type { DataPlaneMetrics } from './metrics.js';
 
 const IPV4_MIN_HEADER = 20;
 
