@@ -106,9 +106,3 @@ export type WorkerToMain =
   | { type: 'upgrade_check'; worker: number; id: number; authorization: string | undefined; peerId: string; cert: PresentedCert | null }
   /** A peer refused requests signed with our session `sessionId`. */
   | { type: 'session_rejected'; worker: number; peerId: string; sessionId: string };
-
-/** Fast-path upgrade: `GET /tunmesh/fastpath/v1/<sender id>` with this Upgrade token. */
-export const FAST_PATH_UPGRADE = 'tunmesh-fastpath/1';
-/** The same route with v2 frames (offloads), asked only of a peer that announced `offload`. */
-export const FAST_PATH_UPGRADE_V2 = 'tunmesh-fastpath/2';
-export const FAST_PATH_ROUTE = '/tunmesh/fastpath/v1/';
