@@ -1,43 +1,48 @@
-// The receive path: packets from peers, into our TUN device. The main process runs one for the
-// JSON path and for channels upgraded on the API port; each worker runs one for the channels
-// its channel server takes (workers/channel-server.ts), writing through the worker's own TUN
-// queue so the reply is read by the process that wrote the request (the kernel returns a flow
-// on the queue that last wrote it): one process wake-up per hop instead of two.
+// The receive path (outside: peer -> TUN): packets from peers, into our TUN device; send.ts is
+// its mirror. The main process runs one for the JSON path and for channels upgraded on the API
+// port; each worker runs one for the channels its channel server takes (fast/channel-server.ts),
+// writing through the worker's own TUN queue so the reply is read by the process that wrote the
+// request (the kernel returns a flow on the queue that last wrote it): one process wake-up per
+// hop instead of two.
 //
 //   1. upgrade      a peer's worker opens `GET /tunmesh/fastpath/v1/<its id>` with
-//                   `Upgrade: tunmesh-fastpath/1`; handleUpgrade() checks the path and header,
-//                   authenticates the session token (over the empty body, iss = the path's id;
-//                   with mutual TLS also the client certificate and the deny list) and answers
-//                   101 (or 400/401/403 and closes). One check per channel, not per packet.
-//                   A channel lives as long as the session key it was opened with: once that
-//                   key no longer verifies (rotated past its overlap, or its peer forgotten or
-//                   denied) the channel is closed (SESSION_CHECK_MS); the sender has already
-//                   moved to a channel under its new session (fast-channel.ts, renew).
+//                   `Upgrade: tunmesh-fastpath/1`; handleUpgrade() checks the path and token
+//                   (fast/handshake.ts, else 400), has `authenticate` judge the session token
+//                   (over the empty body, iss = the path's id; with mutual TLS also the client
+//                   certificate and the deny list; in a worker, main judges: upgrade-checks.ts)
+//                   and answers 101, or 401/403 and closes. One check per channel, not per
+//                   packet. A channel lives as long as the session key it was opened with: once
+//                   that key no longer verifies (rotated past its overlap, or its peer forgotten
+//                   or denied) the channel is closed (SESSION_CHECK_MS, endSessions); the sender
+//                   has already moved to a channel under its new session (fast/channel.ts,
+//                   renewing).
 //   2. frames       each chunk read from the TLS socket is split into `[u16 length][packet]`
-//                   frames in place (FrameReader: zero-copy offsets into the chunk; only a frame
-//                   cut between two chunks is reassembled, in one preallocated buffer). A frame of
-//                   length 0 is `malformed`: the channel is closed, the node carries on.
-//   3. checks       per packet: longer than our MTU is `oversized` (dropped, channel kept: a
-//                   peer may have a larger MTU); then the original's rules (checks.ts), for IPv4
-//                   and IPv6 alike: the source must be a known node's address
+//                   frames in place (fast/inbound.ts, FrameReader: offsets into the chunk; only a
+//                   frame cut between two chunks is reassembled, in one preallocated buffer). A
+//                   frame of length 0 or beyond the framing's maximum is `malformed`: that channel
+//                   is closed, the node carries on.
+//   3. checks       per packet, accept(): longer than our MTU is `oversized` (dropped, channel
+//                   kept: a peer may have a larger MTU); then the original's rules (checks.ts),
+//                   for IPv4 and IPv6 alike: the source must be a known node's address
 //                   (`no_return_route`), that node must be the sender (`route_conflict`), the
 //                   destination us or an allowed IPv4 broadcast (`misrouted`).
 //   4. TUN write    the accepted packets of a chunk go to the kernel in ONE writeBatch on the
-//                   process's TUN queue (two when a reassembled frame starts the chunk); packets
-//                   the kernel refuses or has no room for are `tun_issue`. On a TUN with offloads,
-//                   plain packets (v1 channels, the JSON path) are merged first where they are
-//                   consecutive TCP segments of one flow (software GRO, offload/coalesce.ts),
-//                   and written once per event-loop turn rather than per chunk (chunkDone).
+//                   process's TUN queue (tun-batch.ts; two when a reassembled frame starts the
+//                   chunk); packets the kernel refuses or has no room for are `tun_issue`. On a
+//                   TUN with offloads, plain packets (v1 channels, the JSON path) are merged first
+//                   where they are consecutive TCP segments of one flow (software GRO,
+//                   offload/coalesce.ts), and written once per event-loop turn rather than per
+//                   chunk (chunkDone).
 //   5. legacy       receiveLegacy(): the original's JSON packets (routes in src/api) are decoded
-//                   (legacy-packet.ts; `malformed`, `expired`), then take steps 3 and 4.
+//                   (legacy/packet.ts; `malformed`, `expired`), then take steps 3 and 4.
 //   6. state        setState() rebuilds the address table and closes the channels of peers that
 //                   left the mesh.
 // Offloads: a node whose TUN has a virtio_net_hdr (vnetHeader) also accepts `tunmesh-fastpath/2`
-// channels, whose v2 frames carry that header and possibly a GSO super-packet (frames.ts). The
-// header goes to the TUN with the packet (the kernel segments or delivers it whole; checksums
+// channels, whose v2 frames carry that header and possibly a GSO super-packet (fast/frames.ts).
+// The header goes to the TUN with the packet (the kernel segments or delivers it whole; checksums
 // stay the kernel's business, NEEDS_CSUM passes through); the checks of step 3 read the packet's
-// IP header, and the MTU limit applies to plain packets only. Packets of v1 channels and of the
-// JSON path get an empty header in front on such a TUN (one writev, no copy).
+// IP header (acceptWithHeader), and the MTU limit applies to plain packets only. Packets of v1
+// channels and of the JSON path get an empty header in front on such a TUN (one writev, no copy).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LevelLogger } from '../log/logger.js';
