@@ -3,11 +3,21 @@
 // `[u32 length][virtio_net_hdr][packet]` frames (v2, both ends with TUN offloads: a GSO
 // super-packet whole), until either side closes. Its life is one explicit state:
 //
-//   down ──first packet──▶ dialing ──101──▶ open ──new session / port probe──▶ renewing
-//    ▲                       │  ▲             │ ▲                                 │
-//    └──failed (backoff)─────┘  └─old closed──┼─┼─────────────────────────────────┤
-//    └──idle / closed (backoff)───────────────┘ └──successor failed / took over───┘
-//   closed: close() was called (the peer left, or the worker stops); nothing dials again.
+//   state     event                                   next state
+//   down      a packet (no backoff pending)           dialing
+//   dialing   101                                     open
+//             failed on the channel port              dialing (the API port, same attempt)
+//             failed otherwise                        down, with a backoff
+//   open      a new session, or the port probe        renewing
+//             its socket closed                       down, with a backoff
+//             idle for channelIdleMs                  down
+//   renewing  the successor's 101                     open, on the successor
+//             the successor failed                    open, on the old socket (retried)
+//             the old socket closed                   dialing, on the successor
+//             idle for channelIdleMs                  down
+//   any       the peer moved (URL, channel port)      its sockets are destroyed: as closed above
+//   any       close() (the peer left, worker stops)   closed: nothing dials again
+// Each transition is a method in the "transitions" section below, named after the event.
 //
 //   1. demand    `down`: nothing is dialled until the first packet toward the peer: that packet
 //                opens the channel (dial.ts), and it and those after it wait in the slab
