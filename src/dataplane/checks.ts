@@ -4,7 +4,7 @@
 // IPv6 address, the destination ours (no IPv6 broadcast; link-scoped packets never travel).
 import { ipv4Dst, ipv4Src } from '../tun/ipv4.js';
 import { IPV6_HEADER_LENGTH, ipv6DstOffset, ipv6PayloadLength, ipv6SrcOffset } from '../tun/ipv6.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
+import type { DropReason } from './drop-reasons.js';
 import type { RouteTable } from './route-table.js';
 
 const IPV4_MIN_HEADER = 20;

@@ -6,7 +6,7 @@
 //   main ◀─metrics── worker       prom-client JSON every few seconds (aggregated in main)
 //   main ◀─session_rejected── worker   a peer refused our key: main renegotiates and republishes
 //
-// Fast channels opened on the channel port (workers/channel-server.ts) are received in a worker:
+// Fast channels opened on the channel port (fast/channel-server.ts) are received in a worker:
 //   main ──channel_socket + handle──▶ worker   a raw TCP connection main accepted (TLS not begun)
 //   main ◀─upgrade_check── worker             the upgrade's token and client certificate: every
 //   main ──upgrade_verdict──▶ worker          check stays in main (node/channel-checks.ts)
@@ -37,7 +37,7 @@ export interface PeerRoute {
   mtu?: number;
   /** Our outbound session toward the peer; null until negotiated (packets to it are dropped). */
   session: { id: string; secretB64: string } | null;
-  /** Fast-path framing: 2 when both ends announced offloads (frames.ts); absent: 1. */
+  /** Fast-path framing: 2 when both ends announced offloads (fast/frames.ts); absent: 1. */
   frames?: 1 | 2;
   /** The peer's channel port from its signed claim: fast channels go there (same host as url). Absent: to url. */
   channelPort?: number;
@@ -106,9 +106,3 @@ export type WorkerToMain =
   | { type: 'upgrade_check'; worker: number; id: number; authorization: string | undefined; peerId: string; cert: PresentedCert | null }
   /** A peer refused requests signed with our session `sessionId`. */
   | { type: 'session_rejected'; worker: number; peerId: string; sessionId: string };
-
-/** Fast-path upgrade: `GET /tunmesh/fastpath/v1/<sender id>` with this Upgrade token. */
-export const FAST_PATH_UPGRADE = 'tunmesh-fastpath/1';
-/** The same route with v2 frames (offloads), asked only of a peer that announced `offload`. */
-export const FAST_PATH_UPGRADE_V2 = 'tunmesh-fastpath/2';
-export const FAST_PATH_ROUTE = '/tunmesh/fastpath/v1/';

@@ -1,5 +1,5 @@
 // Typed errors of the data plane: each carries the drop reason it is counted under.
-import type { DropReason } from '../metrics/drop-reasons.js';
+import type { DropReason } from './drop-reasons.js';
 
 export class DataPlaneError extends Error {
   constructor(

@@ -9,7 +9,7 @@
 //                     (offload/software-gso.ts).
 import { softwareSegmenter, type SegmentSink } from '../offload/software-gso.js';
 import { VNET_GSO_NONE, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, vnetGsoType, vnetNeedsCsum } from '../tun/vnet.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
+import type { DropReason } from './drop-reasons.js';
 import type { PeerTransport } from './transport.js';
 
 /** Hands the segments of one super-packet to one transport; reused (no closure per packet). */

@@ -16,7 +16,7 @@ import {
   type Ipv6Cidr,
 } from '../tun/ipv6.js';
 import type { DataPlaneState, PeerRoute } from './contract.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
+import type { DropReason } from './drop-reasons.js';
 import { Ipv6Index } from './ipv6-index.js';
 
 /** The lookup answer for a broadcast destination that is allowed: deliver to every peer. */

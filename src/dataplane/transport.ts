@@ -1,9 +1,9 @@
 // The one interface both ways of reaching a peer share (the fast channel and the original's
 // JSON POSTs), as the worker's send path sees them: append packets of one TUN batch, then flush.
 import type { LevelLogger } from '../log/logger.js';
-import type { DataPlaneMetrics } from '../metrics/dataplane.js';
+import type { DataPlaneMetrics } from './metrics.js';
 import type { DataPlaneSettings, PeerRoute } from './contract.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
+import type { DropReason } from './drop-reasons.js';
 import type { SessionSigner } from './session-token.js';
 
 export interface PeerTransport {

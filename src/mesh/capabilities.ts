@@ -26,7 +26,7 @@ export const LEGACY: WrapScheme = 'pkcs1';
 const FAST_PATH_VERSION = 1;
 /**
  * Offload version this build speaks: the fast path also accepts v2 frames (a virtio_net_hdr and a
- * GSO super-packet of up to 64 KB, dataplane/frames.ts), written to a TUN with offloads. Announced
+ * GSO super-packet of up to 64 KB, dataplane/fast/frames.ts), written to a TUN with offloads. Announced
  * as `offload: 1` beside `fast_path: 1`, which keeps its meaning for older tunmesh nodes.
  */
 export const OFFLOAD_VERSION = 1;
@@ -52,7 +52,7 @@ export interface Capabilities {
   /**
    * The port of the node's channel listener (claim key `channel_port`): fast channels opened
    * there are received by its workers, each writing through its own TUN queue, so a reply
-   * leaves from the process that took the request (workers/channel-server.ts). Same host as
+   * leaves from the process that took the request (dataplane/fast/channel-server.ts). Same host as
    * the listen URL, same TLS. Absent: channels go to the API port, received by the main process.
    */
   channelPort?: number;

@@ -4,7 +4,7 @@
 // original's unprefixed gauges are derived from the sums so existing dashboards keep working.
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from './process.js';
-import { DataPlaneMetrics } from './dataplane.js';
+import { DataPlaneMetrics } from '../dataplane/metrics.js';
 import { legacyMetrics } from './legacy.js';
 import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';

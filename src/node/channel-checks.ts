@@ -1,4 +1,4 @@
-// Main's side of the channels workers receive (workers/upgrade-checks.ts): each upgrade a worker
+// Main's side of the channels workers receive (dataplane/fast/upgrade-checks.ts): each upgrade a worker
 // reads is checked here exactly as one on the API port is (the authenticator: session token of
 // the named sender, client certificate under tunmesh.tls.client_auth, deny list, SAN binding),
 // and the verdict goes back to that worker. Main remembers the session keys it let channels open

@@ -1,7 +1,7 @@
 // The channel port (tunmesh.data_plane.channel_port): where tunmesh peers open fast channels to
 // be received by our workers instead of the main process. Main only accepts the TCP connection
 // (paused: it reads nothing) and hands the socket to a worker over IPC, before TLS begins; the
-// worker does the handshake and the upgrade (workers/channel-server.ts). The port is announced in
+// worker does the handshake and the upgrade (dataplane/fast/channel-server.ts). The port is announced in
 // the signed `tunmesh` claim; a node that cannot listen on it runs without it (channels then come
 // to the API port, as to older tunmesh nodes) rather than not at all.
 import net from 'node:net';

@@ -1,20 +1,21 @@
-// A data-plane worker (forked from dist/workers/worker.js): owns one TUN queue, inherited as fd 4,
-// sends what it reads to the peers the main process names in its `state` messages, and receives
-// the fast channels main hands it from the channel port, writing their packets through the same
-// queue (channel-server.ts). It exits 0 on `shutdown`, or when the IPC channel closes (the main
-// process died).
+// A data-plane worker process (forked from dist/workers/worker.js): process plumbing only. It owns
+// one TUN queue, inherited as fd 4, runs the send path on it (dataplane/send.ts) toward the peers
+// the main process names in its `state` messages, and receives the fast channels main hands it
+// from the channel port (dataplane/fast/channel-server.ts), writing their packets through the same
+// queue (dataplane/receive.ts). It exits 0 on `shutdown`, or when the IPC channel closes (the
+// main process died).
 import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type DataPlaneState, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
 import { createReceivePath, type ReceivePath } from '../dataplane/receive.js';
 import { SessionSigner } from '../dataplane/session-token.js';
 import { lazyLogger, type LogFormat, type LogLevel } from '../log/logger.js';
-import { DataPlaneMetrics } from '../metrics/dataplane.js';
+import { DataPlaneMetrics } from '../dataplane/metrics.js';
 import { collectProcessMetrics } from '../metrics/process.js';
 import { DEFAULT_BATCH_SIZE, TunQueue } from '../tun/queue.js';
-import { ChannelServer } from './channel-server.js';
-import { SendPath } from './send.js';
-import { UpgradeChecks } from './upgrade-checks.js';
+import { ChannelServer } from '../dataplane/fast/channel-server.js';
+import { SendPath } from '../dataplane/send.js';
+import { UpgradeChecks } from '../dataplane/fast/upgrade-checks.js';
 
 /** stdio[4] of the fork: 0-2 inherited, 3 the IPC channel. */
 const WORKER_QUEUE_FD = 4;

@@ -94,7 +94,7 @@ describe('fast channels received in the workers (channel port)', function () {
     const r = await mesh.exec(1, 'nft', ['delete', 'table', 'inet', 'tunmesh_test']);
     expect(r.code, r.stderr).to.equal(0);
     const movedAfter = Date.now();
-    // The senders retry the channel port every 15 s (fast-channel.ts, CHANNEL_PORT_RETRY_MS).
+    // The senders retry the channel port every 15 s (dataplane/fast/port-policy.ts, CHANNEL_PORT_RETRY_MS).
     await waitFor(
       async () => {
         const c = await inbound(mesh, 1);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FRAME_HEADER, FRAME_HEADER_V2, FrameReader, MAX_FRAME_V2, writeFrame, writeFrameV2, type FrameSink } from '../../src/dataplane/frames.js';
+import { FRAME_HEADER, FRAME_HEADER_V2, FrameReader, MAX_FRAME_V2, writeFrame, writeFrameV2, type FrameSink } from '../../src/dataplane/fast/frames.js';
 import { VNET_GSO_TCPV4, VNET_HDR_LEN } from '../../src/tun/vnet.js';
 
 const MTU = 1500;

@@ -23,10 +23,11 @@ type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-/** Every string literal in src/metrics: the metric names tunmesh registers. */
+/** Every string literal in src/metrics and the data plane's own counters: the metric names tunmesh registers. */
 function metricSource(): string {
   const dir = join(ROOT, 'src', 'metrics');
-  return readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+  return [...files, join(ROOT, 'src', 'dataplane', 'metrics.ts')].map((f) => readFileSync(f, 'utf8')).join('\n');
 }
 
 function metricNamesIn(text: string): string[] {

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { Registry as PromRegistry } from 'prom-client';
 import { checkInbound } from '../../src/dataplane/checks.js';
 import type { DataPlaneSettings, DataPlaneState, PeerRoute } from '../../src/dataplane/contract.js';
-import { decodeLegacyPacket, encodeLegacyPacket, ETHERTYPE_IPV6 } from '../../src/dataplane/legacy-packet.js';
-import { LegacySender } from '../../src/dataplane/legacy-sender.js';
+import { decodeLegacyPacket, encodeLegacyPacket, ETHERTYPE_IPV6 } from '../../src/dataplane/legacy/packet.js';
+import { LegacySender } from '../../src/dataplane/legacy/sender.js';
 import { RouteTable, type Ipv6Route } from '../../src/dataplane/route-table.js';
 import { peerEndpoint } from '../../src/dataplane/transport.js';
 import { peerTlsOptions } from '../../src/dataplane/tls-options.js';
@@ -13,7 +13,7 @@ import { naiveOnesSum } from '../helpers/checksum.js';
 import { icmpv6Checksum, PacketTooBig, TOO_BIG_PER_SECOND } from '../../src/dataplane/packet-too-big.js';
 import { ipv6At, ipv6ToString } from '../../src/tun/ipv6.js';
 import { lazyLogger } from '../../src/log/logger.js';
-import { DataPlaneMetrics } from '../../src/metrics/dataplane.js';
+import { DataPlaneMetrics } from '../../src/dataplane/metrics.js';
 import { ipv6Packet } from '../helpers/packets.js';
 
 function peer(id: string, v4: string, v6: string | null, kind: PeerRoute['kind'] = 'tunmesh'): PeerRoute {

@@ -6,7 +6,7 @@ import {
   encodeLegacyPacket,
   internalStamp,
   rubyBase64,
-} from '../../src/dataplane/legacy-packet.js';
+} from '../../src/dataplane/legacy/packet.js';
 
 const SOURCE = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { DataPlaneMetrics } from '../../src/metrics/dataplane.js';
+import { DataPlaneMetrics } from '../../src/dataplane/metrics.js';
 
 describe('data-plane metrics', () => {
   it('forgets every per-peer series of a peer that left (labels stay bounded)', async () => {

@@ -2,7 +2,7 @@
 // packet read from a TUN with offloads, and the offload names status shows.
 import { expect } from 'chai';
 import { appendWithHeader } from '../../src/dataplane/offload-append.js';
-import type { DropReason } from '../../src/metrics/drop-reasons.js';
+import type { DropReason } from '../../src/dataplane/drop-reasons.js';
 import type { PeerTransport } from '../../src/dataplane/transport.js';
 import { naiveOnesSum } from '../helpers/checksum.js';
 import { TUN_F_CSUM, TUN_F_TSO4, VNET_GSO_TCPV4, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_LEN, offloadNames } from '../../src/tun/vnet.js';

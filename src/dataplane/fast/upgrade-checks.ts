@@ -4,11 +4,11 @@
 // certificate, deny list, SAN binding); its verdict settles the upgrade here. No key material
 // is held by workers for this.
 import type { Duplex } from 'node:stream';
-import type { UpgradeVerdict, WorkerToMain } from '../dataplane/contract.js';
-import { ChannelError } from '../dataplane/errors.js';
-import type { ReceiveAuth } from '../dataplane/receive.js';
-import { presentedCert } from '../security/client-cert.js';
-import { RelayedRefusal } from '../security/refusal.js';
+import type { UpgradeVerdict, WorkerToMain } from '../contract.js';
+import { ChannelError } from '../errors.js';
+import type { ReceiveAuth } from '../receive.js';
+import { presentedCert } from '../../security/client-cert.js';
+import { RelayedRefusal } from '../../security/refusal.js';
 
 interface Pending {
   resolve(auth: ReceiveAuth): void;

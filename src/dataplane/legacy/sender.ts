@@ -16,13 +16,13 @@
 //             earlier are refused; they are not lost), expiration still applying. Any other
 //             failure drops the batch `exception`.
 import { Agent, request } from 'node:https';
-import type { PeerCounters } from '../metrics/dataplane.js';
-import type { PeerRoute } from './contract.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
-import { encodeLegacyPacket, internalStamp, stampSeconds } from './legacy-packet.js';
-import { peerTlsOptions } from './tls-options.js';
-import { peerEndpoint, type PeerTransport, type TransportDeps } from './transport.js';
-import { errorMessage } from '../log/error-message.js';
+import type { PeerCounters } from '../metrics.js';
+import type { PeerRoute } from '../contract.js';
+import type { DropReason } from '../drop-reasons.js';
+import { encodeLegacyPacket, internalStamp, stampSeconds } from './packet.js';
+import { peerTlsOptions } from '../tls-options.js';
+import { peerEndpoint, type PeerTransport, type TransportDeps } from '../transport.js';
+import { errorMessage } from '../../log/error-message.js';
 
 const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
 

@@ -1,6 +1,6 @@
 // The reasons a packet is dropped: the label values of tunmesh_dropped_packets_total (every one
 // has a series from the start, so a rate() of a reason that never happened reads 0, not nothing).
-// Defined here, below the data plane that counts them, so that metrics never import the data plane.
+// Defined beside the code that drops (send, receive, the transports) and its counters (metrics.ts).
 
 /** Why a packet was dropped: the original's reasons plus tunmesh's own. */
 export const DROP_REASONS = [

@@ -9,7 +9,7 @@
 // The writer appends frames into a sender-owned slab; the reader finds frames in the
 // received chunks without copying them, except a frame cut by a chunk boundary, which is
 // reassembled in one preallocated buffer.
-import { MAX_SUPER_PACKET, VNET_HDR_LEN } from '../tun/vnet.js';
+import { MAX_SUPER_PACKET, VNET_HDR_LEN } from '../../tun/vnet.js';
 
 export type FrameVersion = 1 | 2;
 

@@ -1,4 +1,5 @@
-// The worker's send path: packets local applications wrote into the TUN device, to peers.
+// The send path (inside: TUN -> peer), run by each worker: packets local applications wrote into
+// the TUN device, to peers; receive.ts is its mirror.
 //
 //   1. TUN queue    the native reader drains up to a batch of packets into one reused buffer and
 //                   calls onBatch() once (no per-packet JS call, no allocation).
@@ -10,27 +11,28 @@
 //                   unknown `no_route`; IPv6 link-scoped (NDP, MLD) `link_local`.
 //                   IPv6 larger than the peer's MTU (its claim): `oversized`, answered with an
 //                   ICMPv6 Packet Too Big written into our own TUN (packet-too-big.ts).
-//   4. append       the peer's transport copies the packet once into its pending batch (a fast
-//                   channel frames it into a slab, the legacy sender queues it), or says why it
-//                   was dropped: `no_session`, `node_close` (channel down), `queue_full`.
+//   4. append       the peer's transport (transport.ts) copies the packet once into its pending
+//                   batch (a fast channel frames it into its slab: fast/channel.ts, dialling on
+//                   the first packet; the legacy sender queues it: legacy/sender.ts), or says why
+//                   it was dropped: `no_session`, `node_close` (channel down), `queue_full`.
 //   5. flush        after the whole TUN batch, each touched transport sends once: one
 //                   socket.write per fast channel, one POST loop kick per legacy peer.
 //   6. counting     drops and TUN counters go to prom-client once per batch, not per packet.
 // With TUN offloads (batch.vnetHeader > 0) each read starts with a virtio_net_hdr and may be a
 // GSO super-packet above the MTU: step 2 lets those through, step 4 goes through
-// appendWithHeader() (dataplane/offload-append.ts), which sends them whole on v2 channels.
+// appendWithHeader() (offload-append.ts), which sends them whole on v2 channels.
 import { packetOffset, type PacketBatch, type TunQueue } from '../tun/queue.js';
 import { ipv4Dst } from '../tun/ipv4.js';
 import { IPV6_HEADER_LENGTH } from '../tun/ipv6.js';
-import type { DataPlaneState, PeerRoute } from '../dataplane/contract.js';
-import type { DropReason } from '../metrics/drop-reasons.js';
-import { FastChannel } from '../dataplane/fast-channel.js';
-import { LegacySender } from '../dataplane/legacy-sender.js';
-import { BROADCAST, RouteTable, type Destination } from '../dataplane/route-table.js';
-import { PacketTooBig } from '../dataplane/packet-too-big.js';
-import { appendWithHeader, isSuperPacket } from '../dataplane/offload-append.js';
-import type { PeerTransport, TransportDeps } from '../dataplane/transport.js';
-import type { DataPlaneMetrics } from '../metrics/dataplane.js';
+import type { DataPlaneState, PeerRoute } from './contract.js';
+import type { DropReason } from './drop-reasons.js';
+import { FastChannel } from './fast/channel.js';
+import { LegacySender } from './legacy/sender.js';
+import { BROADCAST, RouteTable, type Destination } from './route-table.js';
+import { PacketTooBig } from './packet-too-big.js';
+import { appendWithHeader, isSuperPacket } from './offload-append.js';
+import type { PeerTransport, TransportDeps } from './transport.js';
+import type { DataPlaneMetrics } from './metrics.js';
 
 const IPV4_MIN_HEADER = 20;
 

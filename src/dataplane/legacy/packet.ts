@@ -9,7 +9,7 @@
 // representable as a JS number. What is NOT exact is JS's number printing (String(2**61) ends in
 // "000"), so the stamp is always printed through BigInt, both into the JSON and into the md5.
 import { createHash } from 'node:crypto';
-import { DataPlaneError } from './errors.js';
+import { DataPlaneError } from '../errors.js';
 
 const PACKET_VERSION = 3;
 export const ETHERTYPE_IPV4 = 2048;

@@ -1,5 +1,6 @@
 // Data-plane counters, created in every process that moves packets (workers and the main
-// process's receive path) and summed in the main process at scrape time (aggregate.ts).
+// process's receive path) and summed in the main process at scrape time (metrics/node.ts),
+// which also registers them in the main process's own registry.
 // Hot-path callers count per batch, through per-peer handles fetched once, never per packet.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { DROP_REASONS, type DropReason } from './drop-reasons.js';

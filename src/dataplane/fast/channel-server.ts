@@ -9,10 +9,10 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { DataPlaneSettings } from '../dataplane/contract.js';
-import type { ReceivePath } from '../dataplane/receive.js';
-import type { LevelLogger } from '../log/logger.js';
-import { serverTlsPolicy } from '../tls/policy.js';
+import type { DataPlaneSettings } from '../contract.js';
+import type { ReceivePath } from '../receive.js';
+import type { LevelLogger } from '../../log/logger.js';
+import { serverTlsPolicy } from '../../tls/policy.js';
 
 /** A channel's TLS handshake and upgrade request must be done within this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
