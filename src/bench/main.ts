@@ -573,8 +573,8 @@ async function simulateMain(o: Options, sizes: number[]): Promise<number> {
   const results: SimResult[] = [];
   for (const n of sizes) {
     progress(`  ${n} nodes`);
-    const r = await simulate(n);
-    progress(`    cold start ${r.coldSeconds ?? 'not in bound'} s, steady ${Math.round(r.steadyMessagesPerNodeMinute)} msgs/node/min, churn ${r.churnSeconds ?? 'not in bound'} s (${r.cpuSeconds.toFixed(1)} s of CPU)`);
+    const r = await simulate(n, { progress });
+    progress(`    done: ${r.cpuSeconds.toFixed(1)} s of CPU`);
     results.push(r);
   }
   const table = simulationTable(results);
