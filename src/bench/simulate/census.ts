@@ -59,4 +59,11 @@ export class Census {
   groomed(): boolean {
     return this.deadHeld === 0;
   }
+
+  /** "links known / links of a full mesh, entries of killed nodes held", for progress lines. */
+  describe(): string {
+    let known = 0;
+    for (const n of this.knows.values()) known += n;
+    return `${known}/${this.up.size * (this.up.size - 1)} links known, ${this.deadHeld} entries of killed nodes held`;
+  }
 }

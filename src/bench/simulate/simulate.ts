@@ -23,14 +23,12 @@ import { keepFactor, Membership } from '../../mesh/membership.js';
 import { Registry } from '../../mesh/registry.js';
 import type { MeshTiming } from '../../mesh/timing.js';
 import { createLogger } from '../../log/logger.js';
-import { clusterKey } from '../../auth/keys.js';
-import { signToken } from '../../auth/tokens.js';
-import { formatAuthHeader } from '../../auth/header.js';
 import type { Logger } from '../../log/logger.js';
 import { VirtualClock } from './virtual-clock.js';
 import { SimNetwork, type SimEndpoint, type Traffic } from './memory-transport.js';
 import { Census } from './census.js';
-import { parseCostNs, withUrlMemo, type UrlParses } from './url-memo.js';
+import { withUrlMemo, type UrlParses } from './url-memo.js';
+import { authHeaderBytes, tokenCostUs, urlParseNs } from './product-costs.js';
 
 export interface SimResult {
   nodes: number;
@@ -63,8 +61,19 @@ export interface SimResult {
   effectiveInterval: number;
   /** membership's `new URL` calls per node per minute in the steady window (url-memo.ts). */
   steadyUrlParsesPerNodeMinute: number;
-  /** What one parse costs on this machine (ns): with the line above, a real node's CPU there. */
+  /** The same during the churn, per up node (calls). */
+  churnUrlParsesPerNode: number;
+  /** What one parse costs on this machine (ns): with the lines above, a real node's CPU there. */
   urlParseNs: number;
+  /** One token signed and verified by the real auth code, for a steady registration's body (us). */
+  tokenUs: number;
+  /**
+   * What a real node would spend on tokens and on membership's URL comparisons in the steady
+   * state (ms of CPU per minute): it takes part in 2x its sent messages' exchanges (as sender and
+   * as receiver), each one token signed and one verified.
+   */
+  steadyTokenCpuMsPerNodeMinute: number;
+  steadyUrlCpuMsPerNodeMinute: number;
   /** CPU seconds the simulation took. */
   cpuSeconds: number;
 }
@@ -96,7 +105,7 @@ const LATENCY_S = 0.001;
 const STEADY_SECONDS = 300;
 const CHURN_FRACTION = 0.1;
 const PROGRESS_EVERY = 60;
-const SECRET = 'simulation-cluster-secret-0123456789abcdef';
+const PROGRESS_WALL_MS = 30_000;
 
 interface SimNode extends SimEndpoint {
   traffic: Traffic;
@@ -127,20 +136,37 @@ interface Counts {
 export async function simulate(n: number, opts: SimOptions = {}): Promise<SimResult> {
   const cpu0 = process.cpuUsage();
   const parses: UrlParses = { calls: 0, parsed: 0 };
-  const urlParseNs = parseCostNs(urlOf(n));
-  const result = await withUrlMemo(() => withoutStacks(() => run(n, opts, parses)), parses);
+  const overhead = await authHeaderBytes(urlOf(0));
+  const result = await withUrlMemo(() => withoutStacks(() => run(n, opts, parses, overhead)), parses);
   const cpu = process.cpuUsage(cpu0);
-  return { ...result, urlParseNs, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6, ...(await productCosts(result, overhead)) };
 }
 
-async function run(n: number, opts: SimOptions, parses: UrlParses): Promise<Omit<SimResult, 'cpuSeconds' | 'urlParseNs'>> {
+type Measured = Omit<SimResult, 'cpuSeconds' | ProductCost>;
+type ProductCost = 'urlParseNs' | 'tokenUs' | 'steadyTokenCpuMsPerNodeMinute' | 'steadyUrlCpuMsPerNodeMinute';
+
+/** The steady state's message and URL counts turned into a real node's CPU (product-costs.ts). */
+async function productCosts(r: Measured, overhead: number): Promise<Pick<SimResult, ProductCost>> {
+  // A steady message's body: its bytes (request and answer) less the two auth headers, halved.
+  const body = (r.steadyKbPerNodeMinute * 1024) / Math.max(1, r.steadyMessagesPerNodeMinute) / 2 - overhead;
+  const tokenUs = await tokenCostUs(urlOf(0), body);
+  const parseNs = urlParseNs(urlOf(r.nodes));
+  return {
+    urlParseNs: parseNs,
+    tokenUs,
+    steadyTokenCpuMsPerNodeMinute: (2 * r.steadyMessagesPerNodeMinute * tokenUs) / 1000,
+    steadyUrlCpuMsPerNodeMinute: (r.steadyUrlParsesPerNodeMinute * parseNs) / 1e6,
+  };
+}
+
+async function run(n: number, opts: SimOptions, parses: UrlParses, overhead: number): Promise<Measured> {
   const timing: MeshTiming = { ...TIMING, keepaliveRate: opts.keepaliveRate ?? TIMING.keepaliveRate };
   const clock = new VirtualClock();
   const world: World = {
     n,
     timing,
     clock,
-    net: new SimNetwork({ clock, latency: LATENCY_S, messageOverhead: await measuredOverhead() }),
+    net: new SimNetwork({ clock, latency: LATENCY_S, messageOverhead: overhead }),
     census: new Census(),
     log: quietLogger(),
     nodes: [],
@@ -191,7 +217,7 @@ async function steadyWindow(w: World): Promise<Pick<SimResult, 'steadyMessagesPe
 }
 
 /** 3. churn: 10% killed, as many new nodes at new URLs (node 0, the bootstrap node, stays), until healed. */
-async function churnAndHeal(w: World): Promise<Pick<SimResult, 'churned' | 'joinedSeconds' | 'groomedSeconds' | 'churnSeconds' | 'churnRounds' | 'churnMessagesPerNode' | 'churnKbPerNode'>> {
+async function churnAndHeal(w: World): Promise<Pick<SimResult, 'churned' | 'joinedSeconds' | 'groomedSeconds' | 'churnSeconds' | 'churnRounds' | 'churnMessagesPerNode' | 'churnKbPerNode' | 'churnUrlParsesPerNode'>> {
   const churned = Math.max(1, Math.round(w.n * CHURN_FRACTION));
   const victims = Array.from({ length: churned }, (_, k) => w.nodes[1 + Math.floor((k * (w.n - 1)) / churned)]!);
   for (const v of victims) {
@@ -225,6 +251,7 @@ async function churnAndHeal(w: World): Promise<Pick<SimResult, 'churned' | 'join
     churnRounds: churnSeconds === null ? null : churnSeconds / effectiveInterval(w),
     churnMessagesPerNode: (after.messages - before.messages) / upNodes,
     churnKbPerNode: (after.bytes - before.bytes) / 1024 / upNodes,
+    churnUrlParsesPerNode: (after.urlCalls - before.urlCalls) / upNodes,
   };
 }
 
@@ -258,18 +285,23 @@ function startNode(w: World, i: number): SimNode {
   return node;
 }
 
-/** Runs the clock in one-second steps until `done` (checked once per virtual second), with progress lines. */
+/**
+ * Runs the clock in one-second steps until `done` (checked once per virtual second), with a
+ * progress line every PROGRESS_EVERY virtual seconds or PROGRESS_WALL_MS of real time (a
+ * 1000-node cold start is a few virtual seconds and many minutes).
+ */
 async function runUntil(w: World, phase: string, until: number, done: () => boolean): Promise<number> {
   const cpu0 = process.cpuUsage();
-  let nextReport = w.clock.now() + PROGRESS_EVERY;
+  let nextVirtual = w.clock.now() + PROGRESS_EVERY;
+  let nextWall = Date.now() + PROGRESS_WALL_MS;
   while (w.clock.now() < until) {
     await w.clock.run(w.clock.now() + 1);
     if (done()) return w.clock.now();
-    if (w.clock.now() >= nextReport) {
-      nextReport += PROGRESS_EVERY;
-      const cpu = process.cpuUsage(cpu0);
-      w.progress(`    ${phase}: virtual ${Math.round(w.clock.now())} s, ${fmt1((cpu.user + cpu.system) / 1e6)} s of CPU in this phase`);
-    }
+    if (w.clock.now() < nextVirtual && Date.now() < nextWall) continue;
+    nextVirtual = w.clock.now() + PROGRESS_EVERY;
+    nextWall = Date.now() + PROGRESS_WALL_MS;
+    const cpu = process.cpuUsage(cpu0);
+    w.progress(`    ${phase}: virtual ${Math.round(w.clock.now())} s, ${fmt1((cpu.user + cpu.system) / 1e6)} s of CPU in this phase, ${w.census.describe()}`);
   }
   return w.clock.now();
 }
@@ -322,21 +354,6 @@ function quietLogger(): Logger {
   log.warn = drop;
   log.debug = drop;
   return log;
-}
-
-/** A registration's auth header, signed by the real token code (its size is per message). */
-async function measuredOverhead(): Promise<number> {
-  const identity = createIdentity({ listenUrl: urlOf(0), networkCidr: '198.19.0.0/16', nodeAddressCidr: '198.19.0.1/16', fastPath: true });
-  const token = await signToken({
-    key: clusterKey(SECRET),
-    issuer: identity.id,
-    audience: identity.id,
-    body: '{}',
-    earlyValidity: TIMING.earlyValidityWindow,
-    validity: TIMING.validityWindow,
-    extraClaims: identity.tokenClaims,
-  });
-  return `Authorization: ${formatAuthHeader(token)}\r\n`.length;
 }
 
 /** Underlay 198.18.x.x and mesh 198.19.x.x, as the lab's (never dialled: in memory). */

@@ -38,11 +38,21 @@ export function law(results: SimResult[], y: (r: SimResult) => number | null): s
   return b === null ? 'n/a' : `N^${fmt(b, 2)}`;
 }
 
+/** What the counted work would cost a real node (product-costs.ts), steady and during the churn. */
+function realCpu(r: SimResult): string {
+  const churnUrlMs = (r.churnUrlParsesPerNode * r.urlParseNs) / 1e6;
+  return (
+    `${r.nodes} nodes, a real node's CPU: tokens ${fmt(r.steadyTokenCpuMsPerNodeMinute, 0)} ms/min steady (${fmt(r.tokenUs, 0)} us per token signed + verified), ` +
+    `URL comparisons ${fmt(r.steadyUrlCpuMsPerNodeMinute, 1)} ms/min steady and ${fmt(churnUrlMs, 0)} ms over the churn (${fmt(r.churnUrlParsesPerNode, 0)} parses of ${fmt(r.urlParseNs, 0)} ns)`
+  );
+}
+
 export function simulationTable(results: SimResult[]): string {
   const lines = [
     `per node, steady: messages/min grow as ${law(results, (r) => r.steadyMessagesPerNodeMinute)}, KB/min as ${law(results, (r) => r.steadyKbPerNodeMinute)}`,
     `per node, cold start: messages as ${law(results, (r) => r.coldMessagesPerNode)}, KB as ${law(results, (r) => r.coldKbPerNode)}; churn: messages as ${law(results, (r) => r.churnMessagesPerNode)}, KB as ${law(results, (r) => r.churnKbPerNode)}`,
     `convergence: cold start s as ${law(results, (r) => r.coldSeconds)}; after churn s as ${law(results, (r) => r.churnSeconds)}, in intervals as ${law(results, (r) => r.churnRounds)}`,
+    ...results.map(realCpu),
   ];
   return renderTable([HEADER, ...results.map(row)]) + '\n' + lines.join('\n');
 }

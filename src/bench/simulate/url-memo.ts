@@ -5,7 +5,7 @@
 // start), and kept the 1000-node run from finishing. The product's code still runs unchanged:
 // only `new URL(s)` of a string already parsed returns the URL parsed then (nothing on the
 // simulated path mutates one). Every call is counted, so the report can state what the real
-// node spends there (calls x the cost of one parse, measured by parseCostNs).
+// node spends there (calls x the cost of one parse, product-costs.ts).
 
 /** URL constructions asked for, and how many of them were parsed for real. */
 export interface UrlParses {
@@ -45,14 +45,4 @@ function memoUrl(real: typeof URL, counts: UrlParses): typeof URL {
   MemoUrl.prototype = real.prototype;
   Object.setPrototypeOf(MemoUrl, real);
   return MemoUrl as unknown as typeof URL;
-}
-
-/** Nanoseconds one `new URL(listen URL).href` takes on this machine (the real global, not the memo). */
-export function parseCostNs(sampleUrl: string, rounds = 20_000): number {
-  const Real = globalThis.URL;
-  let sink = 0;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < rounds; i++) sink += new Real(sampleUrl).href.length;
-  const ns = Number(process.hrtime.bigint() - t0) / rounds;
-  return sink > 0 ? ns : 0;
 }
