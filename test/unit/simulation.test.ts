@@ -2,8 +2,10 @@
 // (src/bench/simulate): the mesh converges, stays converged, heals after churn, and between
 // tunmesh nodes keepalive_rate bounds each node's keep-alive exchanges however large the mesh.
 import { expect } from 'chai';
-import { simulate } from '../../src/bench/simulate/simulate.js';
-import { growthExponent } from '../../src/bench/simulate/simulate.js';
+import { growthExponent, simulate, type SimResult } from '../../src/bench/simulate/simulate.js';
+import { Census } from '../../src/bench/simulate/census.js';
+import { withUrlMemo } from '../../src/bench/simulate/url-memo.js';
+import { law } from '../../src/bench/simulate/table.js';
 
 describe('control plane simulation (real membership, in-memory transport, virtual clock)', function () {
   this.timeout(120_000);
@@ -34,5 +36,46 @@ describe('control plane simulation (real membership, in-memory transport, virtua
   it('fits growth laws on log-log points', () => {
     expect(growthExponent([{ n: 10, y: 100 }, { n: 100, y: 10_000 }])).to.be.closeTo(2, 1e-9);
     expect(growthExponent([{ n: 10, y: 5 }])).to.equal(null);
+  });
+});
+
+describe('simulation harness (census, URL memo)', () => {
+  it('census: full when every up node knows every other, groomed when no one holds a killed node', () => {
+    const c = new Census();
+    for (const id of ['a', 'b', 'c']) c.started(id);
+    expect(c.full()).to.equal(false);
+    for (const [h, p] of [['a', 'b'], ['a', 'c'], ['b', 'a'], ['b', 'c'], ['c', 'a'], ['c', 'b']] as const) c.added(h, p);
+    expect(c.full()).to.equal(true);
+    c.killed(['c'], (id) => (id === 'c' ? ['a', 'b'] : []));
+    expect(c.full(), 'a and b know each other').to.equal(true);
+    expect(c.groomed()).to.equal(false);
+    c.removed('a', 'c');
+    expect(c.groomed()).to.equal(false);
+    c.removed('b', 'c');
+    expect(c.groomed()).to.equal(true);
+    c.started('d');
+    expect(c.full()).to.equal(false);
+  });
+
+  it('URL memo: one parse per distinct string, same href, counted, the global restored after', async () => {
+    const real = globalThis.URL;
+    const counts = { calls: 0, parsed: 0 };
+    const hrefs = await withUrlMemo(async () => {
+      const a = new URL('https://198.18.0.10:4567');
+      const b = new URL('https://198.18.0.10:4567');
+      const c = new URL('/x', 'https://198.18.0.11:4567');
+      expect(() => new URL('not a url')).to.throw(TypeError);
+      return [a.href, b.href, c.href];
+    }, counts);
+    expect(hrefs).to.deep.equal(['https://198.18.0.10:4567/', 'https://198.18.0.10:4567/', 'https://198.18.0.11:4567/x']);
+    // Counted: the two equal strings and the invalid one (the one with a base goes straight through).
+    expect(counts).to.deep.equal({ calls: 3, parsed: 1 });
+    expect(globalThis.URL).to.equal(real);
+  });
+
+  it('table: growth laws and convergence fitted over the sizes', () => {
+    const r = (n: number, churnSeconds: number | null): SimResult => ({ nodes: n, churnSeconds }) as SimResult;
+    expect(law([r(100, 10), r(1000, 100)], (x) => x.churnSeconds)).to.equal('N^1.00');
+    expect(law([r(100, 10), r(1000, null)], (x) => x.churnSeconds)).to.equal('n/a');
   });
 });
