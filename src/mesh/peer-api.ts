@@ -88,7 +88,7 @@ const AUTH = '/tunmesh/auth/v0';
 
 export class HttpPeerApi implements PeerApi {
   constructor(
-    private readonly http: HttpClient,
+    private readonly http: Pick<HttpClient, 'request'>,
     private readonly keys: KeySource,
     private readonly timing: MeshTiming,
     private readonly pacer: Pacer,

@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { decodeJwt } from 'jose';
+import { ClusterKeys } from '../../src/auth/index.js';
+import { AnswerTimes } from '../../src/mesh/answer-times.js';
+import type { HttpClient, HttpResponse } from '../../src/mesh/http-client.js';
+import { Pacer } from '../../src/mesh/pacer.js';
+import { HttpPeerApi, type KeySource } from '../../src/mesh/peer-api.js';
+import type { MeshTiming } from '../../src/mesh/timing.js';
+import type { Registration } from '../../src/mesh/types.js';
+
+const SELF = '00000000-0000-4000-8000-000000000001';
+const PEER = { id: '00000000-0000-4000-8000-000000000002', url: 'https://198.18.0.2:4567' };
+const TIMING: MeshTiming = {
+  requestTimeout: 1,
+  groomInterval: 5,
+  startupGrace: 0,
+  bootstrapRetryInterval: 15,
+  local: { reregistrationInterval: 5, staleThreshold: 30 },
+  mesh: { reregistrationInterval: 5, staleThreshold: 30 },
+  sessionMaxAge: 3600,
+  earlyValidityWindow: 5,
+  validityWindow: 30,
+  sessionOverlap: 30,
+  maxClockSkew: 0,
+  keepaliveRate: 0,
+};
+/** How long the peer takes to answer the first request, holding the pacer's only slot. */
+const HOLD_MS = 2100;
+
+/** A peer's transport that answers 503 and records when each request left and what it carried. */
+class SlowPeer implements Pick<HttpClient, 'request'> {
+  readonly sent: Array<{ atMs: number; authorization: string }> = [];
+
+  async request(_m: string, _u: string, _b: string | undefined, headers: Record<string, unknown> = {}): Promise<HttpResponse> {
+    this.sent.push({ atMs: Date.now(), authorization: String(headers.authorization) });
+    if (this.sent.length === 1) await new Promise((r) => setTimeout(r, HOLD_MS));
+    return { status: 503, headers: {}, body: Buffer.from('{"error":"busy"}') };
+  }
+}
+
+describe('HttpPeerApi: a request waiting for the pacer', function () {
+  this.timeout(10_000);
+
+  it('is signed when it gets its slot, not when it started waiting (its token must not age in the queue)', async () => {
+    const peer = new SlowPeer();
+    const keys: KeySource = {
+      selfId: SELF,
+      tokenClaims: {},
+      cluster: new ClusterKeys('a cluster secret long enough for HS256 tokens'),
+      outboundKey: () => Promise.reject(new Error('no sessions in this test')),
+      inboundKeys: () => () => undefined,
+      outboundRejected: () => undefined,
+    };
+    const api = new HttpPeerApi(peer, keys, TIMING, new Pacer({ limit: 1, growLimit: 1 }), new AnswerTimes({ floorMs: 1000, ceilingMs: 15_000 }));
+    const local = { id: SELF, listen_url: 'https://198.18.0.1:4567', network_addresses: { ipv4: { cidr: '198.19.0.0/16' } }, node_addresses: { ipv4: { cidr: '198.19.0.1/16' } } };
+    const reg: Registration = { local, remote: [], stamp: 0 };
+    const results = await Promise.allSettled([api.register(PEER, reg, 'cluster'), api.register(PEER, reg, 'cluster')]);
+    expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected']);
+    const second = peer.sent[1];
+    expect(second, 'the second request was sent').to.not.equal(undefined);
+    const iat = decodeJwt((second?.authorization ?? '').split(' ')[1] ?? '').iat as number;
+    // Signed as it left (iat is whole seconds, so up to 1 s before), not HOLD_MS earlier.
+    expect((second?.atMs ?? 0) / 1000 - iat).to.be.within(0, 1.05);
+  });
+});
