@@ -14,7 +14,7 @@
 import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { TlsMaterial } from '../security/tls-bundle.js';
-import { serverContextOptions } from '../api/server.js';
+import { serverContextOptions } from '../security/tls-contexts.js';
 import { openTunDevice, type TunDevice } from '../tun/index.js';
 import { detachQueue } from '../dataplane/detached-queue.js';
 import { generateNodeKeyPair } from '../auth/rsa.js';
@@ -37,7 +37,7 @@ import type { StatusReport } from './status.js';
 import { serveStatusSocket } from './status-socket.js';
 import { dropPrivileges } from './privileges.js';
 import { meshTiming } from './settings.js';
-import { certificateExpiry, type CertificateExpiry } from '../tls/expiry.js';
+import { certificateExpiry, type CertificateExpiry } from '../security/cert-expiry.js';
 import { VERSION } from '../version.js';
 import { nowSeconds as now } from '../auth/clock.js';
 import { errorMessage } from '../log/error-message.js';
