@@ -9,6 +9,7 @@ import { AnswerTimes, answerKey } from './answer-times.js';
 import type { Lane, Pacer } from './pacer.js';
 import type { MeshTiming } from './timing.js';
 import { capabilitiesOf, type Capabilities } from './capabilities.js';
+import { forSender, INIT_SESSION, NODE_INFO, REGISTER } from '../protocol/original-routes.js';
 import {
   parseNodeIdentity,
   parseRegistration,
@@ -82,9 +83,6 @@ export interface PeerApi {
  */
 const FIRST_CONTACT_MS = 5000;
 
-const CONTROL = '/tunmesh/control/v0';
-const AUTH = '/tunmesh/auth/v0';
-
 export class HttpPeerApi implements PeerApi {
   constructor(
     private readonly http: HttpClient,
@@ -95,19 +93,19 @@ export class HttpPeerApi implements PeerApi {
   ) {}
 
   async nodeInfo(url: string, opts: RequestOptions = {}): Promise<{ id: string; listen_url: string }> {
-    const res = await this.send(opts.lane ?? 'grow', opts, 'GET', join(url, `${CONTROL}/node_info`), undefined);
+    const res = await this.send(opts.lane ?? 'grow', opts, 'GET', join(url, NODE_INFO), undefined);
     if (res.status !== 200) throw new PeerRefused(url, res.status, res.body.toString('utf8', 0, 200));
     return parseNodeIdentity(parseBody(url, res));
   }
 
   async register(peer: PeerTarget, reg: Registration, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<Registration>> {
-    const path = mode === 'cluster' ? `${CONTROL}/registrations/register` : `${CONTROL}/registrations/register/${this.keys.selfId}`;
+    const path = mode === 'cluster' ? REGISTER : forSender(REGISTER, this.keys.selfId);
     const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode, opts);
     return { value: parseRegistration(answer.body), capabilities: answer.capabilities };
   }
 
   async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<InitSessionResponse>> {
-    const path = mode === 'cluster' ? `${AUTH}/init_session` : `${AUTH}/init_session/${this.keys.selfId}`;
+    const path = mode === 'cluster' ? INIT_SESSION : forSender(INIT_SESSION, this.keys.selfId);
     const answer = await this.signedPost(peer, path, JSON.stringify(req), mode, opts);
     return { value: parseInitSessionResponse(answer.body), capabilities: answer.capabilities };
   }

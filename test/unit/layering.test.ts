@@ -26,8 +26,9 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
 /** Bottom first. */
 export const LAYERS: LayerTable = [
-  // Leaves everything may use: the version string and logging. They know nothing of tunmesh.
-  ['.', 'log'],
+  // Leaves everything may use: the version string, logging, and the constants of the protocols
+  // on the wire (the original's routes), which both a server and its clients read.
+  ['.', 'log', 'protocol'],
   // Vocabularies with no knowledge of a node: the TUN device with its packet and address
   // helpers (only the kernel below it), and tokens, keys and sessions as bytes and claims.
   ['tun', 'auth'],

@@ -7,17 +7,17 @@ import type { ClientCertChecks } from '../contract.js';
 import type { ClientCert } from '../../security/client-cert.js';
 import { refusalOf } from '../../security/refusal.js';
 import { HttpError } from '../errors.js';
+import { NODE_INFO, TUNMESH_ROUTES_PREFIX } from '../../protocol/original-routes.js';
 
 export interface ClientCertState {
   clientCert?: ClientCert | null;
 }
 
-const GUARDED = '/tunmesh/';
-const OPEN = new Set(['/tunmesh/control/v0/node_info']);
+const OPEN = new Set([NODE_INFO]);
 
 export function clientCertGate(checks: ClientCertChecks, onFailure: (reason: string) => void): Koa.Middleware {
   return async (ctx, next) => {
-    if (!ctx.path.startsWith(GUARDED) || OPEN.has(ctx.path)) return next();
+    if (!ctx.path.startsWith(TUNMESH_ROUTES_PREFIX) || OPEN.has(ctx.path)) return next();
     try {
       (ctx.state as ClientCertState).clientCert = checks.inspect(ctx.req.socket);
     } catch (err) {
