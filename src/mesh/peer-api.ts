@@ -1,7 +1,8 @@
 // The original's control routes, as a client: every request carries a token signed over its
 // exact body, and every 200 JSON answer must carry a token signed over the answer's bytes.
-import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
-import { signToken, verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
+import { parseAuthHeader } from '../auth/header.js';
+import { TokenSigner } from '../auth/signer.js';
+import { verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
 import { HttpClient, PeerUnreachable, type HttpResponse } from './http-client.js';
@@ -84,13 +85,17 @@ export interface PeerApi {
 const FIRST_CONTACT_MS = 5000;
 
 export class HttpPeerApi implements PeerApi {
+  private readonly signer: TokenSigner;
+
   constructor(
     private readonly http: HttpClient,
     private readonly keys: KeySource,
     private readonly timing: MeshTiming,
     private readonly pacer: Pacer,
     readonly answerTimes: AnswerTimes,
-  ) {}
+  ) {
+    this.signer = new TokenSigner(keys, timing);
+  }
 
   async nodeInfo(url: string, opts: RequestOptions = {}): Promise<{ id: string; listen_url: string }> {
     const res = await this.send(opts.lane ?? 'grow', opts, 'GET', join(url, NODE_INFO), undefined);
@@ -132,16 +137,7 @@ export class HttpPeerApi implements PeerApi {
 
   private async signed(peer: PeerTarget, body: string, mode: TokenMode): Promise<{ header: string; keyId: string }> {
     const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
-    const token = await signToken({
-      key,
-      issuer: this.keys.selfId,
-      audience: peer.id,
-      body,
-      earlyValidity: this.timing.earlyValidityWindow,
-      validity: this.timing.validityWindow,
-      extraClaims: this.keys.tokenClaims,
-    });
-    return { header: formatAuthHeader(token), keyId: key.id };
+    return { header: await this.signer.authorization(key, peer.id, body), keyId: key.id };
   }
 
   private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode, opts: RequestOptions): Promise<{ body: unknown; capabilities: Capabilities | null }> {
