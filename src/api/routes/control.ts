@@ -4,20 +4,8 @@ import type Koa from 'koa';
 import type { ApiDeps } from '../contract.js';
 import { requireAuth, type AuthState } from '../middleware/auth.js';
 import { parseJson } from '../middleware/body.js';
-import { refusable } from '../middleware/client-cert.js';
-import { HttpError } from '../errors.js';
-import { MeshError, MESH_ERROR_STATUS } from '../../mesh/errors.js';
+import { meshCall, refusable } from '../refusals.js';
 import { forSender, INIT_SESSION, REGISTER, REGISTRATIONS, SENDER_PARAM } from '../../protocol/original-routes.js';
-
-/** Run a mesh call, mapping its typed refusals to the original's statuses. */
-export async function meshCall<T>(fn: () => Promise<T> | T): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof MeshError) throw new HttpError(MESH_ERROR_STATUS[err.kind], err.message, err.kind, 'text');
-    throw err;
-  }
-}
 
 export function controlRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => void): Router {
   const router = new Router();

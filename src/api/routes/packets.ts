@@ -6,7 +6,7 @@ import type { ApiDeps } from '../contract.js';
 import { requireAuth, type AuthState } from '../middleware/auth.js';
 import { parseJson } from '../middleware/body.js';
 import { badRequest } from '../errors.js';
-import { meshCall } from './control.js';
+import { meshCall } from '../refusals.js';
 import { BATCH, forSender, PACKET_RX, SENDER_PARAM } from '../../protocol/original-routes.js';
 
 const RX = forSender(PACKET_RX, SENDER_PARAM);
