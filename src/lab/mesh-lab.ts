@@ -16,7 +16,7 @@ import { assertTraversable, ensureOriginalBuilt, originalConfigYaml, OriginalPro
 import { pingStream, pingStreamArgs, type PingStream, type PingStreamOptions } from './ping-stream.js';
 import { clientTimeoutS } from './tcp-transfer.js';
 import { fetchStatus } from '../cli/status-command.js';
-import type { StatusReport } from '../node/status.js';
+import type { StatusReport } from '../status/report.js';
 import { MAIN_NODE_FLAGS } from '../node/node-flags.js';
 import { NODE_INFO, REGISTRATIONS } from '../protocol/original-routes.js';
 

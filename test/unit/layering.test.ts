@@ -51,10 +51,11 @@ export const LAYERS: LayerTable = [
   ['mesh', 'dataplane'],
   // Process plumbing for the data plane: forked workers and their supervisor.
   ['workers'],
-  // The HTTPS API: thin routes over what mesh/ and security/ implement.
-  ['api'],
-  // What a running node shows: health, status, views over the planes.
+  // What a running node shows: health, status, views over the planes' parts (handed in by
+  // node/, so it knows no phase of it). Below the API, which serves health and status.
   ['status'],
+  // The HTTPS API: thin routes over what mesh/, security/ and status/ implement.
+  ['api'],
   // The composition root: builds the phases of a node from everything below.
   ['node'],
   // The `tunmesh` command: parses arguments, then calls into node/, config/, certs/.
