@@ -36,7 +36,7 @@ export const LAYERS: LayerTable = [
   ['offload'],
   // Node identity beyond the cluster secret: TLS policy, material and contexts, certificates'
   // groups, the deny list, refusals. Uses auth's error types for refusals, nothing of a node.
-  ['security', 'tls'],
+  ['security'],
   // Configuration: YAML into typed settings, checked with the address parsers of tun/ and the
   // group names of security/. Everything that runs a node reads these types, so it sits here.
   ['config'],
