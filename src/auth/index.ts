@@ -24,7 +24,6 @@ export {
   type VerifyTokenOptions,
 } from './tokens.js';
 export { ReplayCache, type ReplayCacheOptions } from './replay.js';
-export { TokenSigner, type TokenIssuer, type TokenWindows } from './signer.js';
 export {
   generateNodeKeyPair,
   parsePeerPublicKey,

@@ -1,5 +1,4 @@
-// Typed refusals from the membership layer; the API maps each kind to the original's status
-// (api/refusals.ts).
+// Typed refusals from the membership layer; the API maps each kind to the original's status.
 export type MeshErrorKind =
   | 'registration_to_self' // 421 in the original
   | 'invalid' // 400: a payload that is not the shape we expect
@@ -15,3 +14,10 @@ export class MeshError extends Error {
     this.name = 'MeshError';
   }
 }
+
+export const MESH_ERROR_STATUS: Record<MeshErrorKind, number> = {
+  registration_to_self: 421,
+  invalid: 400,
+  unknown_sender: 404,
+  conflict: 400,
+};

@@ -1,26 +1,25 @@
 // Open routes for orchestrators and scrapers: no token, nothing secret.
 import Router from '@koa/router';
 import type { ApiDeps } from '../contract.js';
-import { HEALTH, HEALTH_LIVE, HEALTH_READY, METRICS, NODE_INFO } from '../../protocol/original-routes.js';
 
 export function openRoutes(deps: ApiDeps): Router {
   const router = new Router();
-  router.get(HEALTH, (ctx) => {
+  router.get('/health', (ctx) => {
     const report = deps.health();
     ctx.status = report.healthy ? 200 : 503;
     ctx.body = report.components;
   });
-  router.get(HEALTH_LIVE, (ctx) => {
+  router.get('/health/live', (ctx) => {
     const report = deps.health();
     ctx.status = report.live ? 200 : 503;
     ctx.body = { live: report.live };
   });
-  router.get(HEALTH_READY, (ctx) => {
+  router.get('/health/ready', (ctx) => {
     const report = deps.health();
     ctx.status = report.ready ? 200 : 503;
     ctx.body = { ready: report.ready };
   });
-  router.get(METRICS, async (ctx) => {
+  router.get('/metrics', async (ctx) => {
     if (!deps.metrics) {
       ctx.status = 404;
       ctx.body = { error: 'Metrics are disabled (monitoring.method: none)', reason: 'metrics_disabled' };
@@ -29,7 +28,7 @@ export function openRoutes(deps: ApiDeps): Router {
     ctx.type = deps.metrics.contentType;
     ctx.body = await deps.metrics.render();
   });
-  router.get(NODE_INFO, (ctx) => {
+  router.get('/tunmesh/control/v0/node_info', (ctx) => {
     ctx.body = deps.control.nodeInfo();
   });
   return router;

@@ -6,10 +6,9 @@ import type { ApiDeps } from '../contract.js';
 import { requireAuth, type AuthState } from '../middleware/auth.js';
 import { parseJson } from '../middleware/body.js';
 import { badRequest } from '../errors.js';
-import { meshCall } from '../refusals.js';
-import { BATCH, forSender, PACKET_RX, SENDER_PARAM } from '../../protocol/original-routes.js';
+import { meshCall } from './control.js';
 
-const RX = forSender(PACKET_RX, SENDER_PARAM);
+const RX = '/tunmesh/control/v0/packet/rx/:sender_id';
 
 export function packetRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => void): Router {
   const router = new Router();
@@ -22,7 +21,7 @@ export function packetRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => v
     ctx.status = 204;
   });
   // The batch body is an array of Packet JSON *strings* (the original double-encodes).
-  router.post(`${RX}${BATCH}`, session, async (ctx) => {
+  router.post(`${RX}/batch`, session, async (ctx) => {
     const list = parseJson((ctx.state as AuthState).rawBody);
     if (!Array.isArray(list)) throw badRequest('Batch body must be a JSON array', 'invalid');
     const packets = list.map((item: unknown) => (typeof item === 'string' ? parseJson(Buffer.from(item)) : item));
