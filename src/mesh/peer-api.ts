@@ -4,6 +4,7 @@ import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
 import { signToken, verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
+import type { AuthErrorReason } from '../auth/errors.js';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { HttpClient, PeerUnreachable, type HttpResponse } from './http-client.js';
 import { AnswerTimes, answerKey } from './answer-times.js';
@@ -181,10 +182,11 @@ const NO_HEADERS: HeaderSource = () => ({});
  * request was late or a clock is off, not that the session's key is bad: the session is kept.
  * An original names no reason, so its refusals still drop the session, as it expects.
  */
+const TIME_REFUSALS: ReadonlySet<unknown> = new Set<AuthErrorReason>(['expired', 'not_yet_valid']);
+
 function refusedForItsTimes(res: HttpResponse): boolean {
   try {
-    const reason = (JSON.parse(res.body.toString('utf8')) as { reason?: unknown }).reason;
-    return reason === 'expired' || reason === 'not_yet_valid';
+    return TIME_REFUSALS.has((JSON.parse(res.body.toString('utf8')) as { reason?: unknown }).reason);
   } catch {
     return false;
   }

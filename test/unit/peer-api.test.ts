@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
 import { ClusterKeys } from '../../src/auth/index.js';
+import { sessionKey } from '../../src/auth/keys.js';
 import { AnswerTimes } from '../../src/mesh/answer-times.js';
 import type { HttpClient, HttpResponse } from '../../src/mesh/http-client.js';
 import { Pacer } from '../../src/mesh/pacer.js';
@@ -24,6 +25,7 @@ const TIMING: MeshTiming = {
   maxClockSkew: 0,
   keepaliveRate: 0,
 };
+const LOCAL = { id: SELF, listen_url: 'https://198.18.0.1:4567', network_addresses: { ipv4: { cidr: '198.19.0.0/16' } }, node_addresses: { ipv4: { cidr: '198.19.0.1/16' } } };
 /** How long the peer takes to answer the first request, holding the pacer's only slot. */
 const HOLD_MS = 2100;
 
@@ -52,8 +54,7 @@ describe('HttpPeerApi: a request waiting for the pacer', function () {
       outboundRejected: () => undefined,
     };
     const api = new HttpPeerApi(peer, keys, TIMING, new Pacer({ limit: 1, growLimit: 1 }), new AnswerTimes({ floorMs: 1000, ceilingMs: 15_000 }));
-    const local = { id: SELF, listen_url: 'https://198.18.0.1:4567', network_addresses: { ipv4: { cidr: '198.19.0.0/16' } }, node_addresses: { ipv4: { cidr: '198.19.0.1/16' } } };
-    const reg: Registration = { local, remote: [], stamp: 0 };
+    const reg: Registration = { local: LOCAL, remote: [], stamp: 0 };
     const results = await Promise.allSettled([api.register(PEER, reg, 'cluster'), api.register(PEER, reg, 'cluster')]);
     expect(results.map((r) => r.status)).to.deep.equal(['rejected', 'rejected']);
     const second = peer.sent[1];
@@ -61,5 +62,29 @@ describe('HttpPeerApi: a request waiting for the pacer', function () {
     const iat = decodeJwt((second?.authorization ?? '').split(' ')[1] ?? '').iat as number;
     // Signed as it left (iat is whole seconds, so up to 1 s before), not HOLD_MS earlier.
     expect((second?.atMs ?? 0) / 1000 - iat).to.be.within(0, 1.05);
+  });
+
+  it('keeps the session after a refusal of the token\'s times, and drops it after any other 4xx', async () => {
+    const dropped: string[] = [];
+    const session = sessionKey('00000000-0000-4000-8000-00000000000a', Buffer.alloc(64, 7));
+    const keys: KeySource = {
+      selfId: SELF,
+      tokenClaims: {},
+      cluster: new ClusterKeys('a cluster secret long enough for HS256 tokens'),
+      outboundKey: () => Promise.resolve(session),
+      inboundKeys: () => () => undefined,
+      outboundRejected: (_peer, id) => void dropped.push(id),
+    };
+    const refusing = (reason: string): Pick<HttpClient, 'request'> => ({
+      request: () => Promise.resolve({ status: 401, headers: {}, body: Buffer.from(JSON.stringify({ error: 'Unauthorized', reason })) }),
+    });
+    const reg: Registration = { local: LOCAL, remote: [], stamp: 0 };
+    for (const [reason, drops] of [['expired', false], ['not_yet_valid', false], ['bad_signature', true]] as const) {
+      dropped.length = 0;
+      const api = new HttpPeerApi(refusing(reason), keys, TIMING, new Pacer({ limit: 1, growLimit: 1 }), new AnswerTimes({ floorMs: 1000, ceilingMs: 15_000 }));
+      const result = await api.register(PEER, reg, 'session').then(() => 'answered', () => 'refused');
+      expect(result, reason).to.equal('refused');
+      expect(dropped, reason).to.deep.equal(drops ? [session.id] : []);
+    }
   });
 });
