@@ -1,23 +1,16 @@
 // What the API needs from the rest of the node. The API owns HTTP (statuses, bodies,
 // content types); `src/auth` checks tokens and `src/mesh` owns membership and sessions.
-// Route handlers only translate between the two.
+// Route handlers only translate between the two. Types are owned by who implements them
+// (the authenticator by mesh/, health by status/); the handler sets below are the API's own
+// ports, which the composition root (node/control.ts) fills.
 import type { Authenticator, RequestAuth } from '../mesh/authenticator.js';
 import type { ClientCert } from '../security/client-cert.js';
+import type { HealthReport } from '../status/health.js';
 
 /** Mutual TLS on the /tunmesh/ routes (src/security). */
 export interface ClientCertChecks {
   /** The connection's verified client certificate, or null; throws CertRefusal. */
   inspect(socket: unknown): ClientCert | null;
-}
-
-export interface HealthReport {
-  /** The original's /health meaning: every component true. */
-  healthy: boolean;
-  /** Liveness: this process works (never depends on peers). */
-  live: boolean;
-  /** Readiness: bootstrapped and registered with at least one peer (or first node). */
-  ready: boolean;
-  components: Record<string, Record<string, boolean>>;
 }
 
 export interface MetricsSource {

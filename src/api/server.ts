@@ -1,29 +1,17 @@
-// The HTTPS listener: TLS >= 1.2 with forward-secret AEAD suites only (src/tls/policy.ts), cert
-// and key from config, checked to be a pair before we listen (security/tls-bundle.ts) so a
-// misconfiguration is a clear startup error, not a failed handshake.
+// The HTTPS listener: the secure context from security/tls-contexts.ts (TLS >= 1.2 with
+// forward-secret AEAD suites only), cert and key from config, checked to be a pair before we
+// listen (security/tls-bundle.ts) so a misconfiguration is a clear startup error, not a failed
+// handshake.
 import https from 'node:https';
-import type { SecureContextOptions } from 'node:tls';
 import type Koa from 'koa';
-import { serverTlsPolicy } from '../tls/policy.js';
 import { TlsConfigError, type TlsMaterial } from '../security/tls-bundle.js';
-
-/** Client certificates: asked for when `request`, never enforced by the handshake (per route instead, see security/client-cert.ts). */
-export interface ClientCertRequest {
-  requestCert: boolean;
-  /** Verifies client certificates. */
-  ca: Buffer;
-}
-
-/** The options of the server's secure context: at start, and again on every reload (setSecureContext). */
-export function serverContextOptions(tls: TlsMaterial, ca?: Buffer): SecureContextOptions {
-  return { cert: tls.cert, key: tls.key, ...(ca ? { ca } : {}), ...serverTlsPolicy() };
-}
+import { clientCertOptions, serverContextOptions, type ClientCertRequest } from '../security/tls-contexts.js';
 
 export function createHttpsServer(tls: TlsMaterial, app: Koa, clientCerts?: ClientCertRequest): https.Server {
   const server = https.createServer(
     {
       ...serverContextOptions(tls, clientCerts?.ca),
-      ...(clientCerts?.requestCert ? { requestCert: true, rejectUnauthorized: false } : {}),
+      ...clientCertOptions(clientCerts),
       // Node-to-node traffic is long-lived; keep idle keep-alive sockets a while.
       keepAliveTimeout: 65_000,
       requestTimeout: 30_000,

@@ -24,6 +24,7 @@ export {
   type VerifyTokenOptions,
 } from './tokens.js';
 export { ReplayCache, type ReplayCacheOptions } from './replay.js';
+export { TokenSigner, type TokenIssuer, type TokenWindows } from './signer.js';
 export {
   generateNodeKeyPair,
   parsePeerPublicKey,

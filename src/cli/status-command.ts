@@ -1,6 +1,6 @@
 // `tunmesh status`: ask a running node over its local status socket and print a table.
 import http from 'node:http';
-import type { StatusReport } from '../node/status.js';
+import type { StatusReport } from '../status/report.js';
 import type { CommandIo } from './config-command.js';
 import { errorMessage } from '../log/error-message.js';
 

@@ -10,11 +10,13 @@
  * to honour them (schema.ts says why each is unused): config_version (always 1.1),
  * monitoring/metric_ttl, process/ipc and process/timing/tun_handler.
  */
+import type { ClientAuthMode } from '../security/client-cert.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'auto' | 'json' | 'text';
 export type MonitoringMethod = 'none' | 'prometheus';
-export type ClientAuthMode = 'off' | 'request' | 'require';
+/** `tunmesh.tls.client_auth`: the type is owned by security/, which implements it. */
+export type { ClientAuthMode };
 
 export interface BootstrapGroup {
   /** URLs to register to; empty for a first node. */

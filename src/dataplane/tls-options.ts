@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { DataPlaneSettings } from './contract.js';
-import { clientTlsPolicy } from '../tls/policy.js';
+import { clientTlsPolicy } from '../security/tls-policy.js';
 
 type PeerTlsSettings = Pick<DataPlaneSettings, 'caPem' | 'verifyHostname'> & Partial<Pick<DataPlaneSettings, 'certPem' | 'keyPem'>>;
 

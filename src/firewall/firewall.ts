@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { FirewallConfig } from '../config/types.js';
 import type { LevelLogger } from '../log/logger.js';
 import { errorMessage } from '../log/error-message.js';
-import type { FirewallMetrics } from '../metrics/firewall.js';
+import type { FirewallMetrics } from './metrics.js';
 import type { KeeperAnswer, KeeperRequest } from './keeper-contract.js';
 import { resolveRuleset, type FirewallPeer } from './resolve.js';
 import { DEFAULT_RULE, type Direction, type Ruleset } from './ruleset.js';

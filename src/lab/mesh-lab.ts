@@ -16,8 +16,9 @@ import { assertTraversable, ensureOriginalBuilt, originalConfigYaml, OriginalPro
 import { pingStream, pingStreamArgs, type PingStream, type PingStreamOptions } from './ping-stream.js';
 import { clientTimeoutS } from './tcp-transfer.js';
 import { fetchStatus } from '../cli/status-command.js';
-import type { StatusReport } from '../node/status.js';
+import type { StatusReport } from '../status/report.js';
 import { MAIN_NODE_FLAGS } from '../node/node-flags.js';
+import { NODE_INFO, REGISTRATIONS } from '../protocol/original-routes.js';
 
 export interface MeshLabOptions {
   tag: string;
@@ -148,7 +149,6 @@ const CLI = distPath('cli/main.js');
 export const LAB_CLI = CLI;
 const TRANSFER = distPath('lab/tcp-transfer.js');
 const DEVICE = 'tm0';
-const NODE_INFO = '/tunmesh/control/v0/node_info';
 
 export interface TransferResult {
   bytes: number;
@@ -436,7 +436,7 @@ export class MeshLab {
    */
   async knownPeers(i: number): Promise<string[]> {
     if (this.node(i).kind === 'tunmesh') return (await this.status(i)).peers.map((p) => p.id);
-    const r = await this.curl(i, [`${this.node(i).url}/tunmesh/control/v0/registrations`]);
+    const r = await this.curl(i, [`${this.node(i).url}${REGISTRATIONS}`]);
     if (r.status !== 200) throw new Error(`original node ${i}: GET registrations answered ${r.status}: ${r.body.slice(0, 300)}`);
     return parseOriginalRegistrations(r.body);
   }

@@ -6,8 +6,8 @@
 // A denied issuer is refused (`denied`); with mutual TLS the client certificate must name the
 // URL the issuer registered with (`san_mismatch`), and is remembered for status and deny checks.
 import { parseAuthHeader } from '../auth/header.js';
-import { signToken, verifyToken } from '../auth/tokens.js';
-import { formatAuthHeader } from '../auth/header.js';
+import { verifyToken } from '../auth/tokens.js';
+import { TokenSigner } from '../auth/signer.js';
 import { ReplayCache } from '../auth/replay.js';
 import { AuthError } from '../auth/errors.js';
 import type { AuthKey } from '../auth/keys.js';
@@ -56,6 +56,7 @@ export interface PeerIdentity {
 
 export class MeshAuthenticator implements Authenticator {
   private readonly replay: ReplayCache;
+  private readonly signer: TokenSigner;
 
   constructor(
     private readonly sessions: SessionManager,
@@ -65,6 +66,7 @@ export class MeshAuthenticator implements Authenticator {
     private readonly now: () => number = () => Date.now() / 1000,
   ) {
     this.replay = new ReplayCache({ skewSeconds: timing.maxClockSkew });
+    this.signer = new TokenSigner(sessions, timing);
   }
 
   async authenticate(header: string | undefined, body: Buffer, mode: AuthMode, expectedPeer?: string, clientCert: ClientCert | null = null): Promise<RequestAuth> {
@@ -105,15 +107,6 @@ export class MeshAuthenticator implements Authenticator {
 
   async signResponse(auth: RequestAuth, body: string): Promise<string> {
     const key = await this.answerKey(auth);
-    const token = await signToken({
-      key,
-      issuer: this.sessions.selfId,
-      audience: auth.peerId,
-      body,
-      earlyValidity: this.timing.earlyValidityWindow,
-      validity: this.timing.validityWindow,
-      extraClaims: this.sessions.tokenClaims,
-    });
-    return formatAuthHeader(token);
+    return this.signer.authorization(key, auth.peerId, body);
   }
 }

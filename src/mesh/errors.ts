@@ -1,4 +1,5 @@
-// Typed refusals from the membership layer; the API maps each kind to the original's status.
+// Typed refusals from the membership layer; the API maps each kind to the original's status
+// (api/refusals.ts).
 export type MeshErrorKind =
   | 'registration_to_self' // 421 in the original
   | 'invalid' // 400: a payload that is not the shape we expect
@@ -14,10 +15,3 @@ export class MeshError extends Error {
     this.name = 'MeshError';
   }
 }
-
-export const MESH_ERROR_STATUS: Record<MeshErrorKind, number> = {
-  registration_to_self: 421,
-  invalid: 400,
-  unknown_sender: 404,
-  conflict: 400,
-};

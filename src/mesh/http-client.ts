@@ -7,15 +7,9 @@
 import https from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { isIP, type LookupFunction } from 'node:net';
-import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
-import { clientTlsPolicy } from '../tls/policy.js';
-
-export interface ClientTls {
-  ca: Buffer;
-  /** Our certificate and key, presented as client certificate. */
-  cert?: Buffer;
-  key?: Buffer;
-}
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { clientTlsPolicy } from '../security/tls-policy.js';
+import { clientSecureContext, type ClientTls } from '../security/tls-contexts.js';
 
 export interface HttpClientOptions extends ClientTls {
   verifyHostname: boolean;
@@ -71,7 +65,7 @@ export class HttpClient {
   private newAgent(tls: ClientTls, keepAlive = true): https.Agent {
     // One secure context for every connection of the agent: given ca/cert/key, it would build
     // (parse the key, the chain and the CA) a new one for each socket it opens.
-    const secureContext = createSecureContext({ ca: tls.ca, ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}), ...clientTlsPolicy() });
+    const secureContext = clientSecureContext(tls);
     return new https.Agent({
       keepAlive,
       maxSockets: 8,

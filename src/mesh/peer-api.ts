@@ -1,7 +1,8 @@
 // The original's control routes, as a client: every request carries a token signed over its
 // exact body, and every 200 JSON answer must carry a token signed over the answer's bytes.
-import { formatAuthHeader, parseAuthHeader } from '../auth/header.js';
-import { signToken, verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
+import { parseAuthHeader } from '../auth/header.js';
+import { TokenSigner } from '../auth/signer.js';
+import { verifyToken, type KeyLookup, type VerifiedToken } from '../auth/tokens.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
 import type { AuthErrorReason } from '../auth/errors.js';
@@ -11,6 +12,7 @@ import { AnswerTimes, answerKey } from './answer-times.js';
 import type { Lane, Pacer } from './pacer.js';
 import type { MeshTiming } from './timing.js';
 import { capabilitiesOf, type Capabilities } from './capabilities.js';
+import { forSender, INIT_SESSION, NODE_INFO, REGISTER } from '../protocol/original-routes.js';
 import {
   parseNodeIdentity,
   parseRegistration,
@@ -84,32 +86,33 @@ export interface PeerApi {
  */
 const FIRST_CONTACT_MS = 5000;
 
-const CONTROL = '/tunmesh/control/v0';
-const AUTH = '/tunmesh/auth/v0';
-
 export class HttpPeerApi implements PeerApi {
+  private readonly signer: TokenSigner;
+
   constructor(
     private readonly http: Pick<HttpClient, 'request'>,
     private readonly keys: KeySource,
     private readonly timing: MeshTiming,
     private readonly pacer: Pacer,
     readonly answerTimes: AnswerTimes,
-  ) {}
+  ) {
+    this.signer = new TokenSigner(keys, timing);
+  }
 
   async nodeInfo(url: string, opts: RequestOptions = {}): Promise<{ id: string; listen_url: string }> {
-    const res = await this.send(opts.lane ?? 'grow', opts, 'GET', join(url, `${CONTROL}/node_info`), undefined);
+    const res = await this.send(opts.lane ?? 'grow', opts, 'GET', join(url, NODE_INFO), undefined);
     if (res.status !== 200) throw new PeerRefused(url, res.status, res.body.toString('utf8', 0, 200));
     return parseNodeIdentity(parseBody(url, res));
   }
 
   async register(peer: PeerTarget, reg: Registration, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<Registration>> {
-    const path = mode === 'cluster' ? `${CONTROL}/registrations/register` : `${CONTROL}/registrations/register/${this.keys.selfId}`;
+    const path = mode === 'cluster' ? REGISTER : forSender(REGISTER, this.keys.selfId);
     const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode, opts);
     return { value: parseRegistration(answer.body), capabilities: answer.capabilities };
   }
 
   async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<InitSessionResponse>> {
-    const path = mode === 'cluster' ? `${AUTH}/init_session` : `${AUTH}/init_session/${this.keys.selfId}`;
+    const path = mode === 'cluster' ? INIT_SESSION : forSender(INIT_SESSION, this.keys.selfId);
     const answer = await this.signedPost(peer, path, JSON.stringify(req), mode, opts);
     return { value: parseInitSessionResponse(answer.body), capabilities: answer.capabilities };
   }
@@ -135,18 +138,6 @@ export class HttpPeerApi implements PeerApi {
     });
   }
 
-  private sign(peer: PeerTarget, body: string, key: AuthKey): Promise<string> {
-    return signToken({
-      key,
-      issuer: this.keys.selfId,
-      audience: peer.id,
-      body,
-      earlyValidity: this.timing.earlyValidityWindow,
-      validity: this.timing.validityWindow,
-      extraClaims: this.keys.tokenClaims,
-    });
-  }
-
   private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode, opts: RequestOptions): Promise<{ body: unknown; capabilities: Capabilities | null }> {
     // The key is found before a slot is taken (opening a session to sign with takes a slot of
     // its own), but the token is signed in the slot, as the request leaves: signed earlier, it
@@ -154,7 +145,7 @@ export class HttpPeerApi implements PeerApi {
     // (validity_window), a refusal that costs a retry and, before this, a good session.
     const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
     const lane = opts.lane ?? (mode === 'session' ? 'keep' : 'grow');
-    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, async () => ({ authorization: formatAuthHeader(await this.sign(peer, body, key)) }));
+    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, async () => ({ authorization: await this.signer.authorization(key, peer.id, body) }));
     if (res.status !== 200) {
       if (mode === 'session' && res.status >= 400 && res.status < 500 && !refusedForItsTimes(res)) this.keys.outboundRejected(peer.id, key.id);
       throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));

@@ -8,9 +8,9 @@ import { DataPlaneMetrics } from '../dataplane/metrics.js';
 import { legacyMetrics } from './legacy.js';
 import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
-import type { CertificateExpiry } from '../tls/expiry.js';
+import type { CertificateExpiry } from '../security/cert-expiry.js';
 import { SecurityMetrics } from './security.js';
-import { FirewallMetrics } from './firewall.js';
+import { FirewallMetrics } from '../firewall/metrics.js';
 
 type MetricJson = MetricFamily;
 

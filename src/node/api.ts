@@ -11,7 +11,7 @@ import type { NodeMetrics } from '../metrics/node.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import type { ControlPlane } from './control-plane.js';
 import { controlHandlers } from './control.js';
-import type { NodeViews } from './views.js';
+import type { NodeViews } from '../status/views.js';
 import type { NodeSecurity } from './security.js';
 
 export interface ApiParts {

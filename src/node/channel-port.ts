@@ -13,8 +13,18 @@ export interface ChannelPort {
   close(): Promise<void>;
 }
 
+export interface ChannelPortOptions {
+  port: number;
+  /** The API's listen address; undefined: every address. */
+  address: string | undefined;
+  /** Gives an accepted socket to a worker; false when none takes it. */
+  handOff: (socket: net.Socket) => boolean;
+  log: Logger;
+}
+
 /** Listens on `port` (the API's address); null, with a warning, when it cannot. */
-export async function openChannelPort(port: number, address: string | undefined, handOff: (socket: net.Socket) => boolean, log: Logger): Promise<ChannelPort | null> {
+export async function openChannelPort(o: ChannelPortOptions): Promise<ChannelPort | null> {
+  const { port, address, handOff, log } = o;
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
     if (!handOff(socket)) socket.destroy(); // no worker runs: the peer retries, or falls back to the API port
   });

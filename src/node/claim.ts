@@ -37,7 +37,18 @@ function claimWindow(timing: MeshTiming): { afterBootstrap: number; alone: numbe
 }
 
 /** Resolves when the window closed with our address unclaimed; rejects with AddressInUse. */
-export async function holdClaimWindow(cp: ControlPlane, self: LocalIdentity, timing: MeshTiming, now: () => number, log: Logger, signal?: AbortSignal): Promise<void> {
+export interface ClaimWindowOptions {
+  cp: ControlPlane;
+  self: LocalIdentity;
+  timing: MeshTiming;
+  now: () => number;
+  log: Logger;
+  /** Aborted: the window ends the start with StartAborted. */
+  signal?: AbortSignal;
+}
+
+export async function holdClaimWindow(o: ClaimWindowOptions): Promise<void> {
+  const { cp, self, timing, now, log, signal } = o;
   const address = addressOf(self.info);
   const window = claimWindow(timing);
   const opened = now();

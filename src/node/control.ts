@@ -8,7 +8,7 @@ import type { SessionManager } from '../mesh/session-manager.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import { MeshError } from '../mesh/errors.js';
 import { parseInitSessionRequest, parseRegistration } from '../mesh/types.js';
-import type { StatusReport } from './status.js';
+import type { StatusReport } from '../status/report.js';
 import type { PeerIdentity } from '../mesh/authenticator.js';
 
 export interface ControlDeps {

@@ -6,7 +6,8 @@ import type { TunmeshConfig } from '../config/types.js';
 import type { DataPlaneSettings, DataPlaneState } from '../dataplane/contract.js';
 import type { RemoteNode } from '../mesh/registry.js';
 import type { ControlPlane } from './control-plane.js';
-import { fastPathWith, offloadWith } from '../mesh/capabilities.js';
+import { fastPathWith, offloadWith, OFFLOAD_VERSION } from '../mesh/capabilities.js';
+import type { LocalIdentity } from '../mesh/identity.js';
 
 /** The fast path when both ends offer it (the peer in its signed claim), else the original's JSON path. */
 export function pathOf(config: TunmeshConfig, node: RemoteNode): 'fast' | 'legacy' {
@@ -16,6 +17,12 @@ export function pathOf(config: TunmeshConfig, node: RemoteNode): 'fast' | 'legac
 /** Fast-path framing toward a peer: v2 (super-packets) when both ends announced offloads. */
 export function framesOf(config: TunmeshConfig, node: RemoteNode, ourOffload: boolean): 1 | 2 {
   return pathOf(config, node) === 'fast' && offloadWith(node.capabilities, ourOffload) ? 2 : 1;
+}
+
+/** pathOf and framesOf for this node, as the status views take them. */
+export function peerPaths(config: TunmeshConfig, self: LocalIdentity): { pathOf: (node: RemoteNode) => 'fast' | 'legacy'; framesOf: (node: RemoteNode) => 1 | 2 } {
+  const ourOffload = self.capabilities.offload === OFFLOAD_VERSION;
+  return { pathOf: (node) => pathOf(config, node), framesOf: (node) => framesOf(config, node, ourOffload) };
 }
 
 export function dataPlaneState(config: TunmeshConfig, selfId: string, cp: ControlPlane, ourOffload = false): DataPlaneState {

@@ -24,7 +24,18 @@ export function firewallPeers(config: TunmeshConfig, registry: Registry, certs: 
 }
 
 /** SIGHUP or a change of the config file: the rules of tunmesh.firewall are re-read and swapped; nothing else in the file is applied. */
-export async function reloadFirewall(config: TunmeshConfig, firewall: Firewall | null, log: Logger, metrics: SecurityMetrics, why: string): Promise<void> {
+export interface FirewallReload {
+  config: TunmeshConfig;
+  /** The firewall in force; null: none runs (a reload then only hints at a restart). */
+  firewall: Firewall | null;
+  log: Logger;
+  metrics: SecurityMetrics;
+  /** What asked for the reload (SIGHUP, file change), for the log. */
+  why: string;
+}
+
+export async function reloadFirewall(o: FirewallReload): Promise<void> {
+  const { config, firewall, log, metrics, why } = o;
   if (firewall === null) return hintRestart(config, log, why);
   const component = 'firewall';
   let next: TunmeshConfig['firewall'];

@@ -12,7 +12,6 @@
 //              another node's URL.
 import { isIP } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { ClientAuthMode } from '../config/types.js';
 import { groupsOfUris } from './groups.js';
 
 export type CertRefusalReason = 'client_cert_missing' | 'client_cert_untrusted' | 'san_mismatch' | 'denied';
@@ -46,6 +45,9 @@ export class CertRefusal extends Error {
     return this.reason === 'denied' || this.reason === 'san_mismatch' ? 403 : 401;
   }
 }
+
+/** Whether the API asks for client certificates (`tunmesh.tls.client_auth`). */
+export type ClientAuthMode = 'off' | 'request' | 'require';
 
 /** The part of the deny list the certificate check needs. */
 export interface FingerprintDenial {

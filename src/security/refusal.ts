@@ -1,6 +1,7 @@
-// One mapping from a refused peer request to its HTTP status and counted reason, shared by the
-// Koa routes and the fast-path upgrade: certificate refusals and `denied` are 403 where the
-// peer is known and refused, 401 where it did not prove who it is.
+// How a refused peer request is classified: 401 where the peer did not prove who it is, 403
+// where it did and is refused (certificate refusals and `denied`), with the reason counted.
+// Shared by the API (api/refusals.ts, which maps every refusal to its answer) and the fast-path
+// upgrade, which answers on a raw socket below the API.
 import { AuthError } from '../auth/errors.js';
 import { CertRefusal } from './client-cert.js';
 

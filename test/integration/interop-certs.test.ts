@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { ensureOriginalBuilt } from '../../src/lab/original.js';
-import { TLS12_SUITES } from '../../src/tls/policy.js';
+import { TLS12_SUITES } from '../../src/security/tls-policy.js';
 import { tsxArgs, uniquePrefix, waitFor } from '../helpers/netns.js';
 
 const PROBE = fileURLToPath(new URL('../fixtures/tls-probe.ts', import.meta.url));

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConnectionOptions } from 'node:tls';
 import { MeshLab } from '../../src/lab/mesh-lab.js';
 import { makeLabPki } from '../../src/lab/pki.js';
-import { TLS12_SUITES } from '../../src/tls/policy.js';
+import { TLS12_SUITES } from '../../src/security/tls-policy.js';
 import { uniquePrefix, tsxArgs, killPid, ProcessOutput } from '../helpers/netns.js';
 
 const PROBE = fileURLToPath(new URL('../fixtures/tls-probe.ts', import.meta.url));

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSecureContext } from 'node:tls';
 import { loadTlsMaterial } from '../../src/security/tls-bundle.js';
-import { earliestNotAfter } from '../../src/tls/expiry.js';
-import { serverTlsPolicy } from '../../src/tls/policy.js';
+import { earliestNotAfter } from '../../src/security/cert-expiry.js';
+import { serverTlsPolicy } from '../../src/security/tls-policy.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 

@@ -18,10 +18,10 @@ import { createLogger } from '../../src/log/logger.js';
 import { createIdentity } from '../../src/mesh/identity.js';
 import { NodeMetrics } from '../../src/metrics/node.js';
 import { buildControlPlane, type ControlPlane } from '../../src/node/control-plane.js';
-import { dataPlaneSettings } from '../../src/node/data-plane.js';
+import { dataPlaneSettings, peerPaths } from '../../src/node/data-plane.js';
 import { NodeSecurity } from '../../src/node/security.js';
 import { meshTiming } from '../../src/node/settings.js';
-import { NodeViews } from '../../src/node/views.js';
+import { NodeViews } from '../../src/status/views.js';
 import { startWorkers, type Supervisor } from '../../src/workers/supervisor.js';
 import { VERSION } from '../../src/version.js';
 
@@ -75,8 +75,20 @@ describe('/health components fed by real checks', function () {
     const entry = join(dir, 'worker.mjs');
     writeFileSync(entry, STAND_IN_WORKER);
     supervisor = startWorkers({ count: 1, queueFds: [0], settings: dataPlaneSettings(config, security.tls, self.tokenClaims), entry, log: quiet });
-    views = new NodeViews({ config, self, startedAt: clock, cp, metrics, now, tunUp: () => tunUp, peerCerts: security.peerCerts });
-    views.supervisor = supervisor;
+    views = new NodeViews({
+      config,
+      self,
+      startedAt: clock,
+      mesh: cp,
+      metrics,
+      now,
+      tunUp: () => tunUp,
+      workers: () => supervisor,
+      ...peerPaths(config, self),
+      offloads: 0,
+      firewall: undefined,
+      peerCerts: security.peerCerts,
+    });
     cp.membership.start();
     await waitUntil('the worker to run', () => supervisor.pids()[0] !== undefined);
   });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { RateWindow, type PeerTraffic } from '../../src/node/rates.js';
+import { RateWindow, type PeerTraffic } from '../../src/status/rates.js';
 
 const traffic = (txBytes: number, rxBytes: number): PeerTraffic => new Map([['p', { txPackets: 0, txBytes, rxPackets: 0, rxBytes, channelsUp: 1 }]]);
 

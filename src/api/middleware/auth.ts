@@ -5,7 +5,8 @@ import type Koa from 'koa';
 import type { AuthMode, Authenticator, RequestAuth } from '../../mesh/authenticator.js';
 import type { BodyState } from './body.js';
 import { HttpError } from '../errors.js';
-import { refusedError, type ClientCertState } from './client-cert.js';
+import type { ClientCertState } from './client-cert.js';
+import { tokenRefusal } from '../refusals.js';
 
 export interface AuthState extends BodyState, ClientCertState {
   auth: RequestAuth;
@@ -19,10 +20,7 @@ export function requireAuth(auth: Authenticator, mode: AuthMode, onFailure: (rea
     try {
       state.auth = await auth.authenticate(ctx.get('authorization') || undefined, state.rawBody ?? Buffer.alloc(0), mode, expectedPeer, state.clientCert ?? null);
     } catch (err) {
-      const refused = refusedError(err, onFailure);
-      if (refused instanceof HttpError) throw refused;
-      onFailure('malformed_token');
-      throw new HttpError(401, 'Unauthorized', 'malformed_token');
+      throw tokenRefusal(err, onFailure);
     }
     try {
       if (signsAnswer) await auth.prepareAnswer(state.auth);

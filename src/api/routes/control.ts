@@ -4,22 +4,8 @@ import type Koa from 'koa';
 import type { ApiDeps } from '../contract.js';
 import { requireAuth, type AuthState } from '../middleware/auth.js';
 import { parseJson } from '../middleware/body.js';
-import { refusable } from '../middleware/client-cert.js';
-import { HttpError } from '../errors.js';
-import { MeshError, MESH_ERROR_STATUS } from '../../mesh/errors.js';
-
-const CONTROL = '/tunmesh/control/v0';
-const AUTH = '/tunmesh/auth/v0';
-
-/** Run a mesh call, mapping its typed refusals to the original's statuses. */
-export async function meshCall<T>(fn: () => Promise<T> | T): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof MeshError) throw new HttpError(MESH_ERROR_STATUS[err.kind], err.message, err.kind, 'text');
-    throw err;
-  }
-}
+import { meshCall, refusable } from '../refusals.js';
+import { forSender, INIT_SESSION, REGISTER, REGISTRATIONS, SENDER_PARAM } from '../../protocol/original-routes.js';
 
 export function controlRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => void): Router {
   const router = new Router();
@@ -38,13 +24,13 @@ export function controlRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => 
     ctx.body = await meshCall(() => deps.control.initSession(who(ctx), payload));
   };
 
-  router.post(`${CONTROL}/registrations/register`, cluster, register);
-  router.post(`${CONTROL}/registrations/register/:sender_id`, session, register);
-  router.post(`${AUTH}/init_session`, cluster, initSession);
-  router.post(`${AUTH}/init_session/:sender_id`, session, initSession);
+  router.post(REGISTER, cluster, register);
+  router.post(forSender(REGISTER, SENDER_PARAM), session, register);
+  router.post(INIT_SESSION, cluster, initSession);
+  router.post(forSender(INIT_SESSION, SENDER_PARAM), session, initSession);
   // The original serves this dump to anyone; it is a topology leak, so we ask for a session token.
   // A GET has no body: the token's sig covers the empty string.
-  router.get(`${CONTROL}/registrations/:sender_id`, session, (ctx) => {
+  router.get(forSender(REGISTRATIONS, SENDER_PARAM), session, (ctx) => {
     ctx.body = deps.control.registrations() as object;
   });
   return router;

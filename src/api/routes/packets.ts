@@ -6,9 +6,10 @@ import type { ApiDeps } from '../contract.js';
 import { requireAuth, type AuthState } from '../middleware/auth.js';
 import { parseJson } from '../middleware/body.js';
 import { badRequest } from '../errors.js';
-import { meshCall } from './control.js';
+import { meshCall } from '../refusals.js';
+import { BATCH, forSender, PACKET_RX, SENDER_PARAM } from '../../protocol/original-routes.js';
 
-const RX = '/tunmesh/control/v0/packet/rx/:sender_id';
+const RX = forSender(PACKET_RX, SENDER_PARAM);
 
 export function packetRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => void): Router {
   const router = new Router();
@@ -21,7 +22,7 @@ export function packetRoutes(deps: ApiDeps, onAuthFailure: (reason: string) => v
     ctx.status = 204;
   });
   // The batch body is an array of Packet JSON *strings* (the original double-encodes).
-  router.post(`${RX}/batch`, session, async (ctx) => {
+  router.post(`${RX}${BATCH}`, session, async (ctx) => {
     const list = parseJson((ctx.state as AuthState).rawBody);
     if (!Array.isArray(list)) throw badRequest('Batch body must be a JSON array', 'invalid');
     const packets = list.map((item: unknown) => (typeof item === 'string' ? parseJson(Buffer.from(item)) : item));

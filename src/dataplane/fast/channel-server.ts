@@ -12,7 +12,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { DataPlaneSettings } from '../contract.js';
 import type { ReceivePath } from '../receive.js';
 import type { LevelLogger } from '../../log/logger.js';
-import { serverTlsPolicy } from '../../tls/policy.js';
+import { serverTlsPolicy } from '../../security/tls-policy.js';
 
 /** A channel's TLS handshake and upgrade request must be done within this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;

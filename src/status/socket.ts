@@ -3,7 +3,7 @@
 import http from 'node:http';
 import { chownSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { StatusReport } from './status.js';
+import type { StatusReport } from './report.js';
 
 export async function serveStatusSocket(path: string, uid: number, gid: number, report: () => StatusReport): Promise<http.Server> {
   mkdirSync(dirname(path), { recursive: true });

@@ -5,7 +5,17 @@
 // The original's components map onto tunmesh's parts: its registrations worker and heartbeat
 // thread onto the membership loop (registering, re-registering, grooming), its TUN monitor and
 // read-pipe thread onto the data-plane workers that read the TUN, its `tun` onto the device.
-import type { HealthReport } from '../api/contract.js';
+
+/** What /health, /health/live and /health/ready answer (api/routes/open.ts serves it). */
+export interface HealthReport {
+  /** The original's /health meaning: every component true. */
+  healthy: boolean;
+  /** Liveness: this process works (never depends on peers). */
+  live: boolean;
+  /** Readiness: bootstrapped and registered with at least one peer (or first node). */
+  ready: boolean;
+  components: Record<string, Record<string, boolean>>;
+}
 
 export interface HealthInputs {
   now: number;

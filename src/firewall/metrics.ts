@@ -10,7 +10,7 @@
 //       differ run different rules (the alert in deploy/prometheus/alerts.yml)
 // The kernel counts (nft counters); the node adds what changed since it last looked.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { conntrackStats, type ConntrackStats } from '../firewall/conntrack-stats.js';
+import { conntrackStats, type ConntrackStats } from './conntrack-stats.js';
 
 export type FirewallDirection = 'inbound' | 'outbound';
 
