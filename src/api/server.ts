@@ -3,6 +3,7 @@
 // listen (security/tls-bundle.ts) so a misconfiguration is a clear startup error, not a failed
 // handshake.
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type Koa from 'koa';
 import { TlsConfigError, type TlsMaterial } from '../security/tls-bundle.js';
 import { clientCertOptions, serverContextOptions, type ClientCertRequest } from '../security/tls-contexts.js';
@@ -19,7 +20,39 @@ export function createHttpsServer(tls: TlsMaterial, app: Koa, clientCerts?: Clie
     },
     app.callback(),
   );
+  trackSockets(server);
   return server;
+}
+
+/**
+ * Every TCP connection a server accepted and has not seen close, from the accept on: the http
+ * layer's own list (closeAllConnections) only holds a connection once its TLS handshake is done,
+ * so a connection still in its handshake at close would go on to be served by a closed server,
+ * and a peer's keep-alive agent would keep talking to it (a node that restarted under a new id
+ * then answered with the old one).
+ */
+const accepted = new WeakMap<https.Server, Set<Socket>>();
+
+function trackSockets(server: https.Server): void {
+  const open = new Set<Socket>();
+  accepted.set(server, open);
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+}
+
+/**
+ * Stops listening and ends every connection the server accepted, whatever its state (handshake,
+ * idle keep-alive, in a request). Resolves once the server closed, or after `boundMs`.
+ */
+export function closeServer(server: https.Server, boundMs = 3000): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+    for (const socket of accepted.get(server) ?? []) socket.destroy();
+    setTimeout(resolve, boundMs).unref();
+  });
 }
 
 export function listen(server: https.Server, port: number, host?: string): Promise<void> {

@@ -56,7 +56,10 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
   };
   process.once('SIGTERM', early);
   process.once('SIGINT', early);
-  let onLost: (err: AddressInUse) => void = () => undefined;
+  // A conflict found between the claim window's end and the end of start-up waits for the stop
+  // below instead of being dropped (the claim watch reports a conflict once).
+  let lostDuringStart: AddressInUse | undefined;
+  let onLost = (err: AddressInUse): void => void (lostDuringStart ??= err);
   let node: RunningNode;
   try {
     node = await startMoving(config, log, { signal: abort.signal, addressLost: (err) => onLost(err) });
@@ -78,6 +81,7 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
       log.error('allocated address taken by a node that keeps it: exiting, the restart moves to a free address', { component: 'mesh', address: err.address, keeper: err.keeper, exitCode: EXIT_ADDRESS_LOST });
       stop('address conflict', EXIT_ADDRESS_LOST);
     };
+    if (lostDuringStart !== undefined) onLost(lostDuringStart);
   });
 }
 

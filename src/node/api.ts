@@ -1,5 +1,5 @@
 // The node's HTTPS API: the Koa app over the control plane and receive path, the fast-path
-// upgrade on the same port, and a bounded close.
+// upgrade on the same port (closed by api/server.ts closeServer).
 import type https from 'node:https';
 import type { TunmeshConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -65,12 +65,4 @@ export async function startApi(a: ApiParts): Promise<https.Server> {
     clientAuth: a.security.policy.mode,
   });
   return server;
-}
-
-export function closeServer(server: https.Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-    setTimeout(resolve, 3000).unref();
-  });
 }
