@@ -241,26 +241,41 @@ export class Membership {
   }
 
   /**
-   * Our registration for `peer`: ourselves and every node we know, or, for a tunmesh peer that
-   * has our current view (and not too long ago), ourselves alone. Undefined peer: the whole list.
+   * Our registration for `peer`: ourselves and every node we know (an original, a peer that has
+   * no view of ours or may have lost it, or one whose refresh is due); for a tunmesh peer that has
+   * an older view of ours, ourselves and the nodes added since (what changed, not the whole
+   * list: a whole list on every change made a mesh's churn bytes grow as N^2); for one that has
+   * our current view, ourselves alone. Undefined peer: the whole list.
    */
   registration(peer?: RemoteNode): Registration {
     const now = this.now();
     const stamp = Math.floor(now);
-    if (peer && this.peerHasOurView(peer, now)) return { local: this.self.info, remote: [], stamp };
-    if (peer) {
-      peer.viewSent = this.registry.version;
-      peer.fullViewAt = now;
+    const local = this.self.info;
+    if (!peer) return { local, remote: this.registry.all().map((n) => n.info), stamp };
+    const version = this.registry.version;
+    if (this.holdsAView(peer, now)) {
+      if (peer.viewSent === version) return { local, remote: [], stamp };
+      const since = peer.viewSent;
+      peer.viewSent = version;
+      return { local, remote: this.registry.addedSince(since).map((n) => n.info), stamp };
     }
-    return { local: this.self.info, remote: this.registry.all().map((n) => n.info), stamp };
+    peer.viewSent = version;
+    peer.fullViewAt = now;
+    return { local, remote: this.registry.all().map((n) => n.info), stamp };
   }
 
-  private peerHasOurView(peer: RemoteNode, now: number): boolean {
+  /**
+   * A tunmesh peer that got a view of ours (a failed registration forgets that: viewSent -1) and
+   * whose refresh with the whole list is not due. Tunmesh receivers only ever add from a list,
+   * so a list of what changed tells them all a whole one would.
+   */
+  private holdsAView(peer: RemoteNode, now: number): boolean {
     if (peer.capabilities === null) return false; // an original learns only from whole lists
+    if (peer.viewSent < 0) return false;
     // Spread so that a node refreshes about REFRESH_FANOUT peers per FULL_VIEW_EVERY intervals,
     // whatever the mesh size: enough for anti-entropy, not a whole list to every peer.
     const refresh = FULL_VIEW_EVERY * this.interval(peer) * Math.max(1, this.registry.size / REFRESH_FANOUT);
-    return peer.viewSent === this.registry.version && now - peer.fullViewAt < refresh;
+    return now - peer.fullViewAt < refresh;
   }
 
   /** 2. answer: a registration arrived, authenticated as `senderId` with these capabilities. */
@@ -370,11 +385,12 @@ export class Membership {
   private async registerFresh(target: PeerTarget, why: string, patient = false): Promise<RemoteNode | undefined> {
     try {
       const started = this.now();
+      const viewVersion = this.registry.version;
       const answer = await this.api.register(target, this.registration(), 'cluster', { patient });
       const rtt = this.now() - started;
       this.hooks.roundTrip(rtt);
       if (answer.value.local.id !== target.id) throw new MeshError('invalid', `answered as ${answer.value.local.id}, expected ${target.id}`);
-      return this.accepted(answer, rtt, true);
+      return this.accepted(answer, rtt, viewVersion);
     } catch (err) {
       this.hooks.event('register_failed');
       this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: errorMessage(err) });
@@ -382,15 +398,16 @@ export class Membership {
     }
   }
 
-  private accepted(answer: Signed<Registration>, rttSeconds: number, sentFullView: boolean): RemoteNode {
+  /** `sentView`: the registry version of the whole list our request carried (null: not a first whole list). */
+  private accepted(answer: Signed<Registration>, rttSeconds: number, sentView: number | null): RemoteNode {
     const { local, remote } = answer.value;
     const isNew = !this.registry.get(local.id);
     const node = this.registry.heardFrom(local, answer.capabilities, this.now());
     node.lastSent = this.now();
     node.rttSeconds = rttSeconds;
     node.faults.succeed();
-    if (sentFullView && node.viewSent < 0) {
-      node.viewSent = this.registry.version;
+    if (sentView !== null && node.viewSent < 0) {
+      node.viewSent = sentView;
       node.fullViewAt = node.lastSent;
     }
     this.scheduleNext(node);
@@ -426,7 +443,7 @@ export class Membership {
       }
       const rtt = this.now() - started;
       this.hooks.roundTrip(rtt);
-      this.accepted(answer, rtt, false);
+      this.accepted(answer, rtt, null);
     } catch (err) {
       node.faults.fail(this.now());
       node.refusals = err instanceof PeerUnreachable && !err.timedOut ? node.refusals + 1 : 0;

@@ -30,9 +30,11 @@ export interface RemoteNode {
   probed: boolean;
   /** Our registrations it refused in a row at the connection (nothing listens there). */
   refusals: number;
-  /** Registry version of the full view it last got from us (-1: never), and when (seconds). */
+  /** Registry version of the view it last got from us (-1: never: send it whole), and when it last got it whole (seconds). */
   viewSent: number;
   fullViewAt: number;
+  /** Registry version its addition made (what a peer that has an older view has not been told). */
+  addedIn: number;
 }
 
 export interface RegistryEvents {
@@ -70,6 +72,13 @@ export class Registry {
   /** Grows whenever a node is added or removed: a peer that got our view at this version has it still. */
   get version(): number {
     return this.changes;
+  }
+
+  /** The nodes added after registry version `version` (a peer that has that view lacks just these). */
+  addedSince(version: number): RemoteNode[] {
+    const added: RemoteNode[] = [];
+    for (const node of this.nodes.values()) if (node.addedIn > version) added.push(node);
+    return added;
   }
 
   /** Any authenticated request from a known node shows it alive (grooming acts on real silence only). */
@@ -134,6 +143,7 @@ export class Registry {
       refusals: 0,
       viewSent: -1,
       fullViewAt: 0,
+      addedIn: this.changes + 1,
     };
     this.changes++;
     this.nodes.set(info.id, node);

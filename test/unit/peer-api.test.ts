@@ -6,25 +6,12 @@ import { AnswerTimes } from '../../src/mesh/answer-times.js';
 import type { HttpClient, HttpResponse } from '../../src/mesh/http-client.js';
 import { Pacer } from '../../src/mesh/pacer.js';
 import { HttpPeerApi, type KeySource } from '../../src/mesh/peer-api.js';
-import type { MeshTiming } from '../../src/mesh/timing.js';
+import { TEST_TIMING } from '../helpers/timing.js';
 import type { Registration } from '../../src/mesh/types.js';
 
 const SELF = '00000000-0000-4000-8000-000000000001';
 const PEER = { id: '00000000-0000-4000-8000-000000000002', url: 'https://198.18.0.2:4567' };
-const TIMING: MeshTiming = {
-  requestTimeout: 1,
-  groomInterval: 5,
-  startupGrace: 0,
-  bootstrapRetryInterval: 15,
-  local: { reregistrationInterval: 5, staleThreshold: 30 },
-  mesh: { reregistrationInterval: 5, staleThreshold: 30 },
-  sessionMaxAge: 3600,
-  earlyValidityWindow: 5,
-  validityWindow: 30,
-  sessionOverlap: 30,
-  maxClockSkew: 0,
-  keepaliveRate: 0,
-};
+const TIMING = TEST_TIMING;
 const LOCAL = { id: SELF, listen_url: 'https://198.18.0.1:4567', network_addresses: { ipv4: { cidr: '198.19.0.0/16' } }, node_addresses: { ipv4: { cidr: '198.19.0.1/16' } } };
 /** How long the peer takes to answer the first request, holding the pacer's only slot. */
 const HOLD_MS = 2100;
