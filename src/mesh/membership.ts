@@ -140,6 +140,17 @@ export interface MembershipOptions {
   ownAddresses?: () => ReadonlySet<string>;
 }
 
+/**
+ * What of our answer a tunmesh sender does not hold already: the nodes its registration listed,
+ * and itself, it knows (a node that joins gets every node's whole list otherwise: N^2 bytes for
+ * it alone). Only ever leaves out what the sender named, so nothing it lacks is withheld.
+ */
+function notListedIn(answer: NodeInfo[], reg: Registration): NodeInfo[] {
+  if (answer.length === 0) return answer;
+  const known = new Set(reg.remote.map((n) => n.id)).add(reg.local.id);
+  return answer.filter((n) => !known.has(n.id));
+}
+
 /** A name that keeps failing to resolve is asked again at most this often (seconds). */
 const RESOLVE_BACKOFF_MAX = 300;
 
@@ -288,7 +299,10 @@ export class Membership {
     if (isNew) this.logJoined(node);
     this.learn(reg.remote);
     const answer = this.registration(node);
-    if (capabilities !== null) this.exchanged(node, isNew);
+    if (capabilities !== null) {
+      answer.remote = notListedIn(answer.remote, reg);
+      this.exchanged(node, isNew);
+    }
     // An original expects our registration too: register back at once so it does not wait.
     else if (node.lastSent === 0) void this.registerTo(node);
     return answer;

@@ -1,7 +1,8 @@
 // What a registration carries (mesh/membership.ts registration()): an original always gets the
 // whole list; a tunmesh peer gets the whole list first, then only the nodes added since the view
 // it holds, nothing new when it has our current view, and the whole list again after a failed
-// registration (it may not have our view) or when its refresh is due.
+// registration (it may not have our view) or when its refresh is due; and an answer to a
+// tunmesh sender leaves out what the sender's own registration listed.
 import { expect } from 'chai';
 import { Membership } from '../../src/mesh/membership.js';
 import { Registry, type RemoteNode } from '../../src/mesh/registry.js';
@@ -71,6 +72,18 @@ describe('registrations carry what changed since the view a tunmesh peer holds',
     expect(listed(peer)).to.deep.equal(['2:4567', '3:4567', '4:4567']);
     now += 6 * 5 + 1; // FULL_VIEW_EVERY re-registration intervals in a small mesh
     expect(listed(peer)).to.deep.equal(['2:4567', '3:4567', '4:4567']);
+  });
+
+  it('an answer to a tunmesh sender leaves out the nodes its registration listed, and the sender', () => {
+    for (const i of [3, 4, 5]) add(i);
+    const answer = membership.receive(info(2).id, tunmesh, { local: info(2), remote: [info(3), info(9)], stamp: now });
+    expect(answer.remote.map((n) => n.listen_url.split('.')[3])).to.deep.equal(['4:4567', '5:4567']);
+  });
+
+  it('an answer to an original is the whole list, whatever it listed', () => {
+    for (const i of [3, 4]) add(i);
+    const answer = membership.receive(info(2).id, null, { local: info(2), remote: [info(3)], stamp: now });
+    expect(answer.remote.map((n) => n.listen_url.split('.')[3])).to.deep.equal(['3:4567', '4:4567', '2:4567']);
   });
 
   it('an original node always gets the whole list (it learns only from whole lists)', () => {
