@@ -1,19 +1,17 @@
-// Signs the outbound session tokens the data plane sends: one imported key per session id,
-// kept while the session lives (jose imports keys slowly; never once per request).
-import { formatAuthHeader } from '../auth/header.js';
+// Signs the outbound session tokens the data plane sends, through the node's one token signer
+// (auth/signer.ts): one imported key per session id, kept while the session lives (jose imports
+// keys slowly; never once per request).
 import { sessionKey, type AuthKey } from '../auth/keys.js';
-import { signToken } from '../auth/tokens.js';
+import { TokenSigner } from '../auth/signer.js';
 import type { PeerRoute } from './contract.js';
 
 export class SessionSigner {
   private readonly keys = new Map<string, AuthKey>();
+  private readonly signer: TokenSigner;
 
-  constructor(
-    private readonly selfId: string,
-    private readonly earlyValidity: number,
-    private readonly validity: number,
-    private readonly extraClaims: Readonly<Record<string, unknown>>,
-  ) {}
+  constructor(selfId: string, earlyValidityWindow: number, validityWindow: number, tokenClaims: Readonly<Record<string, unknown>>) {
+    this.signer = new TokenSigner({ selfId, tokenClaims }, { earlyValidityWindow, validityWindow });
+  }
 
   /** The `Authorization` value for a request to `peer` carrying `body`; null without a session. */
   async header(peer: PeerRoute, body: string | Buffer): Promise<string | null> {
@@ -24,16 +22,7 @@ export class SessionSigner {
       key = sessionKey(session.id, Buffer.from(session.secretB64, 'base64'));
       this.keys.set(session.id, key);
     }
-    const token = await signToken({
-      key,
-      issuer: this.selfId,
-      audience: peer.id,
-      body,
-      earlyValidity: this.earlyValidity,
-      validity: this.validity,
-      extraClaims: this.extraClaims,
-    });
-    return formatAuthHeader(token);
+    return this.signer.authorization(key, peer.id, body);
   }
 
   /** Forgets keys of sessions no longer in use (called on every new state). */

@@ -140,6 +140,13 @@ export interface MembershipOptions {
   ownAddresses?: () => ReadonlySet<string>;
 }
 
+/** A registration we send, with the registry version it tells and whether it lists every node. */
+interface View {
+  reg: Registration;
+  version: number;
+  whole: boolean;
+}
+
 /**
  * What of our answer a tunmesh sender does not hold already: the nodes its registration listed,
  * and itself, it knows (a node that joins gets every node's whole list otherwise: N^2 bytes for
@@ -252,27 +259,40 @@ export class Membership {
   }
 
   /**
-   * Our registration for `peer`: ourselves and every node we know (an original, a peer that has
-   * no view of ours or may have lost it, or one whose refresh is due); for a tunmesh peer that has
-   * an older view of ours, ourselves and the nodes added since (what changed, not the whole
-   * list: a whole list on every change made a mesh's churn bytes grow as N^2); for one that has
-   * our current view, ourselves alone. Undefined peer: the whole list.
+   * Our registration for `peer`, as a view: ourselves and every node we know (to an original, a
+   * peer that has no view of ours or may have lost it, or one whose refresh is due); to a tunmesh
+   * peer that holds an older view of ours, ourselves and the nodes added since (what changed,
+   * not the whole list: a whole list on every change made a mesh's churn bytes grow as N^2).
+   * Undefined peer: the whole list. Nothing is recorded until the peer answered (delivered()).
    */
-  registration(peer?: RemoteNode): Registration {
+  private viewFor(peer: RemoteNode | undefined): View {
     const now = this.now();
-    const stamp = Math.floor(now);
-    const local = this.self.info;
-    if (!peer) return { local, remote: this.registry.all().map((n) => n.info), stamp };
     const version = this.registry.version;
-    if (this.holdsAView(peer, now)) {
-      if (peer.viewSent === version) return { local, remote: [], stamp };
-      const since = peer.viewSent;
-      peer.viewSent = version;
-      return { local, remote: this.registry.addedSince(since).map((n) => n.info), stamp };
+    const reg = (remote: RemoteNode[]): Registration => ({ local: this.self.info, remote: remote.map((n) => n.info), stamp: Math.floor(now) });
+    if (peer && this.holdsAView(peer, now)) {
+      return { reg: reg(peer.viewSent === version ? [] : this.registry.addedSince(peer.viewSent)), version, whole: false };
     }
-    peer.viewSent = version;
-    peer.fullViewAt = now;
-    return { local, remote: this.registry.all().map((n) => n.info), stamp };
+    return { reg: reg(this.registry.all()), version, whole: true };
+  }
+
+  /** `peer` answered the registration that carried `view`: from now on it is told what changes after it. */
+  private delivered(peer: RemoteNode, view: View): void {
+    peer.viewSent = view.version;
+    if (view.whole) peer.fullViewAt = this.now();
+  }
+
+  /**
+   * Our answer to a registration from `peer`: to an original, the whole list; to a tunmesh peer,
+   * the nodes added since the view it holds (all we know when it holds none) that its own
+   * registration did not list. An answer may be lost with the peer's timeout, so it records
+   * nothing: the peer holds what our registrations it answered told it.
+   */
+  private answerTo(peer: RemoteNode, reg: Registration): Registration {
+    const local = this.self.info;
+    const stamp = Math.floor(this.now());
+    if (peer.capabilities === null) return { local, remote: this.registry.all().map((n) => n.info), stamp };
+    const told = peer.viewSent < 0 ? this.registry.all() : this.registry.addedSince(peer.viewSent);
+    return { local, remote: notListedIn(told.map((n) => n.info), reg), stamp };
   }
 
   /**
@@ -298,11 +318,8 @@ export class Membership {
     this.hooks.event('register_received');
     if (isNew) this.logJoined(node);
     this.learn(reg.remote);
-    const answer = this.registration(node);
-    if (capabilities !== null) {
-      answer.remote = notListedIn(answer.remote, reg);
-      this.exchanged(node, isNew);
-    }
+    const answer = this.answerTo(node, reg);
+    if (capabilities !== null) this.exchanged(node, isNew);
     // An original expects our registration too: register back at once so it does not wait.
     else if (node.lastSent === 0) void this.registerTo(node);
     return answer;
@@ -312,7 +329,11 @@ export class Membership {
   private exchanged(node: RemoteNode, isNew: boolean): void {
     const first = node.lastSent === 0;
     node.lastSent = this.now();
-    this.scheduleNext(node);
+    // A peer our own last registration failed to reach keeps its retry (after the fault backoff):
+    // only our request answered clears the failure. Pushed back by every exchange the peer began,
+    // the retry waited for a round in which we happened to be first, and the link showed failing
+    // for many intervals while both ends talked.
+    if (node.faults.consecutiveFailures === 0) this.scheduleNext(node);
     if (isNew || first) this.hooks.onRegistered(node);
   }
 
@@ -399,12 +420,12 @@ export class Membership {
   private async registerFresh(target: PeerTarget, why: string, patient = false): Promise<RemoteNode | undefined> {
     try {
       const started = this.now();
-      const viewVersion = this.registry.version;
-      const answer = await this.api.register(target, this.registration(), 'cluster', { patient });
+      const view = this.viewFor(undefined);
+      const answer = await this.api.register(target, view.reg, 'cluster', { patient });
       const rtt = this.now() - started;
       this.hooks.roundTrip(rtt);
       if (answer.value.local.id !== target.id) throw new MeshError('invalid', `answered as ${answer.value.local.id}, expected ${target.id}`);
-      return this.accepted(answer, rtt, viewVersion);
+      return this.accepted(answer, rtt, view);
     } catch (err) {
       this.hooks.event('register_failed');
       this.log.warn('registration failed', { component: 'mesh', why, url: target.url, peer: target.id, error: errorMessage(err) });
@@ -412,18 +433,15 @@ export class Membership {
     }
   }
 
-  /** `sentView`: the registry version of the whole list our request carried (null: not a first whole list). */
-  private accepted(answer: Signed<Registration>, rttSeconds: number, sentView: number | null): RemoteNode {
+  /** The answer to our registration, which carried `view`. */
+  private accepted(answer: Signed<Registration>, rttSeconds: number, view: View): RemoteNode {
     const { local, remote } = answer.value;
     const isNew = !this.registry.get(local.id);
     const node = this.registry.heardFrom(local, answer.capabilities, this.now());
     node.lastSent = this.now();
     node.rttSeconds = rttSeconds;
     node.faults.succeed();
-    if (sentView !== null && node.viewSent < 0) {
-      node.viewSent = sentView;
-      node.fullViewAt = node.lastSent;
-    }
+    this.delivered(node, view);
     this.scheduleNext(node);
     if (isNew) this.logJoined(node);
     this.hooks.event('register_sent');
@@ -443,9 +461,10 @@ export class Membership {
     try {
       const started = this.now();
       let answer: Signed<Registration>;
+      let view = this.viewFor(node);
       const mode = node.lastSent === 0 ? 'cluster' : 'session';
       try {
-        answer = await this.api.register(target, this.registration(node), mode, { patient });
+        answer = await this.api.register(target, view.reg, mode, { patient });
       } catch (err) {
         // 404: it groomed us; 401: it dropped the session keys it issued us, or the node at this
         // URL is no longer the one we knew (a restart keeps the URL and draws a new id).
@@ -453,11 +472,12 @@ export class Membership {
         if (await this.readopt(target)) return;
         this.log.info('peer forgot us, registering again', { component: 'mesh', peer: target.id });
         node.viewSent = -1;
-        answer = await this.api.register(target, this.registration(node), 'cluster', { lane: 'keep', patient });
+        view = this.viewFor(node);
+        answer = await this.api.register(target, view.reg, 'cluster', { lane: 'keep', patient });
       }
       const rtt = this.now() - started;
       this.hooks.roundTrip(rtt);
-      this.accepted(answer, rtt, null);
+      this.accepted(answer, rtt, view);
     } catch (err) {
       node.faults.fail(this.now());
       node.refusals = err instanceof PeerUnreachable && !err.timedOut ? node.refusals + 1 : 0;

@@ -5,7 +5,7 @@
 // carries the cluster token (first contact).
 //
 // The fast path's upgrade (`GET /tunmesh/fastpath/v1/<id>`, `Upgrade: tunmesh-fastpath/1|2`) is
-// tunmesh's own protocol and has its own constants (dataplane/contract.ts).
+// tunmesh's own protocol and has its own constants (fast-path.ts).
 
 const CONTROL = '/tunmesh/control/v0';
 const AUTH = '/tunmesh/auth/v0';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Duplex, PassThrough } from 'node:stream';
-import { acceptUpgrade, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2, parseUpgrade, refuseUpgrade, requestUpgrade } from '../../src/dataplane/fast/handshake.js';
+import { acceptUpgrade, parseUpgrade, refuseUpgrade, requestUpgrade } from '../../src/dataplane/fast/handshake.js';
+import { FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2 } from '../../src/protocol/fast-path.js';
 
 /** One end of a connection: what is written to it collects in `sent`; push() delivers what the far end says. */
 function wireEnd(): Duplex & { sent: () => string } {

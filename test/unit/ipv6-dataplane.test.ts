@@ -6,7 +6,7 @@ import { decodeLegacyPacket, encodeLegacyPacket, ETHERTYPE_IPV6 } from '../../sr
 import { LegacySender } from '../../src/dataplane/legacy/sender.js';
 import { RouteTable, type Ipv6Route } from '../../src/dataplane/route-table.js';
 import { peerEndpoint } from '../../src/dataplane/transport.js';
-import { peerTlsOptions } from '../../src/dataplane/tls-options.js';
+import { peerTlsOptions } from '../../src/security/peer-tls.js';
 import { SessionSigner } from '../../src/dataplane/session-token.js';
 import { DataPlaneError } from '../../src/dataplane/errors.js';
 import { naiveOnesSum } from '../helpers/checksum.js';

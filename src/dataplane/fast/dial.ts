@@ -5,7 +5,7 @@
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { PeerRoute } from '../contract.js';
 import { ChannelError } from '../errors.js';
-import { peerTlsOptions } from '../tls-options.js';
+import { peerTlsOptions } from '../../security/peer-tls.js';
 import type { TransportDeps } from '../transport.js';
 import type { FrameVersion } from './frames.js';
 import { requestUpgrade } from './handshake.js';

@@ -18,13 +18,8 @@
 import type { Duplex } from 'node:stream';
 import { ChannelError } from '../errors.js';
 import type { FrameVersion } from './frames.js';
+import { FAST_PATH_ROUTE, FAST_PATH_UPGRADE, FAST_PATH_UPGRADE_V2 } from '../../protocol/fast-path.js';
 
-/** The route of the upgrade: `GET /tunmesh/fastpath/v1/<sender id>`. */
-export const FAST_PATH_ROUTE = '/tunmesh/fastpath/v1/';
-/** The Upgrade token of v1 frames (every tunmesh fast path). */
-export const FAST_PATH_UPGRADE = 'tunmesh-fastpath/1';
-/** The same route with v2 frames (offloads), asked only of a peer that announced `offload`. */
-export const FAST_PATH_UPGRADE_V2 = 'tunmesh-fastpath/2';
 /** An upgrade answer longer than this is not ours. */
 const MAX_RESPONSE_HEAD = 8192;
 /** A refused connection is destroyed if the peer has not closed it by then. */

@@ -20,7 +20,7 @@ import type { PeerCounters } from '../metrics.js';
 import type { PeerRoute } from '../contract.js';
 import type { DropReason } from '../drop-reasons.js';
 import { encodeLegacyPacket, internalStamp, stampSeconds } from './packet.js';
-import { peerTlsOptions } from '../tls-options.js';
+import { peerTlsOptions } from '../../security/peer-tls.js';
 import { peerEndpoint, type PeerTransport, type TransportDeps } from '../transport.js';
 import { errorMessage } from '../../log/error-message.js';
 

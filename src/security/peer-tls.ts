@@ -1,13 +1,18 @@
 // Client TLS options toward peers, shared by the fast channel and the legacy sender: our CA, the
-// TLS policy (src/tls/policy.ts), our certificate as client certificate (for peers with mutual TLS), and hostname
+// TLS policy (tls-policy.ts), our certificate as client certificate (for peers with mutual TLS), and hostname
 // checks only when configured (advertise URLs are often bare IPs). Read at every connection, so
 // reloaded material (a new settings message) applies to new connections only.
 import { isIP } from 'node:net';
 import { checkServerIdentity, createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
-import type { DataPlaneSettings } from './contract.js';
-import { clientTlsPolicy } from '../security/tls-policy.js';
+import { clientTlsPolicy } from './tls-policy.js';
 
-type PeerTlsSettings = Pick<DataPlaneSettings, 'caPem' | 'verifyHostname'> & Partial<Pick<DataPlaneSettings, 'certPem' | 'keyPem'>>;
+/** The TLS part of the data plane's settings (dataplane/contract.ts DataPlaneSettings): PEM text. */
+export interface PeerTlsSettings {
+  caPem: string;
+  verifyHostname: boolean;
+  certPem?: string;
+  keyPem?: string;
+}
 
 /**
  * One secure context per settings message: parsing the CA, certificate and key for every
