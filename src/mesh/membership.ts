@@ -283,16 +283,17 @@ export class Membership {
 
   /**
    * Our answer to a registration from `peer`: to an original, the whole list; to a tunmesh peer,
-   * the nodes added since the view it holds (all we know when it holds none) that its own
-   * registration did not list. An answer may be lost with the peer's timeout, so it records
-   * nothing: the peer holds what our registrations it answered told it.
+   * our view for it (viewFor) less what its own registration listed. It counts as told at once:
+   * an answer lost with the peer's timeout leaves out only what every other node that learned
+   * the same nodes tells it too (each sends its additions to all its peers), and the whole-list
+   * refresh repairs the rest. Not counting answers made every answer of a pair whose other end
+   * happened to start the exchanges a whole list (steady bytes x16 at 300 nodes, simulated).
    */
   private answerTo(peer: RemoteNode, reg: Registration): Registration {
-    const local = this.self.info;
-    const stamp = Math.floor(this.now());
-    if (peer.capabilities === null) return { local, remote: this.registry.all().map((n) => n.info), stamp };
-    const told = peer.viewSent < 0 ? this.registry.all() : this.registry.addedSince(peer.viewSent);
-    return { local, remote: notListedIn(told.map((n) => n.info), reg), stamp };
+    const view = this.viewFor(peer);
+    if (peer.capabilities === null) return view.reg;
+    this.delivered(peer, view);
+    return { ...view.reg, remote: notListedIn(view.reg.remote, reg) };
   }
 
   /**
