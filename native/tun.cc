@@ -9,6 +9,9 @@
 //                 a caller-owned buffer (slot i at i * slotSize) and calls JS once per batch
 //   3. writeBatch - one N-API call writes many packets (one write(2) each: TUN takes one packet
 //                 per write) straight from caller-owned memory, no copy
+//   4. setSocketQueue - bounds a fast channel's kernel TCP queues (SO_RCVBUF, TCP_NOTSENT_LOWAT),
+//                 which Node cannot set: a bulk flow would otherwise queue megabytes in front of
+//                 every small packet sharing the channel (src/dataplane/fast/socket-queue.ts)
 // Everything else (addresses, routes, MTU) is done from TypeScript with iproute2.
 
 #include <napi.h>
@@ -20,6 +23,9 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -120,6 +126,28 @@ Napi::Value SetOffload(const Napi::CallbackInfo& info) {
   unsigned long flags = info[1].As<Napi::Number>().Uint32Value();
   if (ioctl(info[0].As<Napi::Number>().Int32Value(), TUNSETOFFLOAD, flags) < 0) {
     ErrnoError(env, "ioctl TUNSETOFFLOAD", errno).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+// setSocketQueue(fd, receiveBuffer, notSentLowat): SO_RCVBUF (the kernel doubles it for its own
+// bookkeeping, and stops autotuning this socket's window) and TCP_NOTSENT_LOWAT (how much unsent
+// data the socket holds before it stops being writable). A value of 0 leaves that option alone.
+Napi::Value SetSocketQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "setSocketQueue(fd: number, receiveBuffer: number, notSentLowat: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int rcvbuf = info[1].As<Napi::Number>().Int32Value();
+  int lowat = info[2].As<Napi::Number>().Int32Value();
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) {
+    ErrnoError(env, "setsockopt SO_RCVBUF", errno).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (lowat > 0 && setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat) < 0) {
+    ErrnoError(env, "setsockopt TCP_NOTSENT_LOWAT", errno).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
@@ -412,6 +440,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("detachQueue", Napi::Function::New(env, DetachQueue));
   exports.Set("setVnetHeaderSize", Napi::Function::New(env, SetVnetHeaderSize));
   exports.Set("setOffload", Napi::Function::New(env, SetOffload));
+  exports.Set("setSocketQueue", Napi::Function::New(env, SetSocketQueue));
   exports.Set("Reader", Reader::Init(env));
   return exports;
 }

@@ -59,6 +59,7 @@ import type { DataPlaneMetrics } from './metrics.js';
 import { RouteTable } from './route-table.js';
 import { TunBatch } from './tun-batch.js';
 import { acceptUpgrade, parseUpgrade, refuseUpgrade } from './fast/handshake.js';
+import { boundChannelQueue, RECEIVER_BOUNDS } from './fast/socket-queue.js';
 import type { FrameVersion } from './fast/frames.js';
 import { InboundChannels, type InboundPackets } from './fast/inbound.js';
 import { decodeLegacyPacket, stampSeconds } from './legacy/packet.js';
@@ -159,6 +160,7 @@ class Receiver implements ReceivePath, InboundPackets {
     if (this.closed) return void socket.destroy();
     if (socket.destroyed) return;
     acceptUpgrade(socket, version);
+    boundChannelQueue(socket, RECEIVER_BOUNDS, this.opts.log);
     this.inbound.add(auth.peerId, auth.keyId, socket, head, version);
   }
 

@@ -62,6 +62,8 @@ export interface TunAddon {
   setVnetHeaderSize(fd: number, bytes: number): void;
   /** TUNSETOFFLOAD with TUN_F_* bits (device-wide, immediate); throws with errno EINVAL for unknown bits. */
   setOffload(fd: number, flags: number): void;
+  /** SO_RCVBUF and TCP_NOTSENT_LOWAT on a TCP socket (0: leave that one alone); throws with errno. */
+  setSocketQueue(fd: number, receiveBuffer: number, notSentLowat: number): void;
 }
 
 // Relative to this file, so it resolves from src/tun/*.ts (tsx) and dist/tun/*.js alike.

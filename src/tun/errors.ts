@@ -10,7 +10,8 @@ export type TunErrorCode =
   | 'TUN_INVALID_OPTION' // queues, MTU or an address out of range
   | 'TUN_OPEN_FAILED' // any other failure to open a queue
   | 'TUN_IO' // reading or writing a queue failed (device removed, fd closed)
-  | 'IP_COMMAND_FAILED'; // an iproute2 command failed or timed out
+  | 'IP_COMMAND_FAILED' // an iproute2 command failed or timed out
+  | 'SOCKET_QUEUE'; // a channel socket's kernel queue bounds could not be set
 
 export interface TunErrorDetails {
   /** errno of the failing system call, when there was one. */

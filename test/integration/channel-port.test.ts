@@ -8,10 +8,12 @@
 // cross every pair; the port serves upgrades only, and main still decides every upgrade.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { MeshLab, meshAddress } from '../../src/lab/mesh-lab.js';
 import { killPid, pingFrom, uniquePrefix, waitFor } from '../helpers/netns.js';
 import { sampleValue } from '../helpers/metrics.js';
 import { formatStatus } from '../../src/cli/status-command.js';
+import { RECEIVER_BOUNDS } from '../../src/dataplane/fast/socket-queue.js';
 
 const CHANNEL_PORT = 4568;
 
@@ -69,6 +71,29 @@ describe('fast channels received in the workers (channel port)', function () {
       const t = await mesh.transfer(a, b, 8 * 1024 * 1024);
       expect(t.intact, `TCP node${a} -> node${b}`).to.equal(true);
     }
+  });
+
+  it("bounds every channel's kernel receive queue, in a worker and in main, while packets cross it", async () => {
+    // Autotuned, a bulk flow grew these to megabytes in front of every small packet (dataplane/fast/socket-queue.ts).
+    const bounded = `rb${RECEIVER_BOUNDS.receiveBuffer * 2}`; // the kernel doubles SO_RCVBUF
+    const streams = [mesh.pingStream(1, meshAddress(0), { durationS: 4 }), mesh.pingStream(2, meshAddress(0), { durationS: 4 }), mesh.pingStream(0, meshAddress(2), { durationS: 4 })];
+    await new Promise((r) => setTimeout(r, 1500));
+    const receiveBuffers = async (i: number, port: number): Promise<string[]> => {
+      const r = await mesh.exec(i, 'ss', ['-tmnH', 'state', 'established', `( sport = :${port} )`]);
+      expect(r.code, r.stderr).to.equal(0);
+      return [...r.stdout.matchAll(/\brb(\d+)/g)].map((m) => `rb${m[1]}`);
+    };
+    // Node 0's workers receive nodes 1 and 2 on the channel port: every socket there is a channel.
+    const atWorkers = await receiveBuffers(0, CHANNEL_PORT);
+    expect(atWorkers.length, 'channels on node 0\'s channel port').to.be.at.least(2);
+    expect(atWorkers.every((rb) => rb === bounded), atWorkers.join(' ')).to.equal(true);
+    // Node 2's main receives node 0's channel on the API port, beside API connections (not bounded).
+    expect(await receiveBuffers(2, 4567), "node 2's API port").to.include(bounded);
+    for (const s of streams) {
+      const result = await s.result();
+      expect(result.lost - result.trailingUnanswered, result.summary).to.equal(0);
+    }
+    for (const i of [0, 1, 2]) expect(readFileSync(mesh.node(i).logPath, 'utf8'), `node ${i}'s log`).not.to.contain('queues left unbounded');
   });
 
   it("receives in the workers on the channel port, and in main on the API port (fallback and channel_port 0)", async () => {

@@ -9,6 +9,7 @@ import { peerTlsOptions } from '../../security/peer-tls.js';
 import type { TransportDeps } from '../transport.js';
 import type { FrameVersion } from './frames.js';
 import { requestUpgrade } from './handshake.js';
+import { boundChannelQueue, SENDER_BOUNDS } from './socket-queue.js';
 import type { ChannelTarget } from './port-policy.js';
 
 /**
@@ -54,6 +55,7 @@ export function dialChannel(o: DialOptions, events: DialEvents): TLSSocket {
     upgrade(socket, o).then(
       (sessionId) => {
         upgraded = true;
+        boundChannelQueue(socket, SENDER_BOUNDS, o.deps.log);
         events.upgraded(socket, sessionId);
       },
       (err: unknown) => socket.destroy(err instanceof Error ? err : new Error(String(err))),
