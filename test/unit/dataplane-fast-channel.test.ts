@@ -129,6 +129,28 @@ describe('fast channel states (down | dialing | open | renewing)', function () {
     expect(api.accepted[0]!.session).to.equal('s1');
   });
 
+  it('a full queue drops large packets queue_full but still takes small ones, up to an allowance', async () => {
+    const s1 = session('s1');
+    api.allow(s1);
+    const ch = open(route(s1));
+    send(ch, 'open');
+    await waitFor(() => ch.stateKind === 'open', { ...WAIT, what: 'the channel open' });
+    // One synchronous loop: the peer (in this process) reads nothing meanwhile, so the queue fills.
+    const big = Buffer.alloc(1400, 1);
+    let bigTaken = 0;
+    while (ch.append(big, 0, big.length) === null && bigTaken < 100_000) bigTaken++;
+    expect(ch.append(big, 0, big.length), 'a large packet once full').to.equal('queue_full');
+    const small = Buffer.alloc(100, 2);
+    expect(ch.append(small, 0, small.length), 'a small packet once full').to.equal(null);
+    let smallTaken = 1;
+    while (ch.append(small, 0, small.length) === null && smallTaken < 100_000) smallTaken++;
+    // The allowance is 64 KB of frames beyond the limit: hundreds of small packets, not unbounded.
+    expect(smallTaken).to.be.within(100, 1000);
+    ch.flush();
+    await waitFor(() => (api.accepted[0]?.packets.length ?? 0) === 1 + bigTaken + smallTaken, { ...WAIT, what: 'every packet taken, delivered' });
+    expect(api.accepted[0]!.packets.slice(-1)[0]!.length).to.equal(100);
+  });
+
   it('drops packets no_session before main hands it a session, without dialling', () => {
     const ch = open(route(null));
     expect(send(ch, 'x')).to.equal('no_session');
