@@ -29,7 +29,8 @@ import { defaultWorkerCount } from '../config/worker-count.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
-import { DEFAULT_SCALE, runScale, scaleTable, type ScaleOptions } from './scale.js';
+import { DEFAULT_SCALE, runScale, scaleTable, type ScaleOptions, type ScaleResult } from './scale.js';
+import { openLabs } from '../lab/mesh-lab.js';
 import { simulate, type SimResult } from './simulate/simulate.js';
 import { simulationTable } from './simulate/table.js';
 
@@ -590,7 +591,20 @@ async function scaleMain(o: Options, s: ScaleOptions): Promise<number> {
   if (!haveCli()) return 1;
   const m = machine();
   progress(`scale: ${m.nproc} CPUs, ${m.cpu}, kernel ${m.kernel}, Node ${m.node}; sizes ${s.sizes.join(', ')}, one worker per node, the original's default timings, idle ${s.idleSeconds} s`);
-  const results = await runScale(s, progress);
+  const abort = (sig: NodeJS.Signals): void => {
+    console.error(`\nbench: ${sig}, stopping the nodes and removing the namespaces`);
+    for (const lab of openLabs()) lab.killNow();
+    process.exit(130); // netns.ts's exit hook deletes the namespaces
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  let results: ScaleResult[];
+  try {
+    results = await runScale(s, progress);
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
   const table = scaleTable(results);
   console.log(`\n${table}`);
   const report = { date: new Date().toISOString(), machine: m, options: s, scale: results, table };

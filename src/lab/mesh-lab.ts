@@ -574,6 +574,11 @@ export class MeshLab {
     return pingStream(child, opts);
   }
 
+  /** SIGKILLs every process the lab started, at once: for a run being aborted (its exit hook deletes the namespaces). */
+  killNow(): void {
+    this.lab.killNow();
+  }
+
   async cleanup(keepDir = false): Promise<void> {
     liveLabs.delete(this);
     await Promise.all(this.nodes.map((n) => this.stop(n.index, 'SIGTERM', 8000).catch(() => undefined)));

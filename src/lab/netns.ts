@@ -295,6 +295,8 @@ export interface Lab {
   /** spawnInNetns on node i, tracked. */
   spawn(i: number, cmd: string, args: readonly string[], opts?: SpawnOptions): ChildProcess;
   exec(i: number, cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** SIGKILLs the tracked PIDs at once (a run being aborted: the exit hook deletes the namespaces). */
+  killNow(): void;
   /** Kills tracked PIDs, then deletes the lab's namespaces. Idempotent. */
   cleanup(): Promise<void>;
 }
@@ -337,6 +339,9 @@ export async function createBridgeLab(prefix: string, n: number, families: Under
     },
     exec(i, cmd, args, opts = {}) {
       return execInNetns(nodeAt(i).ns, cmd, args, opts);
+    },
+    killNow() {
+      for (const pid of pids) killPid(pid, 'SIGKILL');
     },
     async cleanup() {
       if (cleaned) return;
