@@ -346,7 +346,7 @@ export async function createBridgeLab(prefix: string, n: number, families: Under
     async cleanup() {
       if (cleaned) return;
       cleaned = true;
-      for (const pid of pids) killPid(pid, 'SIGKILL');
+      lab.killNow();
       // Give the kernel a moment to reap them so their namespaces can go away with them.
       await waitFor(() => [...pids].every((pid) => !isAlive(pid)), { timeoutMs: 3000, what: 'lab processes to die' }).catch(() => undefined);
       const errors: string[] = [];

@@ -6,8 +6,6 @@ export type { TunDevice, TunDeviceOptions } from './device.js';
 export { TunQueue, packetOffset, DEFAULT_BATCH_SIZE } from './queue.js';
 export type { PacketBatch, PacketHandler, QueueErrorHandler, TunQueueOptions, WriteResult } from './queue.js';
 export { TunError } from './errors.js';
-export { boundSocketQueue, socketFd } from './socket-queue.js';
-export type { SocketQueueBounds } from './socket-queue.js';
 export type { TunErrorCode } from './errors.js';
 export {
   ipVersion,

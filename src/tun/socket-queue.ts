@@ -2,6 +2,7 @@
 // Lives beside the TUN code because it is the one place the native addon is reached from.
 import { loadAddon } from './addon.js';
 import { TunError } from './errors.js';
+import { errorMessage } from '../log/error-message.js';
 
 export interface SocketQueueBounds {
   /** SO_RCVBUF in bytes (the kernel doubles it); 0 leaves the kernel's autotuning alone. */
@@ -11,7 +12,7 @@ export interface SocketQueueBounds {
 }
 
 /** The file descriptor under a net or TLS socket (a TLS socket's handle reports its TCP one). */
-export function socketFd(socket: object): number | undefined {
+function socketFd(socket: object): number | undefined {
   const handle: unknown = (socket as { _handle?: unknown })._handle;
   if (typeof handle !== 'object' || handle === null) return undefined;
   const fd: unknown = (handle as { fd?: unknown }).fd;
@@ -28,6 +29,6 @@ export function boundSocketQueue(socket: object, bounds: SocketQueueBounds): voi
   try {
     loadAddon().setSocketQueue(fd, bounds.receiveBuffer, bounds.notSentLowat);
   } catch (err) {
-    throw new TunError('SOCKET_QUEUE', `cannot bound the socket's queues: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TunError('SOCKET_QUEUE', `cannot bound the socket's queues: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -6,6 +6,7 @@
 // Bounded, the queue is the sender's own (channel.ts: queueLimit, then `queue_full` drops, which
 // the tunnelled TCP flows answer by slowing down, as they would at a router).
 import type { LevelLogger } from '../../log/logger.js';
+import { errorMessage } from '../../log/error-message.js';
 import { boundSocketQueue, type SocketQueueBounds } from '../../tun/socket-queue.js';
 
 /** The dialling end sends: unsent data beyond this makes the socket unwritable (Node then buffers, counted by queueLimit). */
@@ -26,6 +27,6 @@ export function boundChannelQueue(socket: object, bounds: SocketQueueBounds, log
   } catch (err) {
     if (reported) return;
     reported = true;
-    log.warn('fast channel queues left unbounded (small packets may wait behind bulk traffic)', { component: 'dataplane', error: err instanceof Error ? err.message : String(err) });
+    log.warn('fast channel queues left unbounded (small packets may wait behind bulk traffic)', { component: 'dataplane', error: errorMessage(err) });
   }
 }
