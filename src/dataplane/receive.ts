@@ -13,7 +13,7 @@
 //                   and answers 101, or 401/403 and closes. One check per channel, not per
 //                   packet. A channel lives as long as the session key it was opened with: once
 //                   that key no longer verifies (rotated past its overlap, or its peer forgotten
-//                   or denied) the channel is closed (SESSION_CHECK_MS, endSessions); the sender
+//                   or denied) the channel is closed (session-check.ts, endSessions); the sender
 //                   has already moved to a channel under its new session (fast/channel.ts,
 //                   renewing).
 //   2. frames       each chunk read from the TLS socket is split into `[u16 length][packet]`
@@ -63,6 +63,7 @@ import { boundChannelQueue, RECEIVER_BOUNDS } from './fast/socket-queue.js';
 import type { FrameVersion } from './fast/frames.js';
 import { InboundChannels, type InboundPackets } from './fast/inbound.js';
 import { decodeLegacyPacket, stampSeconds } from './legacy/packet.js';
+import { SessionCheck } from './session-check.js';
 
 /**
  * Receive-side age limit on top of the packet expiration: the stamp is the sender's clock, and
@@ -72,8 +73,6 @@ import { decodeLegacyPacket, stampSeconds } from './legacy/packet.js';
 const RECEIVE_CLOCK_TOLERANCE_S = 5;
 /** Largest packet we accept before the first state says the MTU. */
 const DEFAULT_MTU = 1500;
-/** How often open channels are checked against the session keys they were opened with. */
-export const SESSION_CHECK_MS = 500;
 
 export interface ReceiveAuth {
   peerId: string;
@@ -126,7 +125,8 @@ class Receiver implements ReceivePath, InboundPackets {
   private mtu = DEFAULT_MTU;
   private closed = false;
   private readonly drops = new Map<DropReason, number>();
-  private readonly sessionCheck: NodeJS.Timeout | undefined;
+  /** Checks open channels against the session keys they were opened with, while any has one. */
+  private readonly sessionCheck: SessionCheck | undefined;
   private writeQueued = false;
 
   constructor(private readonly opts: ReceivePathOptions) {
@@ -134,7 +134,7 @@ class Receiver implements ReceivePath, InboundPackets {
     this.coalescer = opts.vnetHeader === true ? new Coalescer(this.batch) : null;
     this.inbound = new InboundChannels(this, { metrics: opts.metrics, log: opts.log, receiver: opts.receiver });
     const live = opts.keyLive;
-    if (live) this.sessionCheck = setInterval(() => this.endSessions(live), SESSION_CHECK_MS).unref();
+    if (live) this.sessionCheck = new SessionCheck(() => this.inbound.endSessions(live));
   }
 
   /** Step 1: the server half of the upgrade (fast/handshake.ts), the token judged by `authenticate`. */
@@ -162,6 +162,7 @@ class Receiver implements ReceivePath, InboundPackets {
     acceptUpgrade(socket, version);
     boundChannelQueue(socket, RECEIVER_BOUNDS, this.opts.log);
     this.inbound.add(auth.peerId, auth.keyId, socket, head, version);
+    if (auth.keyId !== undefined) this.sessionCheck?.arm();
   }
 
   /** Step 3: the original's checks, then into the TUN batch. */
@@ -261,7 +262,7 @@ class Receiver implements ReceivePath, InboundPackets {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sessionCheck);
+    this.sessionCheck?.stop();
     this.inbound.closeAll();
   }
 

@@ -4,9 +4,10 @@
 // and the verdict goes back to that worker. Main remembers the session keys it let channels open
 // with; once one stops verifying (rotated past its overlap, its peer forgotten or denied) every
 // worker is told to close the channels opened with it, as the main process's own receive path
-// does for its channels (dataplane/receive.ts, SESSION_CHECK_MS).
+// does for its channels (dataplane/session-check.ts): while main has granted any.
 import type { MainToWorker, UpgradeVerdict, WorkerToMain } from '../dataplane/contract.js';
-import { SESSION_CHECK_MS, type ReceiveAuth } from '../dataplane/receive.js';
+import type { ReceiveAuth } from '../dataplane/receive.js';
+import { SessionCheck } from '../dataplane/session-check.js';
 import type { Logger } from '../log/logger.js';
 import { errorMessage } from '../log/error-message.js';
 import type { PresentedCert } from '../security/client-cert.js';
@@ -25,11 +26,9 @@ export interface ChannelCheckDeps {
 export class ChannelChecks {
   /** Session keys channels in workers were opened with, still live at the last check. */
   private readonly granted = new Set<string>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly sessionCheck = new SessionCheck(() => this.endDeadSessions());
 
-  constructor(private readonly deps: ChannelCheckDeps) {
-    this.timer = setInterval(() => this.endDeadSessions(), SESSION_CHECK_MS).unref();
-  }
+  constructor(private readonly deps: ChannelCheckDeps) {}
 
   /** A worker's upgrade_check: answered with its verdict, never left without one. */
   check(msg: Extract<WorkerToMain, { type: 'upgrade_check' }>): void {
@@ -40,13 +39,16 @@ export class ChannelChecks {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.sessionCheck.stop();
   }
 
   private async verdictOf(msg: Extract<WorkerToMain, { type: 'upgrade_check' }>): Promise<UpgradeVerdict> {
     try {
       const auth = await this.deps.authenticate(msg.authorization, msg.peerId, msg.cert);
-      if (auth.keyId !== undefined) this.granted.add(auth.keyId);
+      if (auth.keyId !== undefined) {
+        this.granted.add(auth.keyId);
+        this.sessionCheck.arm();
+      }
       return { ok: true, peerId: auth.peerId, ...(auth.keyId === undefined ? {} : { keyId: auth.keyId }) };
     } catch (err) {
       const refusal = refusalOf(err) ?? { status: 401 as const, reason: 'malformed_token' };
@@ -55,10 +57,11 @@ export class ChannelChecks {
     }
   }
 
-  private endDeadSessions(): void {
+  /** Tells the workers which granted keys died; says whether any granted key is left to watch. */
+  private endDeadSessions(): boolean {
     const dead = [...this.granted].filter((keyId) => !this.deps.keyLive(keyId));
-    if (dead.length === 0) return;
     for (const keyId of dead) this.granted.delete(keyId);
-    this.deps.broadcast({ type: 'sessions_ended', keyIds: dead });
+    if (dead.length > 0) this.deps.broadcast({ type: 'sessions_ended', keyIds: dead });
+    return this.granted.size > 0;
   }
 }

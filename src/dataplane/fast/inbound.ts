@@ -101,15 +101,24 @@ export class InboundChannels {
     socket.on('data', onChunk);
   }
 
-  /** Channels whose session key no longer verifies end: a revoked or expired key keeps nothing open. */
-  endSessions(live: (keyId: string) => boolean): void {
+  /**
+   * Channels whose session key no longer verifies end: a revoked or expired key keeps nothing open.
+   * Returns whether a channel opened under a session key is still open (still to be checked).
+   */
+  endSessions(live: (keyId: string) => boolean): boolean {
+    let watched = false;
     for (const set of this.open.values()) {
       for (const ch of set) {
-        if (ch.keyId === undefined || live(ch.keyId)) continue;
+        if (ch.keyId === undefined || ch.socket.destroyed) continue;
+        if (live(ch.keyId)) {
+          watched = true;
+          continue;
+        }
         this.opts.log.info('fast channel closed: its session key expired', { component: 'dataplane', peer: ch.peerId, session: ch.keyId });
         ch.socket.destroy();
       }
     }
+    return watched;
   }
 
   /** Closes the channels of peers not in `ids` (they left the mesh); returns the ids closed. */
