@@ -26,6 +26,7 @@ import { LATENCY_ALL, runLatencySection, type LatencyOptions, type LatencyResult
 import { latencyTable, targetsTable } from './latency-table.js';
 import { FIREWALL_VARIANTS, firewallTable, runFirewallBench, type FirewallSample } from './firewall.js';
 import { defaultWorkerCount } from '../config/worker-count.js';
+import { DEFAULT_KEEPALIVE_RATE } from '../config/schema.js';
 import { footprintTables, killFootprintNow, runFootprint, type FootprintResult } from './footprint.js';
 import { errorMessage } from '../log/error-message.js';
 import { DEFAULT_SEGMENT_BENCH, runSegmentBench, segmentTable } from './segment.js';
@@ -570,7 +571,7 @@ function segmentMain(o: Options): number {
 /** `--simulate`: the control plane at sizes one machine cannot run (src/bench/simulate/). */
 async function simulateMain(o: Options, sizes: number[]): Promise<number> {
   const m = machine();
-  progress(`simulate: sizes ${sizes.join(', ')}; the real membership code over an in-memory transport, virtual clock, the original's default timings, keepalive_rate 3`);
+  progress(`simulate: sizes ${sizes.join(', ')}; the real membership code over an in-memory transport, virtual clock, the original's default timings, keepalive_rate ${DEFAULT_KEEPALIVE_RATE} (the default)`);
   const results: SimResult[] = [];
   for (const n of sizes) {
     progress(`  ${n} nodes`);

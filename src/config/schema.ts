@@ -40,6 +40,7 @@
  * | TUNMESH_OFFLOAD                | tunmesh/data_plane/offload                             |
  * | TUNMESH_CHANNEL_PORT           | tunmesh/data_plane/channel_port                        |
  * | TUNMESH_CHANNEL_IDLE_TIMEOUT   | tunmesh/data_plane/channel_idle_timeout                |
+ * | TUNMESH_EXPRESS_LANE_BYTES     | tunmesh/data_plane/express_lane_bytes                  |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
@@ -107,7 +108,7 @@ export interface RawDocument {
     process: { gid: number | null; workers: number };
     networking: { mtu: number; ipv4: { allocate: boolean }; ipv6: { network_cidr: string | null; node_address_cidr: string | null; allocate: boolean } };
     control_api: { listen_address: string };
-    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string };
+    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string; express_lane_bytes: number };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     control_plane: { keepalive_rate: number };
@@ -120,6 +121,15 @@ export interface RawDocument {
 
 /** Lowest and highest SysV IPC key the original may use; its defaults. */
 const IPC_KEY_MAX = 0xffffffff;
+
+/**
+ * Registration exchanges per second a node takes part in, by default. 1, not 3: an idle node's
+ * control-plane CPU is mostly these exchanges (a few ms each on a cold CPU), and at 32 nodes on
+ * 2 shared cores 1 also converged sooner (19.8 s against 24-26 s) with the same grooming of killed
+ * nodes, which follows refused and failed requests, not the stretched stale threshold
+ * (bench/README.md, "Scale", 2026-12-07 fourth).
+ */
+export const DEFAULT_KEEPALIVE_RATE = 1;
 
 function timing(doc: string, def: RawTiming, bounds: { min?: number; max?: number } = {}): convict.SchemaObj<RawTiming> {
   return { doc, format: 'timing', default: def, ...bounds };
@@ -302,6 +312,10 @@ export const schema: convict.Schema<RawDocument> = {
         ),
         env: 'TUNMESH_CHANNEL_IDLE_TIMEOUT',
       },
+      express_lane_bytes: int(
+        'IP packets of at most this many bytes (ACKs, DNS, pings, RPC requests) go to a tunmesh peer on a second fast channel, so they do not wait behind a bulk stream on the first; 0 = one channel per peer and worker',
+        256, 0, 1500, 'TUNMESH_EXPRESS_LANE_BYTES',
+      ),
     },
     auth: {
       legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),
@@ -318,7 +332,7 @@ export const schema: convict.Schema<RawDocument> = {
     control_plane: {
       keepalive_rate: int(
         'Between tunmesh nodes, registration exchanges per second a node takes part in at most: in a mesh larger than rate x reregistration_interval, the interval and the stale threshold toward tunmesh peers grow with it (original peers keep the configured ones); 0 = the configured interval at any size',
-        3, 0, 1000, 'TUNMESH_KEEPALIVE_RATE',
+        DEFAULT_KEEPALIVE_RATE, 0, 1000, 'TUNMESH_KEEPALIVE_RATE',
       ),
     },
     status_socket: {

@@ -22,6 +22,7 @@ import { createIdentity } from '../../mesh/identity.js';
 import { keepFactor, Membership } from '../../mesh/membership.js';
 import { Registry } from '../../mesh/registry.js';
 import type { MeshTiming } from '../../mesh/timing.js';
+import { DEFAULT_KEEPALIVE_RATE } from '../../config/schema.js';
 import { createLogger } from '../../log/logger.js';
 import type { Logger } from '../../log/logger.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -99,7 +100,7 @@ const TIMING: MeshTiming = {
   validityWindow: 30,
   sessionOverlap: 30,
   maxClockSkew: 5,
-  keepaliveRate: 3,
+  keepaliveRate: DEFAULT_KEEPALIVE_RATE,
 };
 const LATENCY_S = 0.001;
 const STEADY_SECONDS = 300;

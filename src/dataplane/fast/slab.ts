@@ -40,8 +40,14 @@ export class FrameSlab {
   /** Bytes handed to the socket by takeBatch(), over the channel's life (all its sockets). */
   private written = 0;
 
-  /** Bytes of the length prefix in front of each frame (frames.ts). */
-  constructor(private readonly header: number) {}
+  /**
+   * `header`: bytes of the length prefix in front of each frame (frames.ts); `size`: bytes of a
+   * slab (smaller for a channel that carries only small packets: lanes.ts).
+   */
+  constructor(
+    private readonly header: number,
+    private readonly size = SLAB_BYTES,
+  ) {}
 
   /** Whether a slab is held (a channel closed idle holds none). */
   get allocated(): boolean {
@@ -60,7 +66,7 @@ export class FrameSlab {
 
   /** A slab to frame into, allocated when none is held (at a dial). */
   ensure(): void {
-    if (this.buf === NO_SLAB) this.buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    if (this.buf === NO_SLAB) this.buf = Buffer.allocUnsafeSlow(this.size);
   }
 
   /** Whether a frame of `len` bytes of packet fits behind the frames already in the slab. */
@@ -93,7 +99,7 @@ export class FrameSlab {
     const reuse = oldest.mark <= finished; // may be the slab just retired, when the socket drained
     if (reuse) this.retired.shift();
     else if (this.retired.length > MAX_RETIRED) this.retired.shift(); // left to the GC
-    this.buf = reuse ? oldest.buf : Buffer.allocUnsafeSlow(SLAB_BYTES);
+    this.buf = reuse ? oldest.buf : Buffer.allocUnsafeSlow(this.size);
     this.used = this.batchStart = 0;
   }
 
@@ -109,7 +115,7 @@ export class FrameSlab {
 
   /** A new socket takes over from one that may still hold our slabs: a fresh slab, none retired. */
   replace(): void {
-    this.buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    this.buf = Buffer.allocUnsafeSlow(this.size);
     this.retired.length = 0;
     this.used = this.batchStart = 0;
   }
