@@ -106,7 +106,6 @@ tun_mesh:
 #     fast_path: true               # false forces the original JSON path to every peer
 #     queue_limit: 1024             # packets per peer transmit queue
 #     offload: auto                 # TUN offloads (64 KB super-packets between tunmesh nodes): auto, on, off
-#     express_lane_bytes: 256       # smaller packets take a second channel, not queued behind bulk; 0: off
 #   auth:
 #     legacy_pkcs1_interop: false   # allow PKCS#1 v1.5 key wrap, needed only with original nodes
 #     session_overlap: 30           # seconds the previous session secret stays valid after rotation

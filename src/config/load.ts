@@ -337,7 +337,7 @@ function toTyped(raw: RawDocument, source: string, groups: Record<string, Bootst
         },
       },
     },
-    dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit, offload: x.data_plane.offload, channelPort: x.data_plane.channel_port, channelIdleTimeout: seconds(x.data_plane.channel_idle_timeout), expressLaneBytes: x.data_plane.express_lane_bytes },
+    dataPlane: { fastPath: x.data_plane.fast_path, queueLimit: x.data_plane.queue_limit, offload: x.data_plane.offload, channelPort: x.data_plane.channel_port, channelIdleTimeout: seconds(x.data_plane.channel_idle_timeout) },
     health: { firstNode: x.health.first_node },
     controlPlane: { keepaliveRate: x.control_plane.keepalive_rate },
     statusSocket: x.status_socket === '' ? null : x.status_socket,

@@ -40,7 +40,6 @@
  * | TUNMESH_OFFLOAD                | tunmesh/data_plane/offload                             |
  * | TUNMESH_CHANNEL_PORT           | tunmesh/data_plane/channel_port                        |
  * | TUNMESH_CHANNEL_IDLE_TIMEOUT   | tunmesh/data_plane/channel_idle_timeout                |
- * | TUNMESH_EXPRESS_LANE_BYTES     | tunmesh/data_plane/express_lane_bytes                  |
  * | TUNMESH_LEGACY_PKCS1_INTEROP   | tunmesh/auth/legacy_pkcs1_interop                      |
  * | TUNMESH_ADDITIONAL_CLUSTER_SECRETS | tunmesh/auth/additional_cluster_secrets (comma list) |
  * | TUNMESH_FIRST_NODE             | tunmesh/health/first_node                              |
@@ -108,7 +107,7 @@ export interface RawDocument {
     process: { gid: number | null; workers: number };
     networking: { mtu: number; ipv4: { allocate: boolean }; ipv6: { network_cidr: string | null; node_address_cidr: string | null; allocate: boolean } };
     control_api: { listen_address: string };
-    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string; express_lane_bytes: number };
+    data_plane: { fast_path: boolean; queue_limit: number; offload: 'auto' | 'on' | 'off'; channel_port: number; channel_idle_timeout: number | string };
     auth: { legacy_pkcs1_interop: boolean; session_overlap: RawTiming; max_clock_skew: RawTiming; additional_cluster_secrets: string[] };
     health: { first_node: boolean };
     control_plane: { keepalive_rate: number };
@@ -312,10 +311,6 @@ export const schema: convict.Schema<RawDocument> = {
         ),
         env: 'TUNMESH_CHANNEL_IDLE_TIMEOUT',
       },
-      express_lane_bytes: int(
-        'IP packets of at most this many bytes (ACKs, DNS, pings, RPC requests) go to a tunmesh peer on a second fast channel, so they do not wait behind a bulk stream on the first; 0 = one channel per peer and worker',
-        256, 0, 1500, 'TUNMESH_EXPRESS_LANE_BYTES',
-      ),
     },
     auth: {
       legacy_pkcs1_interop: bool('Allow PKCS#1 v1.5 key wrap with original nodes', false, 'TUNMESH_LEGACY_PKCS1_INTEROP'),

@@ -126,8 +126,6 @@ export interface TunmeshConfig {
     readonly channelPort: number;
     /** Seconds without a packet after which a fast channel closes (0: never); channels open on demand. */
     readonly channelIdleTimeout: number;
-    /** IP packets up to this size go on a peer's express lane (a second fast channel); 0: off. */
-    readonly expressLaneBytes: number;
   };
   /** extension: health reporting. */
   readonly health: {

@@ -71,8 +71,6 @@ export interface DataPlaneSettings {
   maxBatchSize: number;
   /** Packets per peer queue before drops (bounded memory). */
   queueLimit: number;
-  /** IP packets up to this size go on the peer's express lane (fast/lanes.ts); 0: one channel. */
-  expressLaneBytes: number;
   packetExpirationLocal: number;
   packetExpirationMesh: number;
   earlyValidityWindow: number;

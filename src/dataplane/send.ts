@@ -26,7 +26,7 @@ import { ipv4Dst } from '../tun/ipv4.js';
 import { IPV6_HEADER_LENGTH } from '../tun/ipv6.js';
 import type { DataPlaneState, PeerRoute } from './contract.js';
 import type { DropReason } from './drop-reasons.js';
-import { fastTransport } from './fast/lanes.js';
+import { FastChannel } from './fast/channel.js';
 import { LegacySender } from './legacy/sender.js';
 import { BROADCAST, RouteTable, type Destination } from './route-table.js';
 import { PacketTooBig } from './packet-too-big.js';
@@ -103,7 +103,7 @@ export class SendPath {
     }
     existing?.close();
     const deps: TransportDeps = { ...this.deps, selfId: state.selfId, mtu: state.mtu };
-    const t = peer.path === 'fast' ? fastTransport(peer, deps) : new LegacySender(peer, deps);
+    const t = peer.path === 'fast' ? new FastChannel(peer, deps) : new LegacySender(peer, deps);
     this.transports.set(peer.id, t);
     return t;
   }

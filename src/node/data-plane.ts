@@ -73,7 +73,6 @@ export function dataPlaneSettings(
     channelIdleMs: config.dataPlane.channelIdleTimeout * 1000,
     maxBatchSize: config.controlApi.maxBatchSize,
     queueLimit: config.dataPlane.queueLimit,
-    expressLaneBytes: config.dataPlane.expressLaneBytes,
     packetExpirationLocal: t.network.local.packetExpiration,
     packetExpirationMesh: t.network.mesh.packetExpiration,
     earlyValidityWindow: t.auth.earlyValidityWindow,

@@ -76,7 +76,7 @@ describe('config loading', () => {
       expect(config.networking.mtu).to.equal(1500);
       expect(config.process.gid).to.equal(1000);
       expect(config.process.workers).to.be.at.least(1);
-      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024, offload: 'auto', channelPort: 4568, channelIdleTimeout: 120, expressLaneBytes: 256 });
+      expect(config.dataPlane).to.deep.equal({ fastPath: true, queueLimit: 1024, offload: 'auto', channelPort: 4568, channelIdleTimeout: 120 });
       expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: false, sessionOverlap: 30, maxClockSkew: 5 });
       expect(config.health.firstNode).to.equal(false);
       expect(config.controlPlane).to.deep.equal({ keepaliveRate: 1 });
@@ -107,7 +107,7 @@ describe('config loading', () => {
     expect(config.logging.format).to.equal('json');
     expect(config.process).to.deep.include({ gid: 2000, workers: 3 });
     expect(config.networking.mtu).to.equal(1400);
-    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64, offload: 'off', channelPort: 5000, channelIdleTimeout: 120, expressLaneBytes: 256 });
+    expect(config.dataPlane).to.deep.equal({ fastPath: false, queueLimit: 64, offload: 'off', channelPort: 5000, channelIdleTimeout: 120 });
     expect(config.clustering.auth).to.deep.include({ legacyPkcs1Interop: true, sessionOverlap: 60, maxClockSkew: 2 });
     expect(config.health.firstNode).to.equal(true);
     expect(config.controlPlane.keepaliveRate).to.equal(0);
@@ -297,7 +297,7 @@ describe('config loading', () => {
     it('rejects an unknown key inside the tunmesh extension block', () => {
       const obj = minimal(tls);
       obj['tunmesh'] = { data_plane: { fastpath: false } };
-      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit, offload, channel_port, channel_idle_timeout, express_lane_bytes\)/);
+      expect(expectConfigError(() => configFromObject(obj)).message).to.match(/tunmesh\/data_plane\/fastpath: unknown key \(allowed here: fast_path, queue_limit, offload, channel_port, channel_idle_timeout\)/);
     });
 
     it('takes a channel port (default 4568, 0 = off, env TUNMESH_CHANNEL_PORT) and refuses the API port for it', () => {

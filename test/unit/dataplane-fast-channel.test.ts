@@ -11,9 +11,7 @@ import type { DataPlaneSettings, PeerRoute } from '../../src/dataplane/contract.
 import { FastChannel } from '../../src/dataplane/fast/channel.js';
 import { DataPlaneMetrics } from '../../src/dataplane/metrics.js';
 import { SessionSigner } from '../../src/dataplane/session-token.js';
-import type { PeerTransport, TransportDeps } from '../../src/dataplane/transport.js';
-import type { Connect } from '../../src/dataplane/fast/dial.js';
-import { LanedChannel } from '../../src/dataplane/fast/lanes.js';
+import type { TransportDeps } from '../../src/dataplane/transport.js';
 import { makeLabPki } from '../../src/lab/pki.js';
 import { waitFor } from '../../src/lab/netns.js';
 import { lazyLogger } from '../../src/log/logger.js';
@@ -31,7 +29,7 @@ describe('fast channel states (down | dialing | open | renewing)', function () {
   let tls: { cert: string; key: string; ca: string };
   let api: FastPeer;
   let channelPort: FastPeer;
-  let channel: PeerTransport | undefined;
+  let channel: FastChannel | undefined;
   const rejected: string[] = [];
 
   before(async () => {
@@ -68,7 +66,6 @@ describe('fast channel states (down | dialing | open | renewing)', function () {
       channelIdleMs,
       maxBatchSize: 64,
       queueLimit: 256,
-      expressLaneBytes: 0,
       packetExpirationLocal: 1,
       packetExpirationMesh: 1,
       earlyValidityWindow: 5,
@@ -92,20 +89,7 @@ describe('fast channel states (down | dialing | open | renewing)', function () {
   }
 
   function open(peer: PeerRoute, idleMs = 0): FastChannel {
-    const ch = new FastChannel(peer, transportDeps(idleMs), { connect: connectByPort() });
-    channel = ch;
-    return ch;
-  }
-
-  /** The same peer, through two lanes (fast/lanes.ts): packets of at most 256 bytes go express. */
-  function openLanes(peer: PeerRoute): LanedChannel {
-    const ch = new LanedChannel(peer, transportDeps(0), 256, { connect: connectByPort() });
-    channel = ch;
-    return ch;
-  }
-
-  function transportDeps(idleMs: number): TransportDeps {
-    return {
+    const deps: TransportDeps = {
       selfId: 'self',
       mtu: 1400,
       settings: settings(idleMs),
@@ -114,17 +98,15 @@ describe('fast channel states (down | dialing | open | renewing)', function () {
       onRejected: (peerId, sessionId) => rejected.push(`${peerId}/${sessionId}`),
       log: lazyLogger('error'),
     };
-  }
-
-  /** The port picks the Unix socket: the API port's server, or the channel port's (which may not listen). */
-  function connectByPort(): Connect {
+    // The port picks the Unix socket: the API port's server, or the channel port's (which may not listen).
     const paths = new Map([[API_PORT, api.path], [CHANNEL_PORT, channelPort.path]]);
-    return (o) => tlsConnect({ ...o, path: paths.get(o.port ?? 0) });
+    channel = new FastChannel(peer, deps, { connect: (o) => tlsConnect({ ...o, path: paths.get(o.port ?? 0) }) });
+    return channel;
   }
 
   const packet = (text: string): Buffer => Buffer.from(text);
 
-  function send(ch: PeerTransport, text: string): string | null {
+  function send(ch: FastChannel, text: string): string | null {
     const p = packet(text);
     const why = ch.append(p, 0, p.length);
     ch.flush();
@@ -288,40 +270,5 @@ describe('fast channel states (down | dialing | open | renewing)', function () {
     expect(send(ch, 'after close')).to.equal('node_close');
     await new Promise((r) => setTimeout(r, 200));
     expect(api.accepted).to.have.length(1);
-  });
-
-  it('two lanes: small packets on a channel of their own, large ones on the bulk channel, each dialled on its first packet', async () => {
-    const s1 = session('s1');
-    api.allow(s1);
-    const ch = openLanes(route(s1));
-    const big = Buffer.alloc(1000, 7);
-    expect(ch.append(big, 0, big.length)).to.equal(null);
-    ch.flush();
-    await waitFor(() => ch.bulk.stateKind === 'open', { ...WAIT, what: 'the bulk lane open' });
-    expect(ch.express.stateKind, 'no small packet yet: no express channel').to.equal('down');
-    expect(send(ch, 'ping')).to.equal(null);
-    await waitFor(() => api.accepted.length === 2 && api.accepted.every((c) => c.packets.length === 1), { ...WAIT, what: 'one packet on each of two channels' });
-    const lengths = api.accepted.map((c) => c.packets[0]!.length).sort((a, b) => a - b);
-    expect(lengths).to.deep.equal([4, 1000]);
-    expect(api.accepted.map((c) => c.session)).to.deep.equal(['s1', 's1']);
-  });
-
-  it('two lanes: a bulk lane that is full does not hold up small packets', async () => {
-    const s1 = session('s1');
-    api.allow(s1);
-    const ch = openLanes(route(s1));
-    send(ch, 'open');
-    const big = Buffer.alloc(1400, 1);
-    ch.append(big, 0, big.length);
-    await waitFor(() => ch.bulk.stateKind === 'open' && ch.express.stateKind === 'open', { ...WAIT, what: 'both lanes open' });
-    // One synchronous loop: the peer (in this process) reads nothing meanwhile, so the bulk queue fills.
-    let bigTaken = 1;
-    while (ch.append(big, 0, big.length) === null && bigTaken < 100_000) bigTaken++;
-    expect(ch.append(big, 0, big.length), 'the bulk lane is full').to.equal('queue_full');
-    const small = Buffer.alloc(200, 2);
-    for (let i = 0; i < 50; i++) expect(ch.append(small, 0, small.length), `small packet ${i}`).to.equal(null);
-    ch.flush();
-    const express = (): number => api.accepted.filter((c) => c.packets.every((p) => p.length <= 256)).reduce((n, c) => n + c.packets.length, 0);
-    await waitFor(() => express() === 51, { ...WAIT, what: 'the small packets on the express lane' });
   });
 });

@@ -58,7 +58,7 @@ import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../../tun/vnet.js';
 import { dialChannel, type Connect } from './dial.js';
 import { frameHeaderBytes } from './frames.js';
 import { CHANNEL_PORT_RETRY_MS, PortPolicy, type ChannelTarget } from './port-policy.js';
-import { FrameSlab, SLAB_BYTES } from './slab.js';
+import { FrameSlab } from './slab.js';
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
@@ -97,18 +97,7 @@ const DOWN: ChannelState = { kind: 'down', retryAt: 0 };
 export interface FastChannelOptions {
   /** How the TLS connection is opened (default tls.connect). */
   connect?: Connect;
-  /**
-   * The peer's express lane (lanes.ts): it carries only small packets, so a small slab and a short
-   * queue, and it leaves tunmesh_peer_channels_up to the bulk channel beside it.
-   */
-  express?: boolean;
 }
-
-/** An express lane's slab and queue bound: small packets only, so a short queue is a deep one. */
-const EXPRESS_SLAB_BYTES = 32 * 1024;
-const EXPRESS_LIMIT_BYTES = 64 * 1024;
-/** The express lane does not count as the peer's channel (the bulk channel does). */
-const NOT_COUNTED = { set(): void {} };
 
 export class FastChannel implements PeerTransport {
   readonly path = 'fast' as const;
@@ -139,12 +128,10 @@ export class FastChannel implements PeerTransport {
     private readonly opts: FastChannelOptions = {},
   ) {
     this.frames = peer.frames ?? 1;
-    const express = opts.express === true;
-    this.slab = new FrameSlab(frameHeaderBytes(this.frames), express ? EXPRESS_SLAB_BYTES : SLAB_BYTES);
+    this.slab = new FrameSlab(frameHeaderBytes(this.frames));
     // A few super-packets at least, whatever the MTU.
-    this.limitBytes = express ? EXPRESS_LIMIT_BYTES : Math.max(deps.settings.queueLimit * deps.mtu, this.frames === 2 ? MIN_LIMIT_V2 : 0);
-    const counters = deps.metrics.forPeer(peer.id);
-    this.counters = express ? { ...counters, channelUp: NOT_COUNTED } : counters;
+    this.limitBytes = Math.max(deps.settings.queueLimit * deps.mtu, this.frames === 2 ? MIN_LIMIT_V2 : 0);
+    this.counters = deps.metrics.forPeer(peer.id);
   }
 
   /** Which state the channel is in (for status and tests). */
@@ -294,7 +281,7 @@ export class FastChannel implements PeerTransport {
     this.armIdle();
     this.up();
     this.deps.metrics.reconnect(this.peer.id);
-    this.deps.log.debug('fast channel open', { peer: this.peer.id, lane: this.opts.express === true ? 'express' : 'bulk' });
+    this.deps.log.debug('fast channel open', { peer: this.peer.id });
     this.flush();
     this.renewIfStale(); // rotated meanwhile
   }

@@ -40,14 +40,8 @@ export class FrameSlab {
   /** Bytes handed to the socket by takeBatch(), over the channel's life (all its sockets). */
   private written = 0;
 
-  /**
-   * `header`: bytes of the length prefix in front of each frame (frames.ts); `size`: bytes of a
-   * slab (smaller for a channel that carries only small packets: lanes.ts).
-   */
-  constructor(
-    private readonly header: number,
-    private readonly size = SLAB_BYTES,
-  ) {}
+  /** Bytes of the length prefix in front of each frame (frames.ts). */
+  constructor(private readonly header: number) {}
 
   /** Whether a slab is held (a channel closed idle holds none). */
   get allocated(): boolean {
@@ -66,7 +60,7 @@ export class FrameSlab {
 
   /** A slab to frame into, allocated when none is held (at a dial). */
   ensure(): void {
-    if (this.buf === NO_SLAB) this.buf = Buffer.allocUnsafeSlow(this.size);
+    if (this.buf === NO_SLAB) this.buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
   }
 
   /** Whether a frame of `len` bytes of packet fits behind the frames already in the slab. */
@@ -99,7 +93,7 @@ export class FrameSlab {
     const reuse = oldest.mark <= finished; // may be the slab just retired, when the socket drained
     if (reuse) this.retired.shift();
     else if (this.retired.length > MAX_RETIRED) this.retired.shift(); // left to the GC
-    this.buf = reuse ? oldest.buf : Buffer.allocUnsafeSlow(this.size);
+    this.buf = reuse ? oldest.buf : Buffer.allocUnsafeSlow(SLAB_BYTES);
     this.used = this.batchStart = 0;
   }
 
@@ -115,7 +109,7 @@ export class FrameSlab {
 
   /** A new socket takes over from one that may still hold our slabs: a fresh slab, none retired. */
   replace(): void {
-    this.buf = Buffer.allocUnsafeSlow(this.size);
+    this.buf = Buffer.allocUnsafeSlow(SLAB_BYTES);
     this.retired.length = 0;
     this.used = this.batchStart = 0;
   }
