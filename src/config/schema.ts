@@ -123,10 +123,10 @@ const IPC_KEY_MAX = 0xffffffff;
 
 /**
  * Registration exchanges per second a node takes part in, by default. 1, not 3: an idle node's
- * control-plane CPU is mostly these exchanges (a few ms each on a cold CPU), and at 32 nodes on
- * 2 shared cores 1 also converged sooner (19.8 s against 24-26 s) with the same grooming of killed
- * nodes, which follows refused and failed requests, not the stretched stale threshold
- * (bench/README.md, "Scale", 2026-12-07 fourth).
+ * control-plane CPU is mostly these exchanges (a few ms each on a cold CPU): at 32 nodes on 2
+ * shared cores 1 halved idle CPU (1.1-1.6 % against 2.2-2.6 % per node) and converged as fast or
+ * faster (18.4-29.2 s against 24.0-29.6 s, fewer failed requests); killed nodes, groomed after
+ * refused and failed requests, went ~10-15 s later (bench/README.md, "Scale", 2026-12-07 fourth).
  */
 export const DEFAULT_KEEPALIVE_RATE = 1;
 
