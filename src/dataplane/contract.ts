@@ -3,7 +3,8 @@
 // complete `DataPlaneState` whenever membership or sessions change, workers keep nothing else.
 //
 //   main ──state──▶ worker        who the peers are, where they live, which path, which key
-//   main ◀─metrics── worker       prom-client JSON every few seconds (aggregated in main)
+//   main ──metrics_request──▶ worker   at a scrape (all) or a status refresh (traffic)
+//   main ◀─metrics── worker       its prom-client JSON, aggregated in main
 //   main ◀─session_rejected── worker   a peer refused our key: main renegotiates and republishes
 //
 // Fast channels opened on the channel port (fast/channel-server.ts) are received in a worker:
@@ -14,8 +15,12 @@
 
 import type { PresentedCert } from '../security/client-cert.js';
 
-/** How often a worker sends its prom-client snapshot (so its counters lag by up to this). */
-export const WORKER_METRICS_INTERVAL_MS = 2000;
+/**
+ * What main asks a worker for: its whole registry (a scrape), or only the per-peer series
+ * (`tunmesh_peer_*`, the status view's traffic, refreshed every few seconds). Asked, not pushed
+ * on a timer: an idle worker spent ~40 % of its CPU collecting a snapshot every 2 s (issue 19).
+ */
+export type MetricsScope = 'all' | 'traffic';
 
 export interface PeerRoute {
   id: string;
@@ -97,11 +102,13 @@ export type MainToWorker =
   | { type: 'upgrade_verdict'; id: number; verdict: UpgradeVerdict }
   /** These inbound session keys no longer verify: channels opened with them end. */
   | { type: 'sessions_ended'; keyIds: string[] }
+  | { type: 'metrics_request'; id: number; scope: MetricsScope }
   | { type: 'shutdown' };
 
 export type WorkerToMain =
   | { type: 'ready'; worker: number }
-  | { type: 'metrics'; worker: number; metrics: unknown }
+  /** The answer to metrics_request `id`. */
+  | { type: 'metrics'; worker: number; id: number; scope: MetricsScope; metrics: unknown }
   /** Check a fast-path upgrade this worker received: its Authorization header, claimed sender, client certificate. */
   | { type: 'upgrade_check'; worker: number; id: number; authorization: string | undefined; peerId: string; cert: PresentedCert | null }
   /** A peer refused requests signed with our session `sessionId`. */

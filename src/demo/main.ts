@@ -10,7 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { MeshLab } from '../lab/mesh-lab.js';
 import { pingFrom, uniquePrefix } from '../lab/netns.js';
 import { formatStatus } from '../cli/status-command.js';
-import { WORKER_METRICS_INTERVAL_MS } from '../dataplane/contract.js';
+
+/** Longer than the node's housekeeping period (node/run.ts: at most 5 s). */
+const STATUS_REFRESH_WAIT_MS = 5500;
 import { errorMessage } from '../log/error-message.js';
 
 const NODES = 3;
@@ -77,8 +79,9 @@ async function demo(keep: boolean): Promise<number> {
       if (!t.intact) throw new Error('the far end received different bytes');
     }
     say('[5/5] status (tunmesh status --socket <node socket>)');
-    // Workers report their counters every 2 s: let the last transfer's reach the status view.
-    await new Promise((r) => setTimeout(r, WORKER_METRICS_INTERVAL_MS + 1000));
+    // The status view asks the workers for their counters at each housekeeping round (every
+    // groom interval, at most 5 s): let the last transfer's reach it.
+    await new Promise((r) => setTimeout(r, STATUS_REFRESH_WAIT_MS));
     for (const n of mesh.nodes) say(formatStatus(await mesh.status(n.index)));
     ok = true;
   } catch (err) {

@@ -33,7 +33,7 @@ export async function startApi(a: ApiParts): Promise<https.Server> {
       auth: cp.authenticator,
       health: () => a.views.health(),
       metrics:
-        a.config.monitoring.method === 'prometheus' ? { contentType: metrics.contentType, render: () => metrics.render(a.views.workerSnapshots()) } : null,
+        a.config.monitoring.method === 'prometheus' ? { contentType: metrics.contentType, render: async () => metrics.render(await a.views.workerSnapshots('all')) } : null,
       control: controlHandlers({
         self: a.self,
         registry: cp.registry,

@@ -2,6 +2,7 @@
 // peers gauge. They read the control plane's parts and, once forked (after the privilege drop),
 // the data-plane workers; the node (node/) hands them in, so this folder knows no phase of it.
 import type { TunmeshConfig } from '../config/types.js';
+import type { MetricsScope } from '../dataplane/contract.js';
 import type { LocalIdentity } from '../mesh/identity.js';
 import type { Membership } from '../mesh/membership.js';
 import type { Registry, RemoteNode } from '../mesh/registry.js';
@@ -24,7 +25,7 @@ export interface MeshParts {
 /** The data-plane workers as the views see them (workers/supervisor.ts). */
 export interface WorkersView {
   alive(): number;
-  collectMetrics(): unknown[];
+  collectMetrics(scope: MetricsScope): Promise<unknown[]>;
 }
 
 export interface NodeViewsOptions {
@@ -54,8 +55,9 @@ export class NodeViews {
 
   constructor(private readonly o: NodeViewsOptions) {}
 
-  workerSnapshots(): unknown[] {
-    return this.o.workers()?.collectMetrics() ?? [];
+  /** The workers' metrics, asked for now (a scrape: all; the traffic view: the per-peer series). */
+  async workerSnapshots(scope: MetricsScope): Promise<unknown[]> {
+    return (await this.o.workers()?.collectMetrics(scope)) ?? [];
   }
 
   health(): HealthReport {
@@ -96,7 +98,7 @@ export class NodeViews {
 
   /** Per-peer traffic for `tunmesh status`, summed over the processes (refreshed periodically). */
   async refreshTraffic(): Promise<void> {
-    this.traffic = await this.o.metrics.peerTraffic(this.workerSnapshots());
+    this.traffic = await this.o.metrics.peerTraffic(await this.workerSnapshots('traffic'));
     this.rates.add(this.o.now(), this.traffic);
   }
 

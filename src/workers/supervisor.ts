@@ -4,7 +4,7 @@
 // that keeps crashing is left down, and logged, instead of spinning).
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import type { DataPlaneSettings, DataPlaneState, MainToWorker, WorkerToMain } from '../dataplane/contract.js';
+import type { DataPlaneSettings, DataPlaneState, MainToWorker, MetricsScope, WorkerToMain } from '../dataplane/contract.js';
 import type { Logger } from '../log/logger.js';
 
 export const MAX_RESTARTS = 5;
@@ -42,8 +42,11 @@ export interface Supervisor {
   /** A message to every running worker. */
   broadcast(msg: MainToWorker): void;
   stop(timeoutMs: number): Promise<void>;
-  /** The latest prom-client JSON of each worker that sent one. */
-  collectMetrics(): unknown[];
+  /**
+   * Each running worker's prom-client JSON (`scope`: all, or the per-peer series), asked for now;
+   * a worker that does not answer within METRICS_ANSWER_MS is represented by its last answer.
+   */
+  collectMetrics(scope: MetricsScope): Promise<unknown[]>;
   alive(): number;
   /** PIDs of the running workers, by worker index (undefined while one is down). */
   pids(): Array<number | undefined>;
@@ -54,8 +57,12 @@ interface Slot {
   fd: number;
   child: ChildProcess | undefined;
   restarts: number[];
-  metrics: unknown;
+  /** The last answer to a metrics_request, by scope. */
+  metrics: Partial<Record<MetricsScope, unknown>>;
 }
+
+/** How long a scrape or a status refresh waits for a worker's metrics before using its last ones. */
+const METRICS_ANSWER_MS = 1000;
 
 export function startWorkers(opts: WorkerOptions): Supervisor {
   if (opts.queueFds.length !== opts.count) throw new Error(`${opts.count} workers need ${opts.count} queue fds, got ${opts.queueFds.length}`);
@@ -64,7 +71,9 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
   let stopping = false;
   let nextHandOff = 0;
   const waiting: Array<{ socket: Socket; timer: NodeJS.Timeout }> = [];
-  const slots: Slot[] = opts.queueFds.map((fd, index) => ({ index, fd, child: undefined, restarts: [], metrics: undefined }));
+  const slots: Slot[] = opts.queueFds.map((fd, index) => ({ index, fd, child: undefined, restarts: [], metrics: {} }));
+  let nextRequest = 0;
+  const answers = new Map<number, (metrics: unknown) => void>();
 
   const send = (slot: Slot, msg: MainToWorker): void => {
     if (slot.child?.connected === true) slot.child.send(msg);
@@ -80,7 +89,10 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     });
     slot.child = child;
     child.on('message', (msg: WorkerToMain) => {
-      if (msg.type === 'metrics') slot.metrics = msg.metrics;
+      if (msg.type === 'metrics') {
+        slot.metrics[msg.scope] = msg.metrics;
+        answers.get(msg.id)?.(msg.metrics);
+      }
       opts.onMessage?.(msg);
     });
     child.on('error', (err) => opts.log.warn('worker error', { worker: slot.index, error: err.message }));
@@ -108,6 +120,20 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
     return false;
   };
 
+  const askMetrics = (slot: Slot, scope: MetricsScope): Promise<unknown> =>
+    new Promise((resolve) => {
+      if (slot.child?.connected !== true) return resolve(undefined);
+      const id = ++nextRequest;
+      const done = (metrics: unknown): void => {
+        clearTimeout(timer);
+        answers.delete(id);
+        resolve(metrics);
+      };
+      const timer = setTimeout(() => done(slot.metrics[scope]), METRICS_ANSWER_MS);
+      answers.set(id, done);
+      send(slot, { type: 'metrics_request', id, scope });
+    });
+
   const drainWaiting = (): void => {
     while (waiting.length > 0 && handOffNow(waiting[0]!.socket)) clearTimeout(waiting.shift()!.timer);
   };
@@ -115,7 +141,7 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
   const onExit = (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void => {
     if (slot.child !== child) return;
     slot.child = undefined;
-    slot.metrics = undefined;
+    slot.metrics = {};
     if (stopping) return;
     const now = Date.now();
     slot.restarts = slot.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
@@ -181,8 +207,9 @@ export function startWorkers(opts: WorkerOptions): Supervisor {
       });
       await Promise.all(exits);
     },
-    collectMetrics() {
-      return slots.map((s) => s.metrics).filter((m) => m !== undefined);
+    async collectMetrics(scope) {
+      const all = await Promise.all(slots.map((slot) => askMetrics(slot, scope)));
+      return all.filter((m) => m !== undefined);
     },
     alive() {
       return slots.filter((s) => s.child !== undefined).length;

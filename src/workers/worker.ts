@@ -6,7 +6,7 @@
 // main process died).
 import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
-import { WORKER_METRICS_INTERVAL_MS, type DataPlaneSettings, type DataPlaneState, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
+import { type DataPlaneSettings, type MetricsScope, type DataPlaneState, type MainToWorker, type WorkerToMain } from '../dataplane/contract.js';
 import { createReceivePath, type ReceivePath } from '../dataplane/receive.js';
 import { SessionSigner } from '../dataplane/session-token.js';
 import { lazyLogger, type LogFormat, type LogLevel } from '../log/logger.js';
@@ -92,6 +92,8 @@ function onMessage(msg: MainToWorker, handle: unknown): void {
       const ended = new Set(msg.keyIds);
       return running?.rx.endSessions((keyId) => !ended.has(keyId));
     }
+    case 'metrics_request':
+      return void answerMetrics(msg.id, msg.scope);
     case 'shutdown':
       exit(0);
   }
@@ -109,9 +111,14 @@ function exit(code: number): void {
 
 process.on('message', (msg: MainToWorker, handle: unknown) => onMessage(msg, handle));
 process.on('disconnect', () => exit(0));
-setInterval(() => {
-  registry
-    .getMetricsAsJSON()
-    .then((json) => tell({ type: 'metrics', worker: index, metrics: json }))
+/** The per-peer series only (the status view's traffic): no process metrics collected for it. */
+const PEER_SERIES = 'tunmesh_peer_';
+
+function answerMetrics(id: number, scope: MetricsScope): void {
+  const names = registry.getMetricsAsArray().map((m) => m.name);
+  const peerSeries = (): Promise<unknown[]> => Promise.all(names.filter((n) => n.startsWith(PEER_SERIES)).map((n) => registry.getSingleMetric(n)?.get()));
+  const json: Promise<unknown[]> = scope === 'all' ? registry.getMetricsAsJSON() : peerSeries().then((list) => list.filter((m) => m !== undefined));
+  json
+    .then((metrics) => tell({ type: 'metrics', worker: index, id, scope, metrics }))
     .catch((err: unknown) => log.warn('metrics collection failed', { error: String(err) }));
-}, WORKER_METRICS_INTERVAL_MS).unref();
+}

@@ -45,6 +45,16 @@ describe('data plane: 3-node mesh over the fast path', function () {
     expect(sampleValue(scrape, 'tunmesh_peer_channels_up', `peer="${(await mesh.status(1)).id}"`)).to.equal(1);
   });
 
+  it("a scrape asks the workers for their counters then and there: packets just sent are in it", async () => {
+    const peer = `peer="${(await mesh.status(1)).id}"`;
+    const sent = async (): Promise<number> => sampleValue((await mesh.curl(0, [`${mesh.node(0).url}/metrics`])).body, 'tunmesh_peer_tx_packets_total', peer);
+    const before = await sent();
+    const r = await pingFrom(mesh.node(0).ns, mesh.node(1).meshAddress, { count: 5, intervalS: 0.05, timeoutS: 2 });
+    expect(r.received, r.output).to.equal(5);
+    // No wait: the workers' series are collected for this scrape (they used to be pushed every 2 s).
+    expect(await sent()).to.be.at.least(before + 5);
+  });
+
   it('carries 8 MiB of TCP intact to the far end', async () => {
     const t = await mesh.transfer(0, 2, 8 * 1024 * 1024);
     expect(t.intact).to.equal(true);
