@@ -2,8 +2,22 @@
 // process's receive path) and summed in the main process at scrape time (metrics/node.ts),
 // which also registers them in the main process's own registry.
 // Hot-path callers count per batch, through per-peer handles fetched once, never per packet.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { DROP_REASONS, type DropReason } from './drop-reasons.js';
+
+/** The per-peer series behind `tunmesh status`'s traffic columns. */
+export const PEER_TRAFFIC_SERIES = ['tunmesh_peer_channels_up', 'tunmesh_peer_tx_packets_total', 'tunmesh_peer_tx_bytes_total', 'tunmesh_peer_rx_packets_total', 'tunmesh_peer_rx_bytes_total'] as const;
+export type PeerTrafficSeries = (typeof PEER_TRAFFIC_SERIES)[number];
+
+/**
+ * Those series of `registry` as prom-client JSON: what a status refresh reads, every few seconds,
+ * in main and in each worker, instead of collecting the whole registry (its process metrics and
+ * scrape-time collectors, certificate parsing among them).
+ */
+export async function peerTrafficJson(registry: Registry): Promise<Array<MetricObjectWithValues<MetricValue<string>>>> {
+  const series = await Promise.all(PEER_TRAFFIC_SERIES.map((name) => registry.getSingleMetric(name)?.get()));
+  return series.filter((m) => m !== undefined);
+}
 
 export interface PeerCounters {
   txPackets: { inc(n: number): void };

@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { MeshLab } from '../lab/mesh-lab.js';
 import { pingFrom, uniquePrefix } from '../lab/netns.js';
 import { formatStatus } from '../cli/status-command.js';
+import { errorMessage } from '../log/error-message.js';
 
 /** Longer than the node's housekeeping period (node/run.ts: at most 5 s). */
 const STATUS_REFRESH_WAIT_MS = 5500;
-import { errorMessage } from '../log/error-message.js';
 
 const NODES = 3;
 const TRANSFER_BYTES = 8 * 1024 * 1024;

@@ -4,7 +4,7 @@
 // original's unprefixed gauges are derived from the sums so existing dashboards keep working.
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from './process.js';
-import { DataPlaneMetrics } from '../dataplane/metrics.js';
+import { DataPlaneMetrics, peerTrafficJson, type PeerTrafficSeries } from '../dataplane/metrics.js';
 import { legacyMetrics } from './legacy.js';
 import { PacketLatency } from './latency.js';
 import { samplesOf, type MetricFamily } from './samples.js';
@@ -109,9 +109,7 @@ export class NodeMetrics {
 
   /** Per-peer packet and byte totals (for `tunmesh status`), summed over all processes. */
   async peerTraffic(workerSnapshots: unknown[]): Promise<Map<string, PeerTrafficView>> {
-    // Only the five per-peer series: collecting the whole registry every few seconds also ran
-    // every scrape-time collector (certificate parsing among them) on an idle node.
-    const own = (await Promise.all(PEER_TRAFFIC_FIELDS.map(([name]) => this.registry.getSingleMetric(name)?.get()))).filter((m) => m !== undefined);
+    const own = await peerTrafficJson(this.registry);
     const all = [own, ...workerSnapshots.filter(isMetricList)] as MetricJson[][];
     const out = new Map<string, PeerTrafficView>();
     const fields = PEER_TRAFFIC_FIELDS;
@@ -137,8 +135,8 @@ function isMetricList(v: unknown): v is MetricJson[] {
   return Array.isArray(v) && v.every((m) => typeof m === 'object' && m !== null && 'name' in m && 'values' in m);
 }
 
-/** The per-peer series behind `tunmesh status`'s traffic columns. */
-const PEER_TRAFFIC_FIELDS: ReadonlyArray<[string, keyof PeerTrafficView]> = [
+/** Which column of `tunmesh status` each per-peer series (dataplane/metrics.ts) fills. */
+const PEER_TRAFFIC_FIELDS: ReadonlyArray<[PeerTrafficSeries, keyof PeerTrafficView]> = [
   ['tunmesh_peer_channels_up', 'channelsUp'],
   ['tunmesh_peer_tx_packets_total', 'txPackets'],
   ['tunmesh_peer_tx_bytes_total', 'txBytes'],

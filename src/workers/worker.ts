@@ -10,7 +10,7 @@ import { type DataPlaneSettings, type MetricsScope, type DataPlaneState, type Ma
 import { createReceivePath, type ReceivePath } from '../dataplane/receive.js';
 import { SessionSigner } from '../dataplane/session-token.js';
 import { lazyLogger, type LogFormat, type LogLevel } from '../log/logger.js';
-import { DataPlaneMetrics } from '../dataplane/metrics.js';
+import { DataPlaneMetrics, peerTrafficJson } from '../dataplane/metrics.js';
 import { collectProcessMetrics } from '../metrics/process.js';
 import { DEFAULT_BATCH_SIZE, TunQueue } from '../tun/queue.js';
 import { ChannelServer } from '../dataplane/fast/channel-server.js';
@@ -111,13 +111,9 @@ function exit(code: number): void {
 
 process.on('message', (msg: MainToWorker, handle: unknown) => onMessage(msg, handle));
 process.on('disconnect', () => exit(0));
-/** The per-peer series only (the status view's traffic): no process metrics collected for it. */
-const PEER_SERIES = 'tunmesh_peer_';
-
+/** A scrape gets the whole registry; the status view's refresh only the per-peer traffic series. */
 function answerMetrics(id: number, scope: MetricsScope): void {
-  const names = registry.getMetricsAsArray().map((m) => m.name);
-  const peerSeries = (): Promise<unknown[]> => Promise.all(names.filter((n) => n.startsWith(PEER_SERIES)).map((n) => registry.getSingleMetric(n)?.get()));
-  const json: Promise<unknown[]> = scope === 'all' ? registry.getMetricsAsJSON() : peerSeries().then((list) => list.filter((m) => m !== undefined));
+  const json: Promise<unknown[]> = scope === 'all' ? registry.getMetricsAsJSON() : peerTrafficJson(registry);
   json
     .then((metrics) => tell({ type: 'metrics', worker: index, id, scope, metrics }))
     .catch((err: unknown) => log.warn('metrics collection failed', { error: String(err) }));
