@@ -6,7 +6,7 @@
 import { mkdtempSync, writeFileSync, rmSync, openSync, closeSync, readFileSync, appendFileSync, chmodSync, chownSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBridgeLab, killPid, waitFor, keepNamespaces, pingFrom, ProcessOutput, type Lab, type ExecResult, type PingResult, type UnderlayFamilies } from './netns.js';
 import { makeLabCredentials, type LabCredentials } from './certs.js';
@@ -193,7 +193,9 @@ export class MeshLab {
       const dir = mkdtempSync(join(tmpdir(), `${opts.tag}-`));
       const underlayAddresses = (n: (typeof lab.nodes)[number]): string[] =>
         [n.address, ...(n.address6 !== undefined && n.address6 !== n.address ? [n.address6] : [])];
-      const creds = await makeLabCredentials(dir, opts.verifyHostname ? lab.nodes.flatMap(underlayAddresses) : []);
+      // The shared TLS files in a folder of their own: a node watches its certificate's folder
+      // (security/file-watch.ts), and in `dir` every node's log line woke every node.
+      const creds = await makeLabCredentials(join(dir, 'tls'), opts.verifyHostname ? lab.nodes.flatMap(underlayAddresses) : []);
       const pki = opts.perNodeCerts ? await makeLabPki(join(dir, 'pki')) : undefined;
       const tlsFiles = await Promise.all(lab.nodes.map((ln, i) => pki?.issue(`node${i}`, underlayAddresses(ln)) ?? creds));
       const port = opts.port ?? 4567;
@@ -344,6 +346,7 @@ export class MeshLab {
     if (this.preparedForOriginal) return;
     chmodSync(this.dir, 0o711);
     for (const files of [this.creds, ...this.nodes.map((n) => n.tls)]) {
+      chmodSync(dirname(files.keyPath), 0o711);
       chownSync(files.keyPath, LAB_PROCESS_UID, -1);
       chmodSync(files.keyPath, 0o600);
       chmodSync(files.certPath, 0o644);
