@@ -47,6 +47,8 @@ function baseFormatOf(leaf: Record<string, unknown>): string {
       return `timing${bounds(leaf, DEFAULT_TIMING_BOUNDS)} s`;
     case 'int_range':
       return `integer${bounds(leaf)}`;
+    case 'number_range':
+      return `number${bounds(leaf)}`;
     case 'cidr':
       return 'IPv4 CIDR';
     case 'ipv6_cidr':

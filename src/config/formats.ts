@@ -105,6 +105,20 @@ function validateIntRange(value: unknown, entry: unknown): void {
   }
 }
 
+function validateNumberRange(value: unknown, entry: unknown): void {
+  const { min = -Number.MAX_VALUE, max = Number.MAX_VALUE } = entryBounds(entry);
+  requirePresent(value, `a number in ${min}..${max}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`must be a number in ${min}..${max}`);
+  }
+}
+
+/** Decimal strings (from the environment) to numbers; the rest is left to fail validation. */
+function coerceNumber(value: string): number | string {
+  const trimmed = value.trim();
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(trimmed) ? Number(trimmed) : value;
+}
+
 /** Environment variables arrive as strings: turn whole-integer strings into numbers, leave the rest to fail. */
 function coerceInt(value: string): number | string {
   const trimmed = value.trim();
@@ -156,6 +170,7 @@ export function registerConfigFormats(): void {
   convict.addFormat({ name: 'ipv6_cidr', validate: validateIpv6Cidr });
   convict.addFormat({ name: 'listen_address', validate: validateListenAddress });
   convict.addFormat({ name: 'int_range', validate: validateIntRange, coerce: coerceInt });
+  convict.addFormat({ name: 'number_range', validate: validateNumberRange, coerce: coerceNumber });
   convict.addFormat({ name: 'nonempty_string', validate: validateNonEmptyString });
   convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });
   convict.addFormat({ name: 'path_or_empty', validate: validateStringOrEmpty });

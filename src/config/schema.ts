@@ -325,10 +325,10 @@ export const schema: convict.Schema<RawDocument> = {
       first_node: bool('Report ready at once, without registrations (the first node of a cluster)', false, 'TUNMESH_FIRST_NODE'),
     },
     control_plane: {
-      keepalive_rate: int(
-        'Between tunmesh nodes, registration exchanges per second a node takes part in at most: in a mesh larger than rate x reregistration_interval, the interval and the stale threshold toward tunmesh peers grow with it (original peers keep the configured ones); 0 = the configured interval at any size',
-        DEFAULT_KEEPALIVE_RATE, 0, 1000, 'TUNMESH_KEEPALIVE_RATE',
-      ),
+      keepalive_rate: {
+        doc: 'Between tunmesh nodes, registration exchanges per second a node takes part in at most (fractions allowed, e.g. 0.5): in a mesh larger than rate x reregistration_interval, the interval and the stale threshold toward tunmesh peers grow with it (original peers keep the configured ones); 0 = the configured interval at any size',
+        format: 'number_range', default: DEFAULT_KEEPALIVE_RATE, min: 0, max: 1000, env: 'TUNMESH_KEEPALIVE_RATE',
+      },
     },
     status_socket: {
       doc: 'Path of the local status socket; empty disables it', format: 'path_or_empty',

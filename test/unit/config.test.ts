@@ -311,6 +311,23 @@ describe('config loading', () => {
     });
   });
 
+  describe('keepalive_rate (tunmesh block)', () => {
+    const withRate = (rate: unknown): Record<string, unknown> => ({ ...minimal(tls), tunmesh: { control_plane: { keepalive_rate: rate } } });
+
+    it('takes a fraction, from the file or TUNMESH_KEEPALIVE_RATE', () => {
+      expect(configFromObject(withRate(0.25)).controlPlane.keepaliveRate).to.equal(0.25);
+      expect(configFromObject(minimal(tls), { TUNMESH_KEEPALIVE_RATE: '0.5' }).controlPlane.keepaliveRate).to.equal(0.5);
+      expect(configFromObject(minimal(tls), { TUNMESH_KEEPALIVE_RATE: '2' }).controlPlane.keepaliveRate).to.equal(2);
+    });
+
+    it('refuses a negative rate, a word and a rate past 1000, naming the key', () => {
+      for (const bad of [-1, 'fast', 1001]) {
+        expect(expectConfigError(() => configFromObject(withRate(bad))).message).to.match(/tunmesh\/control_plane\/keepalive_rate: must be a number in 0\.\.1000/);
+      }
+      expect(expectConfigError(() => configFromObject(minimal(tls), { TUNMESH_KEEPALIVE_RATE: '1,5' })).message).to.match(/tunmesh\/control_plane\/keepalive_rate: must be a number in 0\.\.1000/);
+    });
+  });
+
   describe('the IPv6 overlay and the listen address (tunmesh block)', () => {
     const withIpv6 = (t: TlsDir, tunmesh: Record<string, unknown>): Record<string, unknown> => ({ ...minimal(t), tunmesh });
 
