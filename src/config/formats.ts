@@ -97,20 +97,15 @@ function validateUrl(value: unknown): void {
   if (!isHttpsUrl(value)) throw new Error('must be an https URL like https://198.18.1.1:4567 (peers only speak HTTPS)');
 }
 
-function validateIntRange(value: unknown, entry: unknown): void {
-  const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = entryBounds(entry);
-  requirePresent(value, `an integer in ${min}..${max}`);
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`must be an integer in ${min}..${max}`);
-  }
-}
-
-function validateNumberRange(value: unknown, entry: unknown): void {
-  const { min = -Number.MAX_VALUE, max = Number.MAX_VALUE } = entryBounds(entry);
-  requirePresent(value, `a number in ${min}..${max}`);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new Error(`must be a number in ${min}..${max}`);
-  }
+/** A bounded number; `whole` for integers. The error says which kind and the bounds. */
+function rangeValidator(whole: boolean): (value: unknown, entry: unknown) => void {
+  const kind = whole ? 'an integer' : 'a number';
+  return (value, entry) => {
+    const { min = whole ? Number.MIN_SAFE_INTEGER : -Number.MAX_VALUE, max = whole ? Number.MAX_SAFE_INTEGER : Number.MAX_VALUE } = entryBounds(entry);
+    requirePresent(value, `${kind} in ${min}..${max}`);
+    const fits = typeof value === 'number' && (whole ? Number.isInteger(value) : Number.isFinite(value));
+    if (!fits || value < min || value > max) throw new Error(`must be ${kind} in ${min}..${max}`);
+  };
 }
 
 /** Decimal strings (from the environment) to numbers; the rest is left to fail validation. */
@@ -169,8 +164,8 @@ export function registerConfigFormats(): void {
   convict.addFormat({ name: 'url', validate: validateUrl });
   convict.addFormat({ name: 'ipv6_cidr', validate: validateIpv6Cidr });
   convict.addFormat({ name: 'listen_address', validate: validateListenAddress });
-  convict.addFormat({ name: 'int_range', validate: validateIntRange, coerce: coerceInt });
-  convict.addFormat({ name: 'number_range', validate: validateNumberRange, coerce: coerceNumber });
+  convict.addFormat({ name: 'int_range', validate: rangeValidator(true), coerce: coerceInt });
+  convict.addFormat({ name: 'number_range', validate: rangeValidator(false), coerce: coerceNumber });
   convict.addFormat({ name: 'nonempty_string', validate: validateNonEmptyString });
   convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });
   convict.addFormat({ name: 'path_or_empty', validate: validateStringOrEmpty });
