@@ -97,14 +97,12 @@ function validateUrl(value: unknown): void {
   if (!isHttpsUrl(value)) throw new Error('must be an https URL like https://198.18.1.1:4567 (peers only speak HTTPS)');
 }
 
-/** A bounded number; `whole` for integers. The error says which kind and the bounds. */
-function rangeValidator(whole: boolean): (value: unknown, entry: unknown) => void {
-  const kind = whole ? 'an integer' : 'a number';
+/** A bounded number of one kind (`fits`); without bounds on the entry, `lowest`..`highest`. */
+function rangeValidator(kind: string, fits: (n: number) => boolean, lowest: number, highest: number): (value: unknown, entry: unknown) => void {
   return (value, entry) => {
-    const { min = whole ? Number.MIN_SAFE_INTEGER : -Number.MAX_VALUE, max = whole ? Number.MAX_SAFE_INTEGER : Number.MAX_VALUE } = entryBounds(entry);
+    const { min = lowest, max = highest } = entryBounds(entry);
     requirePresent(value, `${kind} in ${min}..${max}`);
-    const fits = typeof value === 'number' && (whole ? Number.isInteger(value) : Number.isFinite(value));
-    if (!fits || value < min || value > max) throw new Error(`must be ${kind} in ${min}..${max}`);
+    if (typeof value !== 'number' || !fits(value) || value < min || value > max) throw new Error(`must be ${kind} in ${min}..${max}`);
   };
 }
 
@@ -164,8 +162,8 @@ export function registerConfigFormats(): void {
   convict.addFormat({ name: 'url', validate: validateUrl });
   convict.addFormat({ name: 'ipv6_cidr', validate: validateIpv6Cidr });
   convict.addFormat({ name: 'listen_address', validate: validateListenAddress });
-  convict.addFormat({ name: 'int_range', validate: rangeValidator(true), coerce: coerceInt });
-  convict.addFormat({ name: 'number_range', validate: rangeValidator(false), coerce: coerceNumber });
+  convict.addFormat({ name: 'int_range', validate: rangeValidator('an integer', Number.isInteger, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), coerce: coerceInt });
+  convict.addFormat({ name: 'number_range', validate: rangeValidator('a number', Number.isFinite, -Number.MAX_VALUE, Number.MAX_VALUE), coerce: coerceNumber });
   convict.addFormat({ name: 'nonempty_string', validate: validateNonEmptyString });
   convict.addFormat({ name: 'optional_path', validate: validateOptionalPath });
   convict.addFormat({ name: 'path_or_empty', validate: validateStringOrEmpty });
