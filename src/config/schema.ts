@@ -135,7 +135,16 @@ function timing(doc: string, def: RawTiming, bounds: { min?: number; max?: numbe
 }
 
 function int(doc: string, def: number | null, min: number, max: number, env?: string): convict.SchemaObj<number> {
-  return { doc, format: 'int_range', default: def, min, max, ...(env === undefined ? {} : { env }) };
+  return ranged('int_range', doc, def, min, max, env);
+}
+
+/** A number within min..max that may be a fraction. */
+function num(doc: string, def: number, min: number, max: number, env?: string): convict.SchemaObj<number> {
+  return ranged('number_range', doc, def, min, max, env);
+}
+
+function ranged(format: 'int_range' | 'number_range', doc: string, def: number | null, min: number, max: number, env?: string): convict.SchemaObj<number> {
+  return { doc, format, default: def, min, max, ...(env === undefined ? {} : { env }) };
 }
 
 function bool(doc: string, def: boolean, env?: string): convict.SchemaObj<boolean> {
@@ -325,10 +334,10 @@ export const schema: convict.Schema<RawDocument> = {
       first_node: bool('Report ready at once, without registrations (the first node of a cluster)', false, 'TUNMESH_FIRST_NODE'),
     },
     control_plane: {
-      keepalive_rate: {
-        doc: 'Between tunmesh nodes, registration exchanges per second a node takes part in at most (fractions allowed, e.g. 0.5): in a mesh larger than rate x reregistration_interval, the interval and the stale threshold toward tunmesh peers grow with it (original peers keep the configured ones); 0 = the configured interval at any size',
-        format: 'number_range', default: DEFAULT_KEEPALIVE_RATE, min: 0, max: 1000, env: 'TUNMESH_KEEPALIVE_RATE',
-      },
+      keepalive_rate: num(
+        'Between tunmesh nodes, registration exchanges per second a node takes part in at most (fractions allowed, e.g. 0.5): in a mesh larger than rate x reregistration_interval, the interval and the stale threshold toward tunmesh peers grow with it (original peers keep the configured ones); 0 = the configured interval at any size',
+        DEFAULT_KEEPALIVE_RATE, 0, 1000, 'TUNMESH_KEEPALIVE_RATE',
+      ),
     },
     status_socket: {
       doc: 'Path of the local status socket; empty disables it', format: 'path_or_empty',
