@@ -59,13 +59,24 @@ export class InboundSessions {
   /** Makes a new key for a peer; its current key becomes the previous one, an older one goes. */
   issue(peerId: string, now: number = nowSeconds()): IssuedSession {
     const session: IssuedSession = { id: randomUUID(), secret: randomBytes(SESSION_SECRET_BYTES) };
+    this.accept(peerId, session, now);
+    return session;
+  }
+
+  /**
+   * Takes a key the peer drew for its traffic to us (a registration's session offer), as if we
+   * had issued it: it becomes the current key, the one it replaces stays for the overlap. False,
+   * and nothing stored, when the id is already taken: a peer must not replace another's key.
+   */
+  accept(peerId: string, session: IssuedSession, now: number = nowSeconds()): boolean {
+    if (this.byId.has(session.id)) return false;
     const entry: InboundEntry = { peerId, key: sessionKey(session.id, session.secret), issuedAt: now };
     const existing = this.byPeer.get(peerId);
     if (existing?.previous) this.byId.delete(existing.previous.key.id);
     if (existing) existing.current.supersededAt = now;
     this.byPeer.set(peerId, { current: entry, previous: existing?.current });
     this.byId.set(entry.key.id, entry);
-    return session;
+    return true;
   }
 
   /** The live key with this id and the peer it belongs to; fits `verifyToken`'s `KeyLookup`. */

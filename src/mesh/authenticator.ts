@@ -15,6 +15,7 @@ import type { SessionManager } from './session-manager.js';
 import type { Registry } from './registry.js';
 import type { MeshTiming } from './timing.js';
 import { capabilitiesOf, type Capabilities } from './capabilities.js';
+import { askOf } from './session-offer.js';
 import type { ClientCert } from '../security/client-cert.js';
 
 // The request authentication the API calls (api/contract.ts ApiDeps.auth), defined here by the
@@ -31,6 +32,10 @@ export interface RequestAuth {
   capabilities: Capabilities | null;
   /** The verified client certificate of the connection (mutual TLS); null/absent: none. */
   clientCert?: ClientCert | null;
+  /** A cluster-signed request's public key asking for both sessions in the answer (session-offer.ts). */
+  sessionAsk?: string;
+  /** Set by the handler: the claims the signed answer carries instead of ours (the session offer). */
+  answerClaims?: Readonly<Record<string, unknown>>;
 }
 
 export interface Authenticator {
@@ -90,7 +95,8 @@ export class MeshAuthenticator implements Authenticator {
       this.identity.bind(clientCert, known.info.listen_url, verified.issuer);
       this.identity.record(verified.issuer, clientCert);
     }
-    return { mode, peerId: verified.issuer, keyId: verified.keyId, capabilities, clientCert };
+    const sessionAsk = mode === 'cluster' ? askOf(verified.extraClaims) : undefined;
+    return { mode, peerId: verified.issuer, keyId: verified.keyId, capabilities, clientCert, ...(sessionAsk ? { sessionAsk } : {}) };
   }
 
   async prepareAnswer(auth: RequestAuth): Promise<void> {
@@ -107,6 +113,6 @@ export class MeshAuthenticator implements Authenticator {
 
   async signResponse(auth: RequestAuth, body: string): Promise<string> {
     const key = await this.answerKey(auth);
-    return this.signer.authorization(key, auth.peerId, body);
+    return this.signer.authorization(key, auth.peerId, body, auth.answerClaims ?? this.sessions.tokenClaims);
   }
 }

@@ -12,6 +12,7 @@ import { AnswerTimes, answerKey } from './answer-times.js';
 import type { Lane, Pacer } from './pacer.js';
 import type { MeshTiming } from './timing.js';
 import { capabilitiesOf, type Capabilities } from './capabilities.js';
+import { offerOf, type SessionOffer } from './session-offer.js';
 import { forSender, INIT_SESSION, NODE_INFO, REGISTER } from '../protocol/original-routes.js';
 import {
   parseNodeIdentity,
@@ -54,6 +55,10 @@ export interface KeySource {
   inboundKeys(peerId: string): KeyLookup;
   /** A request signed with outbound session `sessionId` failed with a 4xx: drop that session. */
   outboundRejected(peerId: string, sessionId: string): void;
+  /** The claims of a first (cluster-signed) registration: ours, asking for sessions when we have none. */
+  registrationClaims(peerId: string): Readonly<Record<string, unknown>>;
+  /** The answer to our registration offered both sessions (session-offer.ts): true when they are in place. */
+  acceptOffer(peerId: string, offer: SessionOffer): boolean;
 }
 
 /** A signed answer and the capabilities its token announced (null: an original node). */
@@ -107,8 +112,12 @@ export class HttpPeerApi implements PeerApi {
 
   async register(peer: PeerTarget, reg: Registration, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<Registration>> {
     const path = mode === 'cluster' ? REGISTER : forSender(REGISTER, this.keys.selfId);
-    const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode, opts);
-    return { value: parseRegistration(answer.body), capabilities: answer.capabilities };
+    const claims = mode === 'cluster' ? this.keys.registrationClaims(peer.id) : this.keys.tokenClaims;
+    const answer = await this.signedPost(peer, path, JSON.stringify(reg), mode, opts, claims);
+    const value = parseRegistration(answer.body);
+    const offer = claims === this.keys.tokenClaims ? undefined : offerOf(answer.extraClaims);
+    if (offer && value.local.id === peer.id) this.keys.acceptOffer(peer.id, offer);
+    return { value, capabilities: answer.capabilities };
   }
 
   async initSession(peer: PeerTarget, req: InitSessionRequest, mode: TokenMode, opts: RequestOptions = {}): Promise<Signed<InitSessionResponse>> {
@@ -138,20 +147,27 @@ export class HttpPeerApi implements PeerApi {
     });
   }
 
-  private async signedPost(peer: PeerTarget, path: string, body: string, mode: TokenMode, opts: RequestOptions): Promise<{ body: unknown; capabilities: Capabilities | null }> {
+  private async signedPost(
+    peer: PeerTarget,
+    path: string,
+    body: string,
+    mode: TokenMode,
+    opts: RequestOptions,
+    claims: Readonly<Record<string, unknown>> = this.keys.tokenClaims,
+  ): Promise<{ body: unknown; capabilities: Capabilities | null; extraClaims: Readonly<Record<string, unknown>> }> {
     // The key is found before a slot is taken (opening a session to sign with takes a slot of
     // its own), but the token is signed in the slot, as the request leaves: signed earlier, it
     // would age in the pacer's queue and, under overload, reach the peer expired
     // (validity_window), a refusal that costs a retry and, before this, a good session.
     const key = mode === 'cluster' ? this.keys.cluster.signing : await this.keys.outboundKey(peer);
     const lane = opts.lane ?? (mode === 'session' ? 'keep' : 'grow');
-    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, async () => ({ authorization: await this.signer.authorization(key, peer.id, body) }));
+    const res = await this.send(lane, opts, 'POST', join(peer.url, path), body, async () => ({ authorization: await this.signer.authorization(key, peer.id, body, claims) }));
     if (res.status !== 200) {
       if (mode === 'session' && res.status >= 400 && res.status < 500 && !refusedForItsTimes(res)) this.keys.outboundRejected(peer.id, key.id);
       throw new PeerRefused(peer.url, res.status, res.body.toString('utf8', 0, 200));
     }
     const verified = await this.verifyAnswer(peer, res, mode);
-    return { body: parseBody(peer.url, res), capabilities: capabilitiesOf(verified.extraClaims) };
+    return { body: parseBody(peer.url, res), capabilities: capabilitiesOf(verified.extraClaims), extraClaims: verified.extraClaims };
   }
 
   /** The answer must be signed by the peer, for us, over these exact bytes. */

@@ -9,9 +9,12 @@ import type { Logger } from '../log/logger.js';
 import type { AuthKey } from '../auth/keys.js';
 import type { ClusterKeys } from '../auth/cluster-keys.js';
 import type { KeyLookup } from '../auth/tokens.js';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { InboundSessions, OutboundSessions } from '../auth/sessions.js';
+import { SESSION_SECRET_BYTES } from '../auth/keys.js';
 import { parsePeerPublicKey, wrapSecret, unwrapSecret, type WrapScheme } from '../auth/rsa.js';
-import { wrapSchemeFor, type Capabilities } from './capabilities.js';
+import { OAEP, wrapSchemeFor, type Capabilities } from './capabilities.js';
+import { OFFERED_SECRET_BYTES, withAsk, type SessionOffer } from './session-offer.js';
 import { MeshError } from './errors.js';
 import type { KeySource, PeerApi, PeerTarget } from './peer-api.js';
 import type { InitSessionRequest, InitSessionResponse } from './types.js';
@@ -37,7 +40,11 @@ export class SessionManager implements KeySource {
   private readonly openedAt = new Map<string, number>();
   /** One ticket per negotiation in flight; forget() takes it, so a late answer stores nothing. */
   private readonly inFlight = new Map<string, symbol>();
+  /** When we last answered a peer's registration with both sessions (session-offer.ts). */
+  private readonly offeredAt = new Map<string, number>();
   private api: PeerApi | undefined;
+  /** Seconds an answer can arrive after its request was signed: how long two registrations may cross. */
+  private readonly tokenLifetime: number;
 
   constructor(
     readonly selfId: string,
@@ -54,6 +61,7 @@ export class SessionManager implements KeySource {
   ) {
     this.inbound = new InboundSessions({ maxAge: timing.sessionMaxAge, validity: timing.validityWindow, overlap: timing.sessionOverlap });
     this.outbound = new OutboundSessions({ maxAge: timing.sessionMaxAge, validity: timing.validityWindow });
+    this.tokenLifetime = timing.validityWindow + timing.maxClockSkew;
   }
 
   /** The peer API and the session manager need each other; wired once at start. */
@@ -145,6 +153,70 @@ export class SessionManager implements KeySource {
     );
   }
 
+  /**
+   * The claims of a first registration to a peer: ours, plus our public key asking the peer to
+   * open both sessions in its answer (session-offer.ts); ours alone when we hold a session or are
+   * opening one.
+   */
+  registrationClaims(peerId: string): Readonly<Record<string, unknown>> {
+    if (this.outbound.get(peerId, this.now()) !== undefined || this.pending.has(peerId)) return this.tokenClaims;
+    return withAsk(this.tokenClaims, this.keyPair.publicKeyDerB64);
+  }
+
+  /**
+   * Answerer: a tunmesh node's first registration asked for both sessions with its public key.
+   * Draws its key toward us and ours toward it, stores both, and returns them wrapped together;
+   * undefined (the asker then uses init_session) when the asker does not take RSA-OAEP or its key
+   * is not usable.
+   */
+  offer(peerId: string, publicKeyDerB64: string, capabilities: Capabilities | null): SessionOffer | undefined {
+    if (wrapSchemeFor(capabilities, false) !== OAEP) return undefined;
+    const back = { id: randomUUID(), secret: randomBytes(SESSION_SECRET_BYTES) };
+    let wrapped: string;
+    let theirs: { id: string; secret: Buffer };
+    try {
+      parsePeerPublicKey(publicKeyDerB64);
+      theirs = this.inbound.issue(peerId, this.now());
+      wrapped = wrapSecret(publicKeyDerB64, Buffer.concat([theirs.secret, back.secret]), OAEP);
+    } catch (err) {
+      this.log.warn('could not offer sessions with a registration; the peer will use init_session', { component: 'auth', peer: peerId, error: errorMessage(err) });
+      return undefined;
+    }
+    this.outbound.set(peerId, back, this.now());
+    this.openedAt.set(peerId, this.now());
+    this.offeredAt.set(peerId, this.now());
+    this.events.rotated(peerId, 'opened');
+    this.events.changed(peerId);
+    this.log.info('sessions offered with a registration', { component: 'auth', peer: peerId, theirs: theirs.id, ours: back.id });
+    return { asker: theirs.id, answerer: back.id, secret: wrapped };
+  }
+
+  /**
+   * Asker: the answer to our registration offered both sessions. Stores them unless two first
+   * registrations crossed (each node answered the other's with an offer) and ours is the one both
+   * keep: the node with the lower id wins, so both ends settle on one pair without a message.
+   * False when nothing was taken (the caller falls back to init_session).
+   */
+  acceptOffer(peerId: string, offer: SessionOffer): boolean {
+    const offered = this.offeredAt.get(peerId);
+    if (offered !== undefined && this.now() - offered <= this.tokenLifetime && this.selfId < peerId) return true;
+    let secrets: Buffer;
+    try {
+      secrets = unwrapSecret(this.keyPair.privateKey, offer.secret, OAEP, OFFERED_SECRET_BYTES);
+    } catch (err) {
+      this.log.warn('could not take the sessions a registration offered; using init_session', { component: 'auth', peer: peerId, error: errorMessage(err) });
+      return false;
+    }
+    if (!this.inbound.accept(peerId, { id: offer.answerer, secret: secrets.subarray(SESSION_SECRET_BYTES) }, this.now())) return false;
+    this.outbound.set(peerId, { id: offer.asker, secret: secrets.subarray(0, SESSION_SECRET_BYTES) }, this.now());
+    this.openedAt.set(peerId, this.now());
+    this.offeredAt.delete(peerId);
+    this.events.rotated(peerId, 'opened');
+    this.events.changed(peerId);
+    this.log.info('sessions opened with a registration', { component: 'auth', peer: peerId, ours: offer.asker, theirs: offer.answerer });
+    return true;
+  }
+
   inboundKeys(peerId: string): KeyLookup {
     return (keyId) => {
       const found = this.inbound.lookup(keyId, this.now());
@@ -172,6 +244,7 @@ export class SessionManager implements KeySource {
 
   forget(peerId: string): void {
     this.inFlight.delete(peerId);
+    this.offeredAt.delete(peerId);
     this.outbound.drop(peerId);
     this.inbound.forget(peerId);
     this.openedAt.delete(peerId);

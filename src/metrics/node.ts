@@ -61,7 +61,7 @@ export class NodeMetrics {
     );
     new Gauge({ name: 'tunmesh_start_time_seconds', help: 'Unix time the node started', registers }).set(opts.startStamp);
     this.authFailures = new Counter({ name: 'tunmesh_auth_failures_total', help: 'Refused tokens, by reason', labelNames: ['reason'], registers });
-    this.sessionEvents = new Counter({ name: 'tunmesh_session_events_total', help: 'Session negotiations: opened, rotated, failed, issued', labelNames: ['event'], registers });
+    this.sessionEvents = new Counter({ name: 'tunmesh_session_events_total', help: 'Session negotiations: opened, rotated, failed, issued (an init_session answered), offered (both sessions in a registration answer)', labelNames: ['event'], registers });
     this.registrationEvents = new Counter({ name: 'tunmesh_registration_events_total', help: 'Registration and grooming events', labelNames: ['event'], registers });
     this.controlDeferred = new Counter({
       name: 'tunmesh_control_deferred_total',

@@ -40,7 +40,7 @@ export async function startApi(a: ApiParts): Promise<https.Server> {
         membership: cp.membership,
         sessions: cp.sessions,
         status: () => a.views.status(),
-        onSessionIssued: () => metrics.sessionEvents.labels('issued').inc(),
+        onSessionIssued: (how) => metrics.sessionEvents.labels(how).inc(),
         identity: a.security,
       }),
       packets: { receiveLegacy: (sender, packets) => a.rx.receiveLegacy(sender, packets) },

@@ -27,6 +27,19 @@ describe('mesh control plane: 3 nodes in namespaces', function () {
     console.log(`      full mesh of 3 in ${ms} ms after start`);
   });
 
+  it('opens every session with the first registrations: no init_session between tunmesh nodes', async () => {
+    const scrapes = await Promise.all([0, 1, 2].map(async (i) => (await mesh.curl(i, [`${mesh.node(i).url}/metrics`])).body));
+    const total = (event: string) => scrapes.reduce((n, m) => n + sampleValue(m, 'tunmesh_session_events_total', `event="${event}"`), 0);
+    expect(total('issued'), 'init_session requests answered').to.equal(0);
+    expect(total('offered'), 'registrations answered with both sessions').to.be.at.least(3);
+    expect(total('opened'), 'one per node and peer').to.be.at.least(6);
+    // The offered keys carry traffic: the fast channel is opened with a session token.
+    const ping = await pingFrom(mesh.node(1).ns, mesh.node(2).meshAddress, { count: 3, intervalS: 0.2, timeoutS: 2 });
+    expect(ping.received, ping.output).to.equal(3);
+    const to = (await mesh.status(2)).id;
+    expect((await mesh.status(1)).peers.find((p) => p.id === to)?.path).to.equal('fast');
+  });
+
   it('refuses every bad token with 401, bad bodies with 4xx, and stays healthy', async () => {
     const target = await mesh.status(0);
     const knownTunmeshPeer = (await mesh.status(2)).id;

@@ -39,6 +39,8 @@ describe('HttpPeerApi: a request waiting for the pacer', function () {
       outboundKey: () => Promise.reject(new Error('no sessions in this test')),
       inboundKeys: () => () => undefined,
       outboundRejected: () => undefined,
+      registrationClaims: () => ({}),
+      acceptOffer: () => false,
     };
     const api = new HttpPeerApi(peer, keys, TIMING, new Pacer({ limit: 1, growLimit: 1 }), new AnswerTimes({ floorMs: 1000, ceilingMs: 15_000 }));
     const reg: Registration = { local: LOCAL, remote: [], stamp: 0 };
@@ -61,6 +63,8 @@ describe('HttpPeerApi: a request waiting for the pacer', function () {
       outboundKey: () => Promise.resolve(session),
       inboundKeys: () => () => undefined,
       outboundRejected: (_peer, id) => void dropped.push(id),
+      registrationClaims: () => ({}),
+      acceptOffer: () => false,
     };
     const refusing = (reason: string): Pick<HttpClient, 'request'> => ({
       request: () => Promise.resolve({ status: 401, headers: {}, body: Buffer.from(JSON.stringify({ error: 'Unauthorized', reason })) }),
