@@ -42,6 +42,8 @@ export class SessionManager implements KeySource {
   private readonly inFlight = new Map<string, symbol>();
   /** When we last answered a peer's registration with both sessions (session-offer.ts). */
   private readonly offeredAt = new Map<string, number>();
+  /** When we last took both sessions from a peer's answer. */
+  private readonly acceptedAt = new Map<string, number>();
   private api: PeerApi | undefined;
   /** Seconds an answer can arrive after its request was signed: how long two registrations may cross. */
   private readonly tokenLifetime: number;
@@ -171,6 +173,9 @@ export class SessionManager implements KeySource {
    */
   offer(peerId: string, publicKeyDerB64: string, capabilities: Capabilities | null): SessionOffer | undefined {
     if (wrapSchemeFor(capabilities, false) !== OAEP) return undefined;
+    // Our own registration to this peer crossed its and we already took the pair the peer drew:
+    // a second pair now would replace keys the peer keeps. The peer holds that pair too.
+    if (this.within(this.acceptedAt.get(peerId))) return undefined;
     const back = { id: randomUUID(), secret: randomBytes(SESSION_SECRET_BYTES) };
     let wrapped: string;
     let theirs: { id: string; secret: Buffer };
@@ -198,8 +203,7 @@ export class SessionManager implements KeySource {
    * False when nothing was taken (the caller falls back to init_session).
    */
   acceptOffer(peerId: string, offer: SessionOffer): boolean {
-    const offered = this.offeredAt.get(peerId);
-    if (offered !== undefined && this.now() - offered <= this.tokenLifetime && this.selfId < peerId) return true;
+    if (this.within(this.offeredAt.get(peerId)) && this.selfId < peerId) return true;
     let secrets: Buffer;
     try {
       secrets = unwrapSecret(this.keyPair.privateKey, offer.secret, OAEP, OFFERED_SECRET_BYTES);
@@ -211,10 +215,16 @@ export class SessionManager implements KeySource {
     this.outbound.set(peerId, { id: offer.asker, secret: secrets.subarray(0, SESSION_SECRET_BYTES) }, this.now());
     this.openedAt.set(peerId, this.now());
     this.offeredAt.delete(peerId);
+    this.acceptedAt.set(peerId, this.now());
     this.events.rotated(peerId, 'opened');
     this.events.changed(peerId);
     this.log.info('sessions opened with a registration', { component: 'auth', peer: peerId, ours: offer.asker, theirs: offer.answerer });
     return true;
+  }
+
+  /** True for a time no older than a token's lifetime: two registrations may still be crossing. */
+  private within(at: number | undefined): boolean {
+    return at !== undefined && this.now() - at <= this.tokenLifetime;
   }
 
   inboundKeys(peerId: string): KeyLookup {
@@ -245,6 +255,7 @@ export class SessionManager implements KeySource {
   forget(peerId: string): void {
     this.inFlight.delete(peerId);
     this.offeredAt.delete(peerId);
+    this.acceptedAt.delete(peerId);
     this.outbound.drop(peerId);
     this.inbound.forget(peerId);
     this.openedAt.delete(peerId);

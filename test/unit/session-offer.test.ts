@@ -82,6 +82,17 @@ describe('sessions opened by the first registration', function () {
     expect(await talks(b, a)).to.equal(true);
   });
 
+  it('offers no second pair to a registration that crossed an answer already taken', async () => {
+    const a = node(randomUUID(), pairs[0]!);
+    const b = node(randomUUID(), pairs[1]!);
+    // b's registration reached a first and b took a's pair; a's own registration, sent before,
+    // reaches b now: b must not draw a pair that a (which keeps its own) would never take.
+    expect(b.acceptOffer(a.selfId, overTheWire(a.offer(b.selfId, pairs[1]!.publicKeyDerB64, CAPS))!)).to.equal(true);
+    expect(b.offer(a.selfId, pairs[0]!.publicKeyDerB64, CAPS)).to.equal(undefined);
+    expect(await talks(a, b)).to.equal(true);
+    expect(await talks(b, a)).to.equal(true);
+  });
+
   it('offers nothing to an original node or for a key that is not one, and keeps the state as it was', () => {
     const answerer = node(randomUUID(), pairs[1]!);
     const peer = randomUUID();
