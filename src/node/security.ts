@@ -59,6 +59,10 @@ export class NodeSecurity implements PeerIdentity {
   }
 
   record(peerId: string, cert: ClientCert | null | undefined): void {
+    const before = this.peerCerts.get(peerId);
+    if (cert && before && before.fingerprint !== cert.fingerprint) {
+      this.log.info('peer presents a new client certificate', { component: 'security', peer: peerId, was: short(before.fingerprint), now: short(cert.fingerprint), notAfter: new Date(cert.notAfter * 1000).toISOString() });
+    }
     this.peerCerts.record(peerId, cert);
   }
 

@@ -15,27 +15,34 @@ export interface PeerTlsSettings {
 }
 
 /**
- * One secure context per settings message: parsing the CA, certificate and key for every
- * connection cost each dial a millisecond or more (a mesh's worth of channels opening at once).
+ * One secure context per TLS material: parsing the CA, certificate and key for every connection
+ * cost each dial a millisecond or more (a mesh's worth of channels opening at once). A reload
+ * changes a worker's settings in place (workers/worker.ts), so the context is rebuilt when the
+ * PEM text it was made from differs; keyed by the object alone, it kept the old certificate.
  */
-const contexts = new WeakMap<PeerTlsSettings, SecureContext>();
+interface BuiltContext {
+  caPem: string;
+  certPem: string | undefined;
+  keyPem: string | undefined;
+  context: SecureContext;
+}
+const contexts = new WeakMap<PeerTlsSettings, BuiltContext>();
 
-function contextOf(settings: PeerTlsSettings): SecureContext {
-  let context = contexts.get(settings);
-  if (context === undefined) {
-    context = createSecureContext({
-      ca: settings.caPem,
-      ...clientTlsPolicy(),
-      ...(settings.certPem && settings.keyPem ? { cert: settings.certPem, key: settings.keyPem } : {}),
-    });
-    contexts.set(settings, context);
-  }
+export function clientContextOf(settings: PeerTlsSettings): SecureContext {
+  const built = contexts.get(settings);
+  if (built !== undefined && built.caPem === settings.caPem && built.certPem === settings.certPem && built.keyPem === settings.keyPem) return built.context;
+  const context = createSecureContext({
+    ca: settings.caPem,
+    ...clientTlsPolicy(),
+    ...(settings.certPem && settings.keyPem ? { cert: settings.certPem, key: settings.keyPem } : {}),
+  });
+  contexts.set(settings, { caPem: settings.caPem, certPem: settings.certPem, keyPem: settings.keyPem, context });
   return context;
 }
 
-export function peerTlsOptions(settings: PeerTlsSettings, host: string): ConnectionOptions {
+export function peerTlsOptions(settings: PeerTlsSettings, host: string): ConnectionOptions & { secureContext: SecureContext } {
   return {
-    secureContext: contextOf(settings),
+    secureContext: clientContextOf(settings),
     ...clientTlsPolicy(),
     // SNI must not carry an IP address (RFC 6066).
     ...(isIP(host) === 0 ? { servername: host } : {}),

@@ -220,6 +220,10 @@ describe('hot reload of the certificate and session renewal under a 10 ms ping s
     expect(sampleValue(await scrape(mesh, 0, 1), 'tunmesh_security_reloads_total', 'what="tls",result="applied"')).to.be.at.least(1);
     // Node 1 presents its new certificate to node 0 from its next registration on.
     await waitFor(async () => (await mesh.status(0)).peers[0]?.certFingerprint === renewed.fingerprint, { timeoutMs: 5000, what: "node 0 to see node 1's new client certificate" });
+    // Nothing of node 1's presents the old one again: not its control plane, and not its workers'
+    // channel dials (a TLS session resumed from before the reload would carry it).
+    const backToOld = mesh.logTail(0, 1 << 20).split('\n').filter((l) => l.includes('peer presents a new client certificate') && l.includes(`"now":"${cert1.fingerprint.slice(0, 16)}"`));
+    expect(backToOld, 'node 1 presenting its old certificate after the reload').to.deep.equal([]);
     const renewals = (mesh.logTail(0, 1 << 20).match(/fast channel renewed under a new session/g) ?? []).length;
     console.log(`      fast channels renewed under a new session by node 0: ${renewals}`);
     expect(renewals, 'channel renewals across session rotations').to.be.at.least(2);

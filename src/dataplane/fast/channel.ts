@@ -55,7 +55,7 @@ import type { DropReason } from '../drop-reasons.js';
 import type { PeerCounters } from '../metrics.js';
 import type { PeerTransport, TransportDeps } from '../transport.js';
 import { VNET_GSO_NONE, VNET_HDR_LEN, vnetGsoType } from '../../tun/vnet.js';
-import { dialChannel, type Connect } from './dial.js';
+import { dialChannel, type Connect, type ResumeTicket } from './dial.js';
 import { frameHeaderBytes } from './frames.js';
 import { CHANNEL_PORT_RETRY_MS, PortPolicy, type ChannelTarget } from './port-policy.js';
 import { FrameSlab } from './slab.js';
@@ -110,7 +110,7 @@ export class FastChannel implements PeerTransport {
   /** Failed attempts in a row: the backoff grows with them. */
   private attempt = 0;
   /** A TLS session of this peer's, for resuming the next dial instead of a full handshake. */
-  private tlsSession: Buffer | undefined;
+  private tlsSession: ResumeTicket | undefined;
   /** When flush() last handed the socket bytes (performance.now() ms): the idle check reads it. */
   private lastSend = 0;
   private idleTimer: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@
 // policy, our certificate for peers with mutual TLS, resuming the peer's last TLS session), then
 // the upgrade under the peer's current session (handshake.ts), all bounded by the upgrade
 // timeout until the 101. Any failure destroys the socket; the channel learns of it by `closed`.
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import type { PeerRoute } from '../contract.js';
 import { ChannelError } from '../errors.js';
 import { peerTlsOptions } from '../../security/peer-tls.js';
@@ -28,7 +28,7 @@ export interface DialOptions {
   version: FrameVersion;
   deps: TransportDeps;
   /** A TLS session of this peer's from an earlier dial, to resume instead of a full handshake. */
-  tlsSession: Buffer | undefined;
+  tlsSession: ResumeTicket | undefined;
   connect?: Connect;
 }
 
@@ -38,16 +38,28 @@ export interface DialEvents {
   /** The socket closed; `upgraded`: after its 101 (else the attempt failed). */
   closed(socket: TLSSocket, upgraded: boolean): void;
   /** A TLS session ticket for the next dial. */
-  session(ticket: Buffer): void;
+  session(ticket: ResumeTicket): void;
+}
+
+/**
+ * A TLS session ticket and the client context it was made under. Resumed, a session keeps the
+ * client certificate of its first handshake: after a reload the peer would still see the old
+ * one, so a ticket is only resumed under the context that made it.
+ */
+export interface ResumeTicket {
+  ticket: Buffer;
+  context: SecureContext;
 }
 
 export function dialChannel(o: DialOptions, events: DialEvents): TLSSocket {
   const { host, port } = o.target;
-  const resume = o.tlsSession === undefined ? {} : { session: o.tlsSession };
-  const socket = (o.connect ?? tlsConnect)({ host, port, ALPNProtocols: ['http/1.1'], ...peerTlsOptions(o.deps.settings, host), ...resume });
+  const tls = peerTlsOptions(o.deps.settings, host);
+  const context = tls.secureContext;
+  const resume = o.tlsSession?.context === context ? { session: o.tlsSession.ticket } : {};
+  const socket = (o.connect ?? tlsConnect)({ host, port, ALPNProtocols: ['http/1.1'], ...tls, ...resume });
   let upgraded = false;
   socket.setNoDelay(true);
-  socket.on('session', (ticket: Buffer) => events.session(ticket));
+  socket.on('session', (ticket: Buffer) => events.session({ ticket, context }));
   socket.setTimeout(Math.max(o.deps.settings.requestTimeoutMs, MIN_UPGRADE_TIMEOUT_MS), () => socket.destroy(new ChannelError('upgrade timed out')));
   socket.on('error', (err) => o.deps.log.debug('fast channel error', { peer: o.peer().id, port, error: err.message }));
   socket.once('close', () => events.closed(socket, upgraded));

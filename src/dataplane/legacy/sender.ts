@@ -16,6 +16,7 @@
 //             earlier are refused; they are not lost), expiration still applying. Any other
 //             failure drops the batch `exception`.
 import { Agent, request } from 'node:https';
+import type { SecureContext } from 'node:tls';
 import type { PeerCounters } from '../metrics.js';
 import type { PeerRoute } from '../contract.js';
 import type { DropReason } from '../drop-reasons.js';
@@ -25,6 +26,9 @@ import { peerEndpoint, type PeerTransport, type TransportDeps } from '../transpo
 import { errorMessage } from '../../log/error-message.js';
 
 const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
+
+/** One request at a time per peer, on a kept-alive connection. */
+const oneSocketAgent = (): Agent => new Agent({ keepAlive: true, maxSockets: 1 });
 
 interface Queued {
   data: Buffer;
@@ -43,7 +47,9 @@ export class LegacySender implements PeerTransport {
   private signedWith = '';
   /** A session the peer refused: nothing is sent until main hands us another. */
   private refused = '';
-  private readonly agent: Agent;
+  private agent: Agent;
+  /** The client TLS context the agent's sockets and cached sessions were made under. */
+  private agentContext: SecureContext | undefined;
   private readonly counters: PeerCounters;
   private readonly expiration: number;
 
@@ -51,9 +57,7 @@ export class LegacySender implements PeerTransport {
     private peer: PeerRoute,
     private readonly deps: TransportDeps,
   ) {
-    // TLS options go with each request (the agent pools sockets per option set), so reloaded
-    // material applies to the next connection.
-    this.agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    this.agent = oneSocketAgent();
     this.counters = deps.metrics.forPeer(peer.id);
     this.expiration = peer.scope === 'local' ? deps.settings.packetExpirationLocal : deps.settings.packetExpirationMesh;
   }
@@ -160,11 +164,27 @@ export class LegacySender implements PeerTransport {
     this.queue = [...batch.slice(0, room), ...this.queue];
   }
 
+  /**
+   * The agent for this TLS material. An agent pools sockets and TLS sessions by its options, which
+   * do not name the secure context: after a reload it would go on with the old client
+   * certificate, so new material gets a new agent (the old one's request has finished).
+   */
+  private agentFor(context: SecureContext): Agent {
+    if (this.agentContext !== undefined && this.agentContext !== context) {
+      this.agent.destroy();
+      this.agent = oneSocketAgent();
+    }
+    this.agentContext = context;
+    return this.agent;
+  }
+
   private async post(path: string, body: string): Promise<number> {
     this.signedWith = this.peer.session?.id ?? '';
     const auth = await this.deps.signer.header(this.peer, body);
     if (auth === null) throw new Error('no session');
     const { host, port } = peerEndpoint(this.peer.url);
+    const tls = peerTlsOptions(this.deps.settings, host);
+    const agent = this.agentFor(tls.secureContext);
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -172,8 +192,8 @@ export class LegacySender implements PeerTransport {
           port,
           path,
           method: 'POST',
-          agent: this.agent,
-          ...peerTlsOptions(this.deps.settings, host),
+          agent,
+          ...tls,
           timeout: this.deps.settings.requestTimeoutMs,
           headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Authorization: auth },
         },
