@@ -27,9 +27,6 @@ import { errorMessage } from '../../log/error-message.js';
 
 const PACKET_ROUTE = '/tunmesh/control/v0/packet/rx/';
 
-/** One request at a time per peer, on a kept-alive connection. */
-const oneSocketAgent = (): Agent => new Agent({ keepAlive: true, maxSockets: 1 });
-
 interface Queued {
   data: Buffer;
   stamp: number;
@@ -47,9 +44,8 @@ export class LegacySender implements PeerTransport {
   private signedWith = '';
   /** A session the peer refused: nothing is sent until main hands us another. */
   private refused = '';
-  private agent: Agent;
-  /** The client TLS context the agent's sockets and cached sessions were made under. */
-  private agentContext: SecureContext | undefined;
+  /** One request at a time per peer on a kept-alive connection, and the client TLS context its sockets and cached sessions were made under. */
+  private pool: { agent: Agent; context: SecureContext } | undefined;
   private readonly counters: PeerCounters;
   private readonly expiration: number;
 
@@ -57,7 +53,6 @@ export class LegacySender implements PeerTransport {
     private peer: PeerRoute,
     private readonly deps: TransportDeps,
   ) {
-    this.agent = oneSocketAgent();
     this.counters = deps.metrics.forPeer(peer.id);
     this.expiration = peer.scope === 'local' ? deps.settings.packetExpirationLocal : deps.settings.packetExpirationMesh;
   }
@@ -90,7 +85,7 @@ export class LegacySender implements PeerTransport {
     this.closed = true;
     this.deps.metrics.drop('node_close', this.queue.length);
     this.queue = [];
-    this.agent.destroy();
+    this.pool?.agent.destroy();
   }
 
   private async pump(): Promise<void> {
@@ -170,12 +165,11 @@ export class LegacySender implements PeerTransport {
    * certificate, so new material gets a new agent (the old one's request has finished).
    */
   private agentFor(context: SecureContext): Agent {
-    if (this.agentContext !== undefined && this.agentContext !== context) {
-      this.agent.destroy();
-      this.agent = oneSocketAgent();
+    if (this.pool?.context !== context) {
+      this.pool?.agent.destroy();
+      this.pool = { agent: new Agent({ keepAlive: true, maxSockets: 1 }), context };
     }
-    this.agentContext = context;
-    return this.agent;
+    return this.pool.agent;
   }
 
   private async post(path: string, body: string): Promise<number> {
