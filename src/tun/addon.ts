@@ -24,6 +24,8 @@ export interface NativeReader {
   stop(): void;
   /** Packets dropped because they were longer than a slot. */
   truncated(): number;
+  /** Reads what the queue holds now, calling onBatch before it returns; nothing from inside onBatch. */
+  poll(): void;
 }
 
 export interface NativeReaderConstructor {

@@ -86,6 +86,20 @@ describe('TUN device (real kernel, network namespaces)', function () {
     }
   });
 
+  it("readNow() hands over, before it returns, the kernel's reply to a packet just written", async function () {
+    // The receive path writes a peer's packet and reads at once what the kernel answered within
+    // that write (dataplane/tun-batch.ts): here a real echo request to the device's own address.
+    const child = lab.spawn(0, process.execPath, tsxArgs(FIXTURE, 'answer', '--name', 'tma0', '--address', '198.19.5.1/24', '--route', '198.19.0.0/16'), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out = new ProcessOutput(child);
+    const [line] = await out.waitForLine(/^\{.*\}$/, { timeoutMs: READY_TIMEOUT_MS, what: 'the fixture to write a request and read the answer' });
+    await out.waitForExit(5000);
+    const r = JSON.parse(line) as { written: boolean; withinWrite: string[]; nested: number; idle: number };
+    expect(r.written, out.stdout).to.equal(true);
+    expect(r.withinWrite, out.stdout).to.deep.equal(['198.19.5.1>198.19.5.2 icmp=0']);
+    expect(r.nested, 'a readNow from inside the handler reads nothing').to.equal(0);
+    expect(r.idle, 'a readNow with nothing queued hands nothing over').to.equal(0);
+  });
+
   it('routes the whole mesh network into the device, not only the own /24', async function () {
     const f = await startEcho(['--name', 'tme1', '--address', '198.19.8.1/24', '--route', '198.19.0.0/16']);
     try {
