@@ -28,7 +28,10 @@
 //                   destination us or an allowed IPv4 broadcast (`misrouted`).
 //   4. TUN write    the accepted packets of a chunk go to the kernel in ONE writeBatch on the
 //                   process's TUN queue (tun-batch.ts; two when a reassembled frame starts the
-//                   chunk); packets the kernel refuses or has no room for are `tun_issue`. On a
+//                   chunk); packets the kernel refuses or has no room for are `tun_issue`. In a
+//                   worker the queue is then read at once (TunQueue.readNow): what the kernel
+//                   answered within the write (a ping's reply, a TCP ACK) goes out through the
+//                   send path before the rest of this event-loop turn. On a
 //                   TUN with offloads, plain packets (v1 channels, the JSON path) are merged first
 //                   where they are consecutive TCP segments of one flow (software GRO,
 //                   offload/coalesce.ts), and written once per event-loop turn rather than per
