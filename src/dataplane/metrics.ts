@@ -3,9 +3,9 @@
 // which also registers them in the main process's own registry.
 // Hot-path callers count per batch, through handles fetched once, never per packet. A handle is
 // a plain number the hot path adds to (Tally); the prom-client counter takes what was added when
-// it is read (its collect hook). Why: prom-client's inc() hashes the label set into a string on
-// every call, and on the path of a lone packet through an idle node those increments cost ~20 us
-// per hop (measured 2026-12-07, bench/README.md "Where an idle round trip goes").
+// it is read (its collect hook). Why: prom-client's inc() on a labelled child hashes the label set
+// into a string on every call, and one packet's round trip made ~20 of them, on the path of the
+// next packet when both nodes share a CPU (bench/README.md, "2026-12-08").
 import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { DROP_REASONS, type DropReason } from './drop-reasons.js';
 
