@@ -40,6 +40,8 @@ export interface LatencyOptions {
   defaultWorkers: number;
   /** Scenarios that cannot run here, with why (a peer not installed). */
   unavailable: ReadonlyMap<LatencyScenario, string>;
+  /** The lab's certificate, for the idle TLS request/response. */
+  creds: LabCredentials;
 }
 
 export interface IdlePing {
@@ -60,6 +62,8 @@ export interface LatencyResult {
   udp?: SockperfResult;
   rr1?: RrResult;
   rr16?: RrResult;
+  /** One 64 B request every 50 ms between two Node processes (rr.js --interval): plain TCP, and TLS as tunmesh's channels. */
+  idleNode?: { tcp: RrResult; tls: RrResult };
   /** TCP ping-pong while iperf3 pushes bulk TCP through the tunnel, and iperf3's rate then. */
   loaded?: { tcp: SockperfResult; bulkMbps: number };
 }
@@ -83,9 +87,10 @@ export async function idlePing(pair: VethPair, target: string, count: number): P
   return { medianMs: median(times), p99Ms: percentile(times, 99), count: times.length, lost: count - times.length };
 }
 
-/** The request/response server in side 1 while `fn` runs (killed by PID after). */
-async function withRrServer<T>(pair: VethPair, target: string, fn: () => Promise<T>): Promise<T> {
-  const server = new ProcessOutput(pair.spawn(1, process.execPath, [RR_SCRIPT, 'server', '--host', target, '--port', String(RR_PORT), '--lifetime', '120']));
+/** The request/response server in side 1 while `fn` runs (killed by PID after); with `creds`, over TLS. */
+async function withRrServer<T>(pair: VethPair, target: string, fn: () => Promise<T>, creds?: LabCredentials): Promise<T> {
+  const tlsArgs = creds === undefined ? [] : ['--tls-cert', creds.certPath, '--tls-key', creds.keyPath];
+  const server = new ProcessOutput(pair.spawn(1, process.execPath, [RR_SCRIPT, 'server', '--host', target, '--port', String(RR_PORT), '--lifetime', '120', ...tlsArgs]));
   try {
     await server.waitForLine(/^listening /, { timeoutMs: 10_000, what: 'rr server' });
     return await fn();
@@ -94,8 +99,12 @@ async function withRrServer<T>(pair: VethPair, target: string, fn: () => Promise
   }
 }
 
-async function requestResponse(pair: VethPair, target: string, connections: number, o: LatencyOptions): Promise<RrResult> {
-  const args = [RR_SCRIPT, 'client', '--host', target, '--port', String(RR_PORT), '--size', String(o.size), '--connections', String(connections), '--seconds', String(o.seconds)];
+/** The name the lab's certificate is issued to (src/lab/certs.ts, no IP SANs). */
+const LAB_CERT_NAME = 'tunmesh-lab';
+
+/** `extra`: rr.js client flags (an idle interval, TLS). */
+async function requestResponse(pair: VethPair, target: string, connections: number, o: LatencyOptions, extra: readonly string[] = []): Promise<RrResult> {
+  const args = [RR_SCRIPT, 'client', '--host', target, '--port', String(RR_PORT), '--size', String(o.size), '--connections', String(connections), '--seconds', String(o.seconds), ...extra];
   const r = await pair.exec(0, process.execPath, args, (o.seconds + 20) * 1000, false);
   if (r.code !== 0) throw new Error(`rr client exited ${r.code}: ${r.stderr.trim().slice(-300)}`);
   return parseRrResult(r.stdout);
@@ -152,6 +161,13 @@ export async function measureLatency(pair: VethPair, target: string, name: Laten
         res.rr16 = await requestResponse(pair, target, 16, o);
       }),
     );
+    progress(`latency ${name}: idle request/response between two Node processes, TCP and TLS, one every 50 ms, ${o.seconds} s each`);
+    await attempt('idle Node request/response', res.errors, async () => {
+      const idle = ['--interval', '50'];
+      const tcp = await withRrServer(pair, target, () => requestResponse(pair, target, 1, o, idle));
+      const tls = await withRrServer(pair, target, () => requestResponse(pair, target, 1, o, [...idle, '--tls-ca', o.creds.certPath, '--tls-name', LAB_CERT_NAME]), o.creds);
+      res.idleNode = { tcp, tls };
+    });
     progress(`latency ${name}: sockperf ping-pong TCP under an iperf3 bulk stream`);
     res.loaded = await attempt('ping-pong under bulk', res.errors, () => pingPongUnderBulk(pair, target, o));
   } finally {

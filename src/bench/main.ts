@@ -115,9 +115,10 @@ const USAGE = `usage: npm run bench -- [--quick] [--only veth,tunmesh-offload,tu
   --only      scenarios to run, comma-separated: the main ones (veth, tunmesh-offload, tunmesh-fast,
               tunmesh-legacy, wireguard-go, nebula) and the latency section's (veth, tunmesh =
               the default config, tunmesh-share = --workers per node, wireguard-go, nebula)
-  --latency   only the latency section (~45 s per scenario, ~4 minutes): idle ping (50 ms apart),
+  --latency   only the latency section (~55 s per scenario, ~5 minutes): idle ping (50 ms apart),
               sockperf ping-pong TCP and UDP (64 B, round trips), TCP request/response per second
-              with 1 and 16 connections, TCP ping-pong p99 under an iperf3 bulk stream; needs
+              with 1 and 16 connections, idle request/response between two Node processes (TCP
+              and TLS, one every 50 ms), TCP ping-pong p99 under an iperf3 bulk stream; needs
               sockperf; writes bench/results/<date>-latency.json
   --no-latency  the main scenarios without the latency section
   --pings     pings per RTT figure, also the latency section's idle pings (default 100, >= 50)
@@ -424,7 +425,7 @@ async function runScenarios(pair: VethPair, dir: string, creds: LabCredentials, 
   return results;
 }
 
-function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>): LatencyOptions {
+function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>, creds: LabCredentials): LatencyOptions {
   const defaultWorkers = defaultWorkerCount().count;
   return {
     scenarios: o.latencyScenarios,
@@ -434,6 +435,7 @@ function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>): Latency
     shareWorkers: o.workers === 0 ? defaultWorkers : o.workers,
     defaultWorkers,
     unavailable: new Map<LatencyScenario, string>(missing),
+    creds,
   };
 }
 
@@ -478,7 +480,7 @@ async function benchMain(o: Options, missing: ReadonlyMap<Peer, string>): Promis
     pair = await VethPair.create(prefix);
     const creds = await makeLabCredentials(dir);
     if (o.latency !== 'only') run.scenarios = await runScenarios(pair, dir, creds, o, missing);
-    if (withLatency) run.latency = await runLatencySection(pair, dir, creds, latencyOptions(o, missing), progress);
+    if (withLatency) run.latency = await runLatencySection(pair, dir, creds, latencyOptions(o, missing, creds), progress);
   } finally {
     progress('cleaning up');
     clearTimeout(watchdog);
@@ -505,7 +507,7 @@ function report(o: Options, m: ReturnType<typeof machine>, run: RunResults): voi
   }
   const latency = run.latency === null ? null : { table: latencyTable(run.latency), targets: targetsTable(run.latency) };
   if (run.latency !== null && latency !== null) {
-    console.log(`\nLatency, ${date} (load average ${run.load[0].toFixed(2)} -> ${run.load[1].toFixed(2)}); every figure a round trip, ms; pp = sockperf ping-pong, 64 B, --full-rtt; RR/s = 64 B request / 64 B response per second:\n`);
+    console.log(`\nLatency, ${date} (load average ${run.load[0].toFixed(2)} -> ${run.load[1].toFixed(2)}); every figure a round trip, ms; pp = sockperf ping-pong, 64 B, --full-rtt; RR/s = 64 B request / 64 B response per second; idle Node RR = median round trip of one 64 B request every 50 ms between two Node processes (rr.js), plain TCP and TLS, the floor of a Node process per hop:\n`);
     console.log(latency.table);
     console.log(`\nTargets (issue 20), ratios within this run:\n\n${latency.targets}`);
     for (const r of run.latency) {

@@ -1,15 +1,24 @@
 // TCP request/response transactions per second, the bench's small netperf TCP_RR: run inside a
 // namespace with `ip netns exec NS node dist/bench/rr.js ...`.
 //
-//   rr.js server --host ADDR --port PORT [--size 64] [--lifetime 120]
+//   rr.js server --host ADDR --port PORT [--size 64] [--lifetime 120] [--tls-cert PEM --tls-key PEM]
 //   rr.js client --host ADDR --port PORT [--size 64] [--connections 1] [--seconds 5]
+//                [--interval MS] [--tls-ca PEM --tls-name NAME]
 //
 // The client opens its connections (TCP_NODELAY), then on each sends a request of `size` bytes,
 // waits for the whole reply of `size` bytes and sends the next, for `seconds`; it prints one
-// JSON line: transactions completed in that window, and per second. The server answers every
-// full request with `size` bytes and exits by itself after `lifetime` seconds at the latest.
+// JSON line: transactions completed in that window, and per second. With `--interval` it is
+// idle between transactions instead (one connection, one request every MS ms) and the line also
+// holds the round trips' median and p99: what one Node process per hop costs on this machine when
+// it wakes for a lone message, the floor under tunmesh's idle round trip (bench/README.md). The
+// server answers every full request with `size` bytes and exits by itself after `lifetime`
+// seconds at the latest. With the TLS options both ends speak TLS (the lab's certificate,
+// checked against its CA and name), as tunmesh's channels do.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { median, percentile } from './stats.js';
 
 export class RrError extends Error {
   constructor(message: string) {
@@ -24,6 +33,9 @@ export interface RrResult {
   transactions: number;
   seconds: number;
   perSecond: number;
+  /** With --interval: the round trips, ms. */
+  rttMedianMs?: number;
+  rttP99Ms?: number;
 }
 
 interface RrArgs {
@@ -34,6 +46,14 @@ interface RrArgs {
   connections: number;
   seconds: number;
   lifetime: number;
+  /** Client: ms idle between transactions (0: back to back). */
+  interval: number;
+  /** Server: TLS with this certificate chain and key. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Client: TLS, the server checked against this CA for this name. */
+  tlsCa?: string;
+  tlsName?: string;
 }
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -63,12 +83,22 @@ export function parseRrArgs(argv: readonly string[]): RrArgs {
     connections: intIn(flags.get('connections') ?? '1', '--connections', 1, 256),
     seconds: intIn(flags.get('seconds') ?? '5', '--seconds', 1, 600),
     lifetime: intIn(flags.get('lifetime') ?? '120', '--lifetime', 1, 3600),
+    interval: intIn(flags.get('interval') ?? '0', '--interval', 0, 10_000),
+    ...tlsArgs(flags),
   };
+}
+
+/** The TLS flags, each pair complete or absent. */
+function tlsArgs(flags: ReadonlyMap<string, string>): Pick<RrArgs, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsName'> {
+  const [cert, key, ca, name] = ['tls-cert', 'tls-key', 'tls-ca', 'tls-name'].map((f) => flags.get(f));
+  if ((cert === undefined) !== (key === undefined)) throw new RrError('rr.js: --tls-cert and --tls-key go together');
+  if ((ca === undefined) !== (name === undefined)) throw new RrError('rr.js: --tls-ca and --tls-name go together');
+  return { ...(cert !== undefined && key !== undefined ? { tlsCert: cert, tlsKey: key } : {}), ...(ca !== undefined && name !== undefined ? { tlsCa: ca, tlsName: name } : {}) };
 }
 
 /** Replies `size` bytes for every full `size`-byte request on each connection. */
 function serve(a: RrArgs): void {
-  const server = net.createServer((socket) => {
+  const handler = (socket: net.Socket): void => {
     socket.setNoDelay(true);
     let pending = 0;
     socket.on('data', (chunk: Buffer) => {
@@ -79,7 +109,11 @@ function serve(a: RrArgs): void {
       socket.write(Buffer.alloc(requests * a.size, 0x72));
     });
     socket.on('error', () => socket.destroy());
-  });
+  };
+  const server =
+    a.tlsCert !== undefined && a.tlsKey !== undefined
+      ? tls.createServer({ cert: readFileSync(a.tlsCert), key: readFileSync(a.tlsKey), minVersion: 'TLSv1.2' }, handler)
+      : net.createServer(handler);
   server.on('error', (err) => {
     console.error(`rr server: ${err.message}`);
     process.exit(1);
@@ -91,12 +125,17 @@ function serve(a: RrArgs): void {
 
 function connectOne(a: RrArgs): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: a.host, port: a.port, noDelay: true });
+    const secure = a.tlsCa !== undefined;
+    const socket =
+      a.tlsCa !== undefined
+        ? tls.connect({ host: a.host, port: a.port, ca: readFileSync(a.tlsCa), servername: a.tlsName, minVersion: 'TLSv1.2' })
+        : net.connect({ host: a.host, port: a.port, noDelay: true });
+    socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new RrError(`connect to ${a.host}:${a.port} timed out after ${CONNECT_TIMEOUT_MS} ms`));
     }, CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       resolve(socket);
     });
@@ -138,9 +177,38 @@ function exchange(a: RrArgs, sockets: readonly net.Socket[]): Promise<RrResult> 
   });
 }
 
+/** One transaction every `interval` ms on one socket until the window closes; the round trips' median and p99. */
+function idleExchange(a: RrArgs, socket: net.Socket): Promise<RrResult> {
+  const request = Buffer.alloc(a.size, 0x71);
+  const rtts: number[] = [];
+  const started = process.hrtime.bigint();
+  const windowNs = BigInt(a.seconds) * 1_000_000_000n;
+  return new Promise((resolve, reject) => {
+    let pending = 0;
+    let sentAt = 0n;
+    const send = (): void => {
+      sentAt = process.hrtime.bigint();
+      socket.write(request);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.length;
+      if (pending < a.size) return;
+      pending -= a.size;
+      const now = process.hrtime.bigint();
+      rtts.push(Number(now - sentAt) / 1e6);
+      if (now - started < windowNs) return void setTimeout(send, a.interval);
+      socket.destroy();
+      const seconds = Number(now - started) / 1e9;
+      resolve({ connections: 1, size: a.size, transactions: rtts.length, seconds, perSecond: rtts.length / seconds, rttMedianMs: median(rtts), rttP99Ms: percentile(rtts, 99) });
+    });
+    socket.on('error', (err) => reject(new RrError(`connection failed during the run: ${err.message}`)));
+    send();
+  });
+}
+
 async function client(a: RrArgs): Promise<void> {
-  const sockets = await Promise.all(Array.from({ length: a.connections }, () => connectOne(a)));
-  const result = await exchange(a, sockets);
+  const sockets = await Promise.all(Array.from({ length: a.interval > 0 ? 1 : a.connections }, () => connectOne(a)));
+  const result = a.interval > 0 ? await idleExchange(a, sockets[0]!) : await exchange(a, sockets);
   console.log(JSON.stringify(result));
 }
 

@@ -51,7 +51,14 @@ describe('bench: request/response tool', () => {
       connections: 16,
       seconds: 5,
       lifetime: 120,
+      interval: 0,
     });
+    expect(parseRrArgs(['client', '--host', '198.19.1.2', '--port', '1', '--interval', '50', '--tls-ca', 'ca.pem', '--tls-name', 'tunmesh-lab'])).to.include({
+      interval: 50,
+      tlsCa: 'ca.pem',
+      tlsName: 'tunmesh-lab',
+    });
+    expect(() => parseRrArgs(['server', '--host', '198.19.1.2', '--port', '1', '--tls-cert', 'c.pem'])).to.throw(RrError, /go together/);
     expect(() => parseRrArgs(['client', '--host', 'example', '--port', '1'])).to.throw(RrError, /IP address/);
     expect(() => parseRrArgs(['server', '--host', '198.19.1.2', '--port', '0'])).to.throw(RrError, /--port/);
     expect(() => parseRrArgs(['both'])).to.throw(RrError, /usage/);
