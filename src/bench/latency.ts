@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ProcessOutput } from '../lab/netns.js';
-import type { LabCredentials } from '../lab/certs.js';
+import { LAB_CERT_NAME, type LabCredentials } from '../lab/certs.js';
 import { errorMessage } from '../log/error-message.js';
 import { iperf } from './iperf.js';
 import { startNebula } from './nebula.js';
@@ -40,8 +40,6 @@ export interface LatencyOptions {
   defaultWorkers: number;
   /** Scenarios that cannot run here, with why (a peer not installed). */
   unavailable: ReadonlyMap<LatencyScenario, string>;
-  /** The lab's certificate, for the idle TLS request/response. */
-  creds: LabCredentials;
 }
 
 export interface IdlePing {
@@ -99,9 +97,6 @@ async function withRrServer<T>(pair: VethPair, target: string, fn: () => Promise
   }
 }
 
-/** The name the lab's certificate is issued to (src/lab/certs.ts, no IP SANs). */
-const LAB_CERT_NAME = 'tunmesh-lab';
-
 /** `extra`: rr.js client flags (an idle interval, TLS). */
 async function requestResponse(pair: VethPair, target: string, connections: number, o: LatencyOptions, extra: readonly string[] = []): Promise<RrResult> {
   const args = [RR_SCRIPT, 'client', '--host', target, '--port', String(RR_PORT), '--size', String(o.size), '--connections', String(connections), '--seconds', String(o.seconds), ...extra];
@@ -143,8 +138,8 @@ async function attempt<T>(what: string, errors: string[], fn: () => Promise<T>):
   }
 }
 
-/** Every latency figure of one scenario; `target` is side 1's address in it. */
-export async function measureLatency(pair: VethPair, target: string, name: LatencyScenario, config: string, o: LatencyOptions, progress: Progress): Promise<LatencyResult> {
+/** Every latency figure of one scenario; `target` is side 1's address in it; `creds` for the TLS request/response. */
+export async function measureLatency(pair: VethPair, target: string, name: LatencyScenario, config: string, creds: LabCredentials, o: LatencyOptions, progress: Progress): Promise<LatencyResult> {
   const res: LatencyResult = { name, config, errors: [] };
   progress(`latency ${name}: warm-up, then ${o.pings} idle pings at 50 ms`);
   await warmUp(pair, target);
@@ -165,7 +160,7 @@ export async function measureLatency(pair: VethPair, target: string, name: Laten
     await attempt('idle Node request/response', res.errors, async () => {
       const idle = ['--interval', '50'];
       const tcp = await withRrServer(pair, target, () => requestResponse(pair, target, 1, o, idle));
-      const tls = await withRrServer(pair, target, () => requestResponse(pair, target, 1, o, [...idle, '--tls-ca', o.creds.certPath, '--tls-name', LAB_CERT_NAME]), o.creds);
+      const tls = await withRrServer(pair, target, () => requestResponse(pair, target, 1, o, [...idle, '--tls-ca', creds.certPath, '--tls-name', LAB_CERT_NAME]), creds);
       res.idleNode = { tcp, tls };
     });
     progress(`latency ${name}: sockperf ping-pong TCP under an iperf3 bulk stream`);
@@ -208,7 +203,7 @@ async function latencyScenario(name: LatencyScenario, pair: VethPair, dir: strin
   try {
     tunnel = await startLatencyTunnel(name, pair, dir, creds, o);
     const config = tunnel === null ? 'veth pair, MTU 1500' : await tunnel.describe();
-    return await measureLatency(pair, tunnel === null ? UNDERLAY[1] : tunnel.addresses[1], name, config, o, progress);
+    return await measureLatency(pair, tunnel === null ? UNDERLAY[1] : tunnel.addresses[1], name, config, creds, o, progress);
   } catch (err) {
     progress(`latency ${name}: FAILED: ${errorMessage(err)}`);
     return { name, config: '', errors: [errorMessage(err)] };

@@ -425,7 +425,7 @@ async function runScenarios(pair: VethPair, dir: string, creds: LabCredentials, 
   return results;
 }
 
-function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>, creds: LabCredentials): LatencyOptions {
+function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>): LatencyOptions {
   const defaultWorkers = defaultWorkerCount().count;
   return {
     scenarios: o.latencyScenarios,
@@ -435,7 +435,6 @@ function latencyOptions(o: Options, missing: ReadonlyMap<Peer, string>, creds: L
     shareWorkers: o.workers === 0 ? defaultWorkers : o.workers,
     defaultWorkers,
     unavailable: new Map<LatencyScenario, string>(missing),
-    creds,
   };
 }
 
@@ -480,7 +479,7 @@ async function benchMain(o: Options, missing: ReadonlyMap<Peer, string>): Promis
     pair = await VethPair.create(prefix);
     const creds = await makeLabCredentials(dir);
     if (o.latency !== 'only') run.scenarios = await runScenarios(pair, dir, creds, o, missing);
-    if (withLatency) run.latency = await runLatencySection(pair, dir, creds, latencyOptions(o, missing, creds), progress);
+    if (withLatency) run.latency = await runLatencySection(pair, dir, creds, latencyOptions(o, missing), progress);
   } finally {
     progress('cleaning up');
     clearTimeout(watchdog);

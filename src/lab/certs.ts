@@ -7,6 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeLabPki } from './pki.js';
 
+/** The DNS name of the lab's leaf certificate when it has no IP SANs. */
+export const LAB_CERT_NAME = 'tunmesh-lab';
+
 export interface LabCredentials {
   certPath: string;
   keyPath: string;
@@ -20,7 +23,7 @@ export interface LabCredentials {
 export async function makeLabCredentials(dir: string, ipSans: readonly string[] = []): Promise<LabCredentials> {
   const pki = await makeLabPki(dir, { name: 'tunmesh lab CA' });
   // An RSA leaf, as the lab always had: the TLS suite tests check the ECDHE-RSA list against it.
-  const leaf = await pki.issue('lab', [...ipSans], { algorithm: 'rsa-3072', ...(ipSans.length === 0 ? { dns: ['tunmesh-lab'] } : {}) });
+  const leaf = await pki.issue('lab', [...ipSans], { algorithm: 'rsa-3072', ...(ipSans.length === 0 ? { dns: [LAB_CERT_NAME] } : {}) });
   const certPath = join(dir, 'cert.pem');
   writeFileSync(certPath, readFileSync(leaf.certPath, 'utf8') + readFileSync(pki.caPath, 'utf8'), { mode: 0o644 });
   return { certPath, keyPath: leaf.keyPath, secret: randomBytes(32).toString('base64url') };
