@@ -125,17 +125,17 @@ function serve(a: RrArgs): void {
 
 function connectOne(a: RrArgs): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const secure = a.tlsCa !== undefined;
+    const ca = a.tlsCa;
     const socket =
-      a.tlsCa !== undefined
-        ? tls.connect({ host: a.host, port: a.port, ca: readFileSync(a.tlsCa), servername: a.tlsName, minVersion: 'TLSv1.2' })
+      ca !== undefined
+        ? tls.connect({ host: a.host, port: a.port, ca: readFileSync(ca), servername: a.tlsName, minVersion: 'TLSv1.2' })
         : net.connect({ host: a.host, port: a.port, noDelay: true });
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new RrError(`connect to ${a.host}:${a.port} timed out after ${CONNECT_TIMEOUT_MS} ms`));
     }, CONNECT_TIMEOUT_MS);
-    socket.once(secure ? 'secureConnect' : 'connect', () => {
+    socket.once(ca !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       resolve(socket);
     });
